@@ -1,0 +1,2 @@
+module bf
+go 1.19

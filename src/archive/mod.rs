@@ -1,0 +1,633 @@
+//! A safe, streaming reader of layer blobs (tar, or tar compressed with gzip).
+//!
+//! Layer blobs come from registries and build outputs that retrace does not control, so every
+//! archive is treated as hostile: paths are normalized and refused when they could escape a target
+//! directory (`..`, absolute paths, NUL bytes), entries reached through a symlink of the same archive
+//! are refused, and the entry count, each entry's size, the total decompressed size and the
+//! decompression ratio are bounded. Every refusal is a typed [`ArchiveError`] naming the entry at fault.
+//!
+//! Entries are handed to a callback one by one together with a reader over their content, so a
+//! caller can hash a gigabyte layer without holding it in memory. When the blob's digest is known
+//! it is verified over the very bytes that were parsed; a mismatch is reported after the last entry
+//! (the callback's results must then be discarded, which [`read_archive`] makes explicit by
+//! returning the error).
+
+mod extract;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use flate2::read::MultiGzDecoder;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::Digest;
+
+pub use extract::extract_to;
+
+/// Bounds applied while reading one archive. The defaults admit any real image layer seen so far
+/// (the largest published layers are a few GiB) while refusing archives built to exhaust memory,
+/// disk or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries in the archive, counting directories and links.
+    pub max_entries: u64,
+    /// Declared size of one entry's content.
+    pub max_entry_size: u64,
+    /// Bytes of the uncompressed tar stream, headers and padding included.
+    pub max_total_bytes: u64,
+    /// Decompressed bytes per compressed byte, enforced once `ratio_grace_bytes` have been
+    /// decompressed (small archives of zeros legitimately compress very well).
+    pub max_ratio: u64,
+    pub ratio_grace_bytes: u64,
+    /// Bytes of one path or link target.
+    pub max_path_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_entries: 2_000_000,
+            max_entry_size: 16 << 30,
+            max_total_bytes: 64 << 30,
+            max_ratio: 1_000,
+            ratio_grace_bytes: 64 << 20,
+            max_path_len: 4096,
+        }
+    }
+}
+
+/// How the blob was compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        })
+    }
+}
+
+/// Why an archive was refused. Every variant that concerns one entry names it.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("reading archive: {0}")]
+    Io(#[from] io::Error),
+    #[error("blob digest mismatch: expected {expected}, found {found}")]
+    DigestMismatch { expected: Digest, found: Digest },
+    #[error("entry `{entry}`: path escapes the archive root ({reason})")]
+    PathEscape { entry: String, reason: &'static str },
+    #[error("entry `{entry}`: NUL byte in path or link target")]
+    NulInPath { entry: String },
+    #[error("entry `{entry}`: path or link target longer than {limit} bytes")]
+    PathTooLong { entry: String, limit: usize },
+    #[error("entry `{entry}`: reached through symlink `{symlink}` of the same archive")]
+    ThroughSymlink { entry: String, symlink: String },
+    #[error("entry `{entry}`: hard link target `{target}` escapes the archive root")]
+    HardlinkEscape { entry: String, target: String },
+    #[error("entry `{entry}`: more than {limit} entries")]
+    TooManyEntries { entry: String, limit: u64 },
+    #[error("entry `{entry}`: size {size} exceeds the limit of {limit} bytes")]
+    EntryTooLarge { entry: String, size: u64, limit: u64 },
+    #[error("archive exceeds {limit} decompressed bytes (at entry `{entry}`)")]
+    TotalTooLarge { entry: String, limit: u64 },
+    #[error(
+        "gzip bomb refused: {decompressed} bytes from {compressed} compressed bytes exceeds ratio {limit}:1 (at entry `{entry}`)"
+    )]
+    GzipBomb {
+        entry: String,
+        compressed: u64,
+        decompressed: u64,
+        limit: u64,
+    },
+    #[error("unsupported compression ({0}); only tar and tar+gzip layers are read")]
+    UnsupportedCompression(&'static str),
+    #[error("malformed archive at entry `{entry}`: {message}")]
+    Malformed { entry: String, message: String },
+}
+
+/// The kind of an entry, with the data only that kind has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "target")]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink(String),
+    Hardlink(String),
+    Char(u32, u32),
+    Block(u32, u32),
+    Fifo,
+}
+
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink(_) => "symlink",
+            Kind::Hardlink(_) => "hardlink",
+            Kind::Char(..) => "char",
+            Kind::Block(..) => "block",
+            Kind::Fifo => "fifo",
+        }
+    }
+}
+
+/// One entry's metadata as read from the archive, with its path already normalized: relative to
+/// the layer root, no `./` prefix, no trailing `/`, every component checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    pub path: String,
+    pub kind: Kind,
+    /// Permission and setuid/setgid/sticky bits only.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub uname: String,
+    pub gname: String,
+    /// Whole seconds since the epoch (PAX fractional times are floored).
+    pub mtime: i64,
+    pub size: u64,
+    /// `SCHILY.xattr.*` PAX records, by attribute name.
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+    /// How the header was encoded (`ustar`, `gnu`, `v7`, with `+pax` when PAX records preceded it);
+    /// carries no meaning for the file system, so semantic comparisons ignore it.
+    pub format: String,
+}
+
+/// What reading the whole archive established besides its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSummary {
+    pub compression: Compression,
+    /// Digest and size of the blob as stored.
+    pub blob_digest: Digest,
+    pub blob_size: u64,
+    /// Digest of the uncompressed tar stream (the OCI `diff_id`).
+    pub diff_id: Digest,
+    pub tar_size: u64,
+    pub entries: u64,
+}
+
+/// Counters shared by the reader layers: the compressed side hashes and counts what the
+/// decompressor consumes, the uncompressed side counts what the tar parser consumes and enforces
+/// the size and ratio bounds. Errors found inside `Read` impls are parked here so they come out
+/// typed instead of as an opaque `io::Error` wrapped by the tar crate.
+struct Meter {
+    limits: Limits,
+    compressed: u64,
+    blob_hash: Sha256,
+    decompressed: u64,
+    tar_hash: Sha256,
+    gzip: bool,
+    current: String,
+    error: Option<ArchiveError>,
+}
+
+type Shared = Rc<RefCell<Meter>>;
+
+struct BlobSide<R> {
+    inner: R,
+    meter: Shared,
+}
+
+impl<R: Read> Read for BlobSide<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut m = self.meter.borrow_mut();
+        m.compressed += n as u64;
+        m.blob_hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+struct TarSide<R> {
+    inner: R,
+    meter: Shared,
+}
+
+impl<R: Read> Read for TarSide<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut m = self.meter.borrow_mut();
+        m.decompressed += n as u64;
+        m.tar_hash.update(&buf[..n]);
+        let refusal = if m.decompressed > m.limits.max_total_bytes {
+            Some(ArchiveError::TotalTooLarge {
+                entry: m.current.clone(),
+                limit: m.limits.max_total_bytes,
+            })
+        } else if m.gzip
+            && m.decompressed > m.limits.ratio_grace_bytes
+            && m.decompressed > m.compressed.max(1).saturating_mul(m.limits.max_ratio)
+        {
+            Some(ArchiveError::GzipBomb {
+                entry: m.current.clone(),
+                compressed: m.compressed,
+                decompressed: m.decompressed,
+                limit: m.limits.max_ratio,
+            })
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            m.error.get_or_insert(err);
+            return Err(io::Error::other("archive limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
+/// Opens `path` and reads it with [`read_archive`].
+pub fn read_archive_file(
+    path: &Path,
+    expected: Option<&Digest>,
+    limits: &Limits,
+    on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<ArchiveSummary, ArchiveError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ArchiveError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
+    read_archive(file, expected, limits, on_entry)
+}
+
+/// Streams the archive in `blob` (tar or gzip'd tar, detected by its magic bytes) and calls
+/// `on_entry` for every entry in archive order, with a reader over its content. The callback need
+/// not read the content; what it leaves is skipped. Returns the blob's facts once the whole blob has
+/// been read and, when `expected` is given, found to hash to it.
+pub fn read_archive(
+    blob: impl Read,
+    expected: Option<&Digest>,
+    limits: &Limits,
+    mut on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<ArchiveSummary, ArchiveError> {
+    let meter: Shared = Rc::new(RefCell::new(Meter {
+        limits: *limits,
+        compressed: 0,
+        blob_hash: Sha256::new(),
+        decompressed: 0,
+        tar_hash: Sha256::new(),
+        gzip: false,
+        current: String::from("(start of archive)"),
+        error: None,
+    }));
+    let mut raw = BufReader::with_capacity(
+        256 << 10,
+        BlobSide {
+            inner: blob,
+            meter: meter.clone(),
+        },
+    );
+    let magic = raw.fill_buf().map_err(ArchiveError::Io)?;
+    let compression = match magic {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(ArchiveError::UnsupportedCompression("zstd")),
+        [b'B', b'Z', b'h', ..] => return Err(ArchiveError::UnsupportedCompression("bzip2")),
+        [0xfd, b'7', b'z', b'X', b'Z', ..] => return Err(ArchiveError::UnsupportedCompression("xz")),
+        _ => Compression::None,
+    };
+    meter.borrow_mut().gzip = compression == Compression::Gzip;
+    let decoded: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
+        Compression::None => Box::new(raw),
+    };
+    let tar_side = TarSide {
+        inner: decoded,
+        meter: meter.clone(),
+    };
+    let mut archive = tar::Archive::new(tar_side);
+    let mut walker = Walker {
+        limits,
+        symlinks: HashSet::new(),
+        count: 0,
+    };
+    let parked = |meter: &Shared, e: io::Error, entry: &str| -> ArchiveError {
+        meter.borrow_mut().error.take().unwrap_or_else(|| match e.kind() {
+            // The tar crate reports every parse failure as `Other`; genuine I/O failures (a
+            // truncated file, a full disk while extracting) keep their own kind.
+            io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+                ArchiveError::Malformed {
+                    entry: entry.to_string(),
+                    message: e.to_string(),
+                }
+            }
+            _ => ArchiveError::Io(e),
+        })
+    };
+    {
+        let entries = archive.entries().map_err(|e| parked(&meter, e, "(start of archive)"))?;
+        for item in entries {
+            let previous = meter.borrow().current.clone();
+            let mut item = item.map_err(|e| parked(&meter, e, &format!("after {previous}")))?;
+            let entry = walker.describe(&mut item)?;
+            if entry.path.is_empty() {
+                // The archive root itself (`./`) describes no file of the layer.
+                if entry.kind != Kind::Dir {
+                    return Err(ArchiveError::PathEscape {
+                        entry: display_bytes(&item.path_bytes()),
+                        reason: "non-directory entry at the archive root",
+                    });
+                }
+                continue;
+            }
+            meter.borrow_mut().current = entry.path.clone();
+            let mut content = Counted { inner: &mut item, n: 0 };
+            let outcome = on_entry(&entry, &mut content).and_then(|()| {
+                // Skip what the callback left, counting it, so a blob cut short is reported
+                // against the entry it cut rather than the next one.
+                io::copy(&mut content, &mut io::sink())?;
+                Ok(())
+            });
+            outcome.map_err(|err| match err {
+                ArchiveError::Io(e) => parked(&meter, e, &entry.path),
+                other => other,
+            })?;
+            if content.n != entry.size && matches!(entry.kind, Kind::File) {
+                return Err(ArchiveError::Malformed {
+                    entry: entry.path.clone(),
+                    message: format!("truncated: {} of {} content bytes", content.n, entry.size),
+                });
+            }
+        }
+    }
+    // Read what follows the end-of-archive marker so the digests cover the whole blob, exactly as
+    // a registry computed them.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| parked(&meter, e, "(end of archive)"))?;
+    drop(rest);
+    let m = Rc::try_unwrap(meter).ok().expect("all readers dropped").into_inner();
+    let blob_digest = Digest::from_bytes(m.blob_hash.finalize().into());
+    if let Some(expected) = expected {
+        if *expected != blob_digest {
+            return Err(ArchiveError::DigestMismatch {
+                expected: *expected,
+                found: blob_digest,
+            });
+        }
+    }
+    Ok(ArchiveSummary {
+        compression,
+        blob_digest,
+        blob_size: m.compressed,
+        diff_id: Digest::from_bytes(m.tar_hash.finalize().into()),
+        tar_size: m.decompressed,
+        entries: walker.count,
+    })
+}
+
+/// Counts the content bytes an entry actually yielded.
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+/// Per-archive state of the safety checks.
+struct Walker<'l> {
+    limits: &'l Limits,
+    /// Symlinks seen so far; an entry below one of them would be written through it on extraction.
+    symlinks: HashSet<String>,
+    count: u64,
+}
+
+impl Walker<'_> {
+    fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
+        let raw_path = item.path_bytes().into_owned();
+        let shown = display_bytes(&raw_path);
+        self.count += 1;
+        if self.count > self.limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                entry: shown,
+                limit: self.limits.max_entries,
+            });
+        }
+        let path = normalize(&raw_path, self.limits.max_path_len).map_err(|reason| reason.into_error(shown.clone()))?;
+        for (i, _) in path.match_indices('/') {
+            let ancestor = &path[..i];
+            if self.symlinks.contains(ancestor) {
+                return Err(ArchiveError::ThroughSymlink {
+                    entry: path.clone(),
+                    symlink: ancestor.to_string(),
+                });
+            }
+        }
+        let header = item.header();
+        let size = item.size();
+        if size > self.limits.max_entry_size {
+            return Err(ArchiveError::EntryTooLarge {
+                entry: path,
+                size,
+                limit: self.limits.max_entry_size,
+            });
+        }
+        let malformed = |message: String| ArchiveError::Malformed {
+            entry: path.clone(),
+            message,
+        };
+        let link = || -> Result<String, ArchiveError> {
+            let bytes = item.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+            if bytes.contains(&0) {
+                return Err(ArchiveError::NulInPath { entry: path.clone() });
+            }
+            if bytes.len() > self.limits.max_path_len {
+                return Err(ArchiveError::PathTooLong {
+                    entry: path.clone(),
+                    limit: self.limits.max_path_len,
+                });
+            }
+            Ok(display_bytes(&bytes))
+        };
+        let device = || -> Result<(u32, u32), ArchiveError> {
+            let major = header
+                .device_major()
+                .map_err(|e| malformed(e.to_string()))?
+                .unwrap_or(0);
+            let minor = header
+                .device_minor()
+                .map_err(|e| malformed(e.to_string()))?
+                .unwrap_or(0);
+            Ok((major, minor))
+        };
+        use tar::EntryType as T;
+        let kind = match header.entry_type() {
+            T::Regular | T::Continuous | T::GNUSparse => Kind::File,
+            T::Directory => Kind::Dir,
+            T::Symlink => Kind::Symlink(link()?),
+            T::Link => {
+                let target = link()?;
+                let normal = normalize(target.as_bytes(), self.limits.max_path_len).map_err(|_| {
+                    ArchiveError::HardlinkEscape {
+                        entry: path.clone(),
+                        target: target.clone(),
+                    }
+                })?;
+                let through_symlink = normal
+                    .match_indices('/')
+                    .any(|(i, _)| self.symlinks.contains(&normal[..i]));
+                if normal.is_empty() || through_symlink {
+                    return Err(ArchiveError::HardlinkEscape { entry: path, target });
+                }
+                Kind::Hardlink(normal)
+            }
+            T::Char => {
+                let (a, b) = device()?;
+                Kind::Char(a, b)
+            }
+            T::Block => {
+                let (a, b) = device()?;
+                Kind::Block(a, b)
+            }
+            T::Fifo => Kind::Fifo,
+            other => {
+                return Err(malformed(format!(
+                    "unsupported entry type {:?}",
+                    other.as_byte() as char
+                )))
+            }
+        };
+        let mode = header.mode().map_err(|e| malformed(e.to_string()))? & 0o7777;
+        let uid = header.uid().map_err(|e| malformed(e.to_string()))?;
+        let gid = header.gid().map_err(|e| malformed(e.to_string()))?;
+        let mut mtime = header.mtime().map_err(|e| malformed(e.to_string()))? as i64;
+        let uname = header.username_bytes().map(display_bytes).unwrap_or_default();
+        let gname = header.groupname_bytes().map(display_bytes).unwrap_or_default();
+        let mut format = if header.as_ustar().is_some() {
+            "ustar".to_string()
+        } else if header.as_gnu().is_some() {
+            "gnu".to_string()
+        } else {
+            "v7".to_string()
+        };
+        let mut xattrs = BTreeMap::new();
+        if let Some(pax) = item.pax_extensions().map_err(|e| malformed(e.to_string()))? {
+            format.push_str("+pax");
+            for ext in pax {
+                let ext = ext.map_err(|e| malformed(e.to_string()))?;
+                let key = ext.key_bytes();
+                if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                    xattrs.insert(display_bytes(name), ext.value_bytes().to_vec());
+                } else if key == b"mtime" {
+                    // PAX times may carry a fraction; Docker floors to whole seconds.
+                    if let Ok(text) = std::str::from_utf8(ext.value_bytes()) {
+                        if let Ok(secs) = text.split('.').next().unwrap_or("").parse::<i64>() {
+                            mtime = secs;
+                        }
+                    }
+                }
+            }
+        }
+        match &kind {
+            Kind::Symlink(_) => {
+                self.symlinks.insert(path.clone());
+            }
+            _ => {
+                self.symlinks.remove(&path);
+            }
+        }
+        Ok(ArchiveEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            uname,
+            gname,
+            mtime,
+            size,
+            xattrs,
+            format,
+        })
+    }
+}
+
+/// Why a path was refused, turned into an error once the entry's display name is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathFault {
+    Nul,
+    Absolute,
+    DotDot,
+    TooLong(usize),
+}
+
+impl PathFault {
+    fn into_error(self, entry: String) -> ArchiveError {
+        match self {
+            PathFault::Nul => ArchiveError::NulInPath { entry },
+            PathFault::Absolute => ArchiveError::PathEscape {
+                entry,
+                reason: "absolute path",
+            },
+            PathFault::DotDot => ArchiveError::PathEscape {
+                entry,
+                reason: "`..` component",
+            },
+            PathFault::TooLong(limit) => ArchiveError::PathTooLong { entry, limit },
+        }
+    }
+}
+
+/// Normalizes an archive path to the form layers use (`usr/bin/x`): `.` components and empty
+/// components are dropped, a trailing `/` removed. Refuses NUL bytes, absolute paths and any `..`
+/// component (even one that would stay inside the root: no legitimate layer writer emits it).
+/// The root itself normalizes to the empty string.
+fn normalize(raw: &[u8], max_len: usize) -> Result<String, PathFault> {
+    if raw.contains(&0) {
+        return Err(PathFault::Nul);
+    }
+    if raw.len() > max_len {
+        return Err(PathFault::TooLong(max_len));
+    }
+    if raw.first() == Some(&b'/') {
+        return Err(PathFault::Absolute);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for comp in raw.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => return Err(PathFault::DotDot),
+            c => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(c);
+            }
+        }
+    }
+    Ok(display_bytes(&out))
+}
+
+/// Paths are kept as text: valid UTF-8 verbatim, any other byte as `\xNN`, so two different byte
+/// strings never print the same and reports stay valid JSON.
+pub fn display_bytes(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            let mut out = String::new();
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,263 @@
+//! Hostile-archive cases, each built byte by byte here so the test shows exactly what is refused.
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+
+use super::*;
+
+/// One raw ustar header plus padded data. Written by hand (not with `tar::Builder`) because the
+/// builder rightly refuses to write the malicious names these tests need.
+fn raw_entry(name: &[u8], typeflag: u8, data: &[u8], link: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name);
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = typeflag;
+    h[157..157 + link.len()].copy_from_slice(link);
+    h[257..265].copy_from_slice(b"ustar\x0000");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| b as u32).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+fn pax_entry(records: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (k, v) in records {
+        // The length prefix counts itself, so find the fixed point.
+        let rest = k.len() + v.len() + 3;
+        let mut len = rest + 1;
+        while len.to_string().len() + rest != len {
+            len += 1;
+        }
+        body.extend_from_slice(format!("{len} {k}=").as_bytes());
+        body.extend_from_slice(v);
+        body.push(b'\n');
+    }
+    raw_entry(b"PaxHeaders.0/x", b'x', &body, b"")
+}
+
+fn tar_of(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out: Vec<u8> = parts.concat();
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn read_all(
+    blob: &[u8],
+    expected: Option<&Digest>,
+    limits: &Limits,
+) -> Result<Vec<(ArchiveEntry, Vec<u8>)>, ArchiveError> {
+    let mut seen = Vec::new();
+    read_archive(blob, expected, limits, |e, r| {
+        let mut content = Vec::new();
+        r.read_to_end(&mut content)?;
+        seen.push((e.clone(), content));
+        Ok(())
+    })?;
+    Ok(seen)
+}
+
+fn refusal(blob: &[u8], limits: &Limits) -> ArchiveError {
+    read_all(blob, None, limits).expect_err("archive must be refused")
+}
+
+#[test]
+fn reads_plain_and_gzip_the_same_and_normalizes_paths() {
+    let tar = tar_of(&[
+        raw_entry(b"./", b'5', b"", b""),
+        raw_entry(b"./etc/", b'5', b"", b""),
+        raw_entry(b"./etc/hostname", b'0', b"box\n", b""),
+        raw_entry(b"etc/link", b'2', b"", b"/usr/share/zoneinfo/UTC"),
+        raw_entry(b"etc/hard", b'1', b"", b"./etc/hostname"),
+    ]);
+    for blob in [tar.clone(), gzip(&tar)] {
+        let seen = read_all(&blob, Some(&Digest::of(&blob)), &Limits::default()).unwrap();
+        let paths: Vec<_> = seen.iter().map(|(e, _)| e.path.as_str()).collect();
+        assert_eq!(paths, ["etc", "etc/hostname", "etc/link", "etc/hard"]);
+        assert_eq!(seen[1].1, b"box\n");
+        assert_eq!(seen[2].0.kind, Kind::Symlink("/usr/share/zoneinfo/UTC".into()));
+        assert_eq!(seen[3].0.kind, Kind::Hardlink("etc/hostname".into()));
+    }
+    let summary = read_archive(&gzip(&tar)[..], None, &Limits::default(), |_, _| Ok(())).unwrap();
+    assert_eq!(summary.compression, Compression::Gzip);
+    assert_eq!(summary.diff_id, Digest::of(&tar));
+    assert_eq!(summary.entries, 5);
+}
+
+#[test]
+fn refuses_dotdot_paths() {
+    let err = refusal(
+        &tar_of(&[raw_entry(b"usr/../../evil", b'0', b"x", b"")]),
+        &Limits::default(),
+    );
+    assert!(
+        matches!(&err, ArchiveError::PathEscape { entry, .. } if entry == "usr/../../evil"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_absolute_paths() {
+    let err = refusal(
+        &tar_of(&[raw_entry(b"/etc/passwd", b'0', b"x", b"")]),
+        &Limits::default(),
+    );
+    assert!(
+        matches!(&err, ArchiveError::PathEscape { entry, reason: "absolute path" } if entry == "/etc/passwd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_nul_in_pax_path() {
+    let blob = tar_of(&[
+        pax_entry(&[("path", b"etc/pass\0wd")]),
+        raw_entry(b"short", b'0', b"x", b""),
+    ]);
+    let err = refusal(&blob, &Limits::default());
+    assert!(
+        matches!(&err, ArchiveError::NulInPath { entry } if entry.starts_with("etc/pass")),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_entries_below_a_symlink() {
+    let blob = tar_of(&[
+        raw_entry(b"etc", b'2', b"", b"/etc"),
+        raw_entry(b"etc/cron.d/evil", b'0', b"* * * * * root sh", b""),
+    ]);
+    let err = refusal(&blob, &Limits::default());
+    assert!(
+        matches!(&err, ArchiveError::ThroughSymlink { entry, symlink } if entry == "etc/cron.d/evil" && symlink == "etc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_hardlinks_out_of_the_root_or_through_a_symlink() {
+    let err = refusal(
+        &tar_of(&[raw_entry(b"shadow", b'1', b"", b"../../etc/shadow")]),
+        &Limits::default(),
+    );
+    assert!(
+        matches!(&err, ArchiveError::HardlinkEscape { entry, .. } if entry == "shadow"),
+        "{err}"
+    );
+    let blob = tar_of(&[
+        raw_entry(b"up", b'2', b"", b"/"),
+        raw_entry(b"shadow", b'1', b"", b"up/etc/shadow"),
+    ]);
+    let err = refusal(&blob, &Limits::default());
+    assert!(
+        matches!(&err, ArchiveError::HardlinkEscape { target, .. } if target == "up/etc/shadow"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bounds_entry_count_entry_size_and_total() {
+    let three = tar_of(&[
+        raw_entry(b"a", b'0', b"1", b""),
+        raw_entry(b"b", b'0', b"22", b""),
+        raw_entry(b"c", b'0', b"333333333333", b""),
+    ]);
+    let limits = Limits {
+        max_entries: 2,
+        ..Limits::default()
+    };
+    assert!(matches!(refusal(&three, &limits), ArchiveError::TooManyEntries { entry, limit: 2 } if entry == "c"));
+    let limits = Limits {
+        max_entry_size: 10,
+        ..Limits::default()
+    };
+    assert!(
+        matches!(refusal(&three, &limits), ArchiveError::EntryTooLarge { entry, size: 12, limit: 10 } if entry == "c")
+    );
+    let limits = Limits {
+        max_total_bytes: 1024,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        refusal(&three, &limits),
+        ArchiveError::TotalTooLarge { limit: 1024, .. }
+    ));
+}
+
+#[test]
+fn refuses_gzip_bombs() {
+    // 8 MiB of zeros compress about 1000:1; with the grace lowered to 1 MiB and the ratio to 100:1
+    // this small blob stands in for a multi-terabyte one.
+    let zeros = vec![0u8; 8 << 20];
+    let blob = gzip(&tar_of(&[raw_entry(b"zeros", b'0', &zeros, b"")]));
+    assert!(blob.len() < 64 << 10);
+    let limits = Limits {
+        ratio_grace_bytes: 1 << 20,
+        max_ratio: 100,
+        ..Limits::default()
+    };
+    let err = refusal(&blob, &limits);
+    assert!(
+        matches!(&err, ArchiveError::GzipBomb { entry, limit: 100, .. } if entry == "zeros"),
+        "{err}"
+    );
+    // The same archive uncompressed is not a bomb: the ratio only applies to compressed input.
+    read_all(&tar_of(&[raw_entry(b"zeros", b'0', &zeros, b"")]), None, &limits).unwrap();
+}
+
+#[test]
+fn verifies_the_blob_digest_over_the_whole_blob() {
+    let blob = gzip(&tar_of(&[raw_entry(b"a", b'0', b"hello", b"")]));
+    let wrong = Digest::of(b"something else");
+    let err = read_all(&blob, Some(&wrong), &Limits::default()).unwrap_err();
+    assert!(
+        matches!(err, ArchiveError::DigestMismatch { expected, found } if expected == wrong && found == Digest::of(&blob))
+    );
+}
+
+#[test]
+fn names_unsupported_compression_and_truncation() {
+    let err = refusal(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], &Limits::default());
+    assert!(matches!(err, ArchiveError::UnsupportedCompression("zstd")));
+    let tar = tar_of(&[
+        raw_entry(b"a", b'0', b"hello", b""),
+        raw_entry(b"b", b'0', &[7u8; 4000], b""),
+    ]);
+    let err = refusal(&tar[..2000], &Limits::default());
+    assert!(
+        matches!(&err, ArchiveError::Malformed { entry, .. } if entry == "b"),
+        "{err}"
+    );
+}
+
+#[test]
+fn extraction_replaces_rather_than_follows_an_earlier_symlink() {
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"untouched").unwrap();
+    let blob = tar_of(&[
+        raw_entry(b"x", b'2', b"", victim.to_str().unwrap().as_bytes()),
+        raw_entry(b"x", b'0', b"overwritten?", b""),
+        raw_entry(b"d/", b'5', b"", b""),
+        raw_entry(b"d/f", b'0', b"content", b""),
+    ]);
+    let root = tempfile::tempdir().unwrap();
+    extract_to(&blob[..], None, &Limits::default(), root.path()).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+    assert_eq!(std::fs::read(root.path().join("x")).unwrap(), b"overwritten?");
+    assert_eq!(std::fs::read(root.path().join("d/f")).unwrap(), b"content");
+}

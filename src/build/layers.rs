@@ -1,0 +1,304 @@
+//! The glue between a replayed step and the layer writer: read the engine's diff into entries,
+//! write them as a blob with the document's profile, prepare COPY content, and ask the timestamp
+//! search about a layer that differs.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use std::io::Write;
+
+use crate::digest::{Digest, DigestWriter};
+use crate::exec::{tar_header, Diff};
+use crate::gzip::GzipWriter;
+use crate::layer::{read_tree, write_tar, Entry, EntryKind, Profile, WalkOptions};
+
+use super::report::Verdict;
+use super::sources::Resolved;
+
+/// A blob written to the output's blob store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub digest: Digest,
+    pub diff_id: Digest,
+    pub size: u64,
+}
+
+/// The profile of a document's Docker release, or of the recipe's override, which may name a
+/// profile (`docker-18.06`) or a version (`18.06.1-ce`).
+pub fn profile_for(docker_version: Option<&str>) -> Result<Profile, String> {
+    let v = docker_version.ok_or("the document records no Docker Version; set `profile:` in the recipe")?;
+    Profile::from_name(v)
+        .or_else(|_| Profile::for_docker_version(v))
+        .map_err(|e| e.to_string())
+}
+
+/// The entries of a committed layer, in the order Docker's tar walk visits them.
+pub fn capture(diff: &Diff) -> Result<Vec<Entry>, String> {
+    match diff {
+        Diff::Dir(dir) => read_tree(dir, &WalkOptions::default()).map_err(|e| e.to_string()),
+        Diff::Tar(path) => entries_of_tar(path).map_err(|e| format!("{}: {e}", path.display())),
+    }
+}
+
+/// Reads an exported layer tar back into entries, turning `.wh.` files into the whiteout devices
+/// and opaque flags the overlay walk produces, so both capture paths give the writer the same input.
+fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut ar = tar::Archive::new(std::io::BufReader::new(std::fs::File::open(path)?));
+    for e in ar.entries()? {
+        let mut e = e?;
+        let h = e.header().clone();
+        let name = e.path()?.to_string_lossy().trim_end_matches('/').to_string();
+        let (dir, base) = match name.rsplit_once('/') {
+            Some((d, b)) => (d.to_string(), b.to_string()),
+            None => (String::new(), name.clone()),
+        };
+        if base == ".wh..wh..opq" {
+            if let Some(d) = out.iter_mut().rev().find(|x| x.path == dir) {
+                d.opaque = true;
+            }
+            continue;
+        }
+        let kind = if let Some(hidden) = base.strip_prefix(".wh.") {
+            let whiteout = if dir.is_empty() {
+                hidden.to_string()
+            } else {
+                format!("{dir}/{hidden}")
+            };
+            let mut entry = Entry::dir(whiteout, 0);
+            entry.kind = EntryKind::CharDevice { major: 0, minor: 0 };
+            entry.uid = h.uid()?;
+            entry.gid = h.gid()?;
+            entry.mtime = h.mtime()? as i64;
+            out.push(entry);
+            continue;
+        } else {
+            match h.entry_type() {
+                tar::EntryType::Directory => EntryKind::Dir,
+                tar::EntryType::Symlink => {
+                    EntryKind::Symlink(h.link_name()?.unwrap_or_default().to_string_lossy().into())
+                }
+                tar::EntryType::Link => {
+                    EntryKind::Hardlink(h.link_name()?.unwrap_or_default().to_string_lossy().into())
+                }
+                tar::EntryType::Char => EntryKind::CharDevice {
+                    major: h.device_major()?.unwrap_or(0),
+                    minor: h.device_minor()?.unwrap_or(0),
+                },
+                tar::EntryType::Block => EntryKind::BlockDevice {
+                    major: h.device_major()?.unwrap_or(0),
+                    minor: h.device_minor()?.unwrap_or(0),
+                },
+                tar::EntryType::Fifo => EntryKind::Fifo,
+                _ => {
+                    let mut data = Vec::new();
+                    std::io::Read::read_to_end(&mut e, &mut data)?;
+                    EntryKind::File(data)
+                }
+            }
+        };
+        let mut entry = Entry::dir(name, h.mode()? & 0o7777);
+        entry.kind = kind;
+        entry.uid = h.uid()?;
+        entry.gid = h.gid()?;
+        entry.mtime = h.mtime()? as i64;
+        if let Some(exts) = e.pax_extensions()? {
+            for ext in exts {
+                let ext = ext?;
+                if let Some(attr) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
+                    entry.xattrs.insert(attr.to_string(), ext.value_bytes().to_vec());
+                }
+            }
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Writes `entries` as a gzip blob (the profile's tar, Go's gzip at level 6 as `docker push` did)
+/// into `blobs_dir` under its digest, through a temporary file renamed into place.
+pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Result<BlobInfo, String> {
+    let inner = || -> std::io::Result<BlobInfo> {
+        std::fs::create_dir_all(blobs_dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".retrace-")
+            .suffix(".tmp")
+            .tempfile_in(blobs_dir)?;
+        let file = std::io::BufWriter::new(tmp.reopen()?);
+        let gz = GzipWriter::new(DigestWriter::new(file), 6).map_err(std::io::Error::other)?;
+        let mut tar = DigestWriter::new(gz);
+        write_tar(entries, profile, &mut tar)?;
+        let (diff_id, _, gz) = tar.finish();
+        let (digest, size, mut file) = gz.finish()?.finish();
+        file.flush()?;
+        file.get_ref().sync_all()?;
+        drop(file);
+        tmp.persist(blobs_dir.join(digest.hex())).map_err(|e| e.error)?;
+        Ok(BlobInfo { digest, diff_id, size })
+    };
+    inner().map_err(|e| format!("writing the layer blob: {e}"))
+}
+
+/// The most candidates one layer's timestamp search may hash inside `retrace build`.
+const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
+
+/// Asks the timestamp search whether the rebuilt tree matches the document's digest once the
+/// replayed mtimes are moved back to the times the document records (the same search as
+/// `retrace layer reproduce`, fed with the layer-making steps' recorded times).
+pub fn search_timestamps(
+    entries: &[Entry],
+    profile: &Profile,
+    document: &Path,
+    platform: &str,
+    layer: usize,
+) -> (Verdict, String) {
+    let facts = match crate::reproduce::facts::layer_facts(document, platform, layer) {
+        Ok(facts) => facts,
+        Err(e) => {
+            return (
+                Verdict::Differs,
+                format!("rebuilt bytes differ; timestamp search impossible: {e}"),
+            )
+        }
+    };
+    // A build searches every differing layer, so each search gets a budget of about 15 s of hashing
+    // on two cores (the 35 seed layers need at most 431,000 candidates); a layer whose lost times
+    // cannot be inferred (a COPY'd file's build-context mtime) must not hold the build for minutes.
+    let mut input = facts.input;
+    input.limits.max_candidates = input.limits.max_candidates.min(BUILD_SEARCH_CANDIDATES);
+    match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
+        Ok(report) if report.matched => (
+            Verdict::MatchAfterTimestamps,
+            format!(
+                "matched after {} timestamp candidates ({:.1} s)",
+                report.candidates, report.seconds
+            ),
+        ),
+        Ok(report) => (
+            Verdict::Differs,
+            format!(
+                "rebuilt bytes differ even after {} timestamp candidates",
+                report.candidates
+            ),
+        ),
+        Err(e) => (
+            Verdict::Differs,
+            format!("rebuilt bytes differ; timestamp search failed: {e}"),
+        ),
+    }
+}
+
+/// The tar to extract at `/` for a COPY/ADD of `source` to `dest`: the classic builder's result,
+/// files keep their mode and build-context mtime, owned by root (or `--chown` with numeric ids);
+/// missing parent directories are created by the engine (0755, as the builder does).
+pub fn copy_tar(source: &Resolved, dest: &str, workdir: &str, chown: Option<&str>) -> std::io::Result<Vec<u8>> {
+    let (uid, gid) = match chown {
+        None => (0, 0),
+        Some(spec) => {
+            let (u, g) = spec.split_once(':').unwrap_or((spec, spec));
+            match (u.parse::<u64>(), g.parse::<u64>()) {
+                (Ok(u), Ok(g)) => (u, g),
+                _ => {
+                    return Err(std::io::Error::other(format!(
+                        "--chown={spec}: only numeric ids are supported by the replay"
+                    )))
+                }
+            }
+        }
+    };
+    let abs = if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        format!("{}/{}", workdir.trim_end_matches('/'), dest)
+    };
+    let rel = abs.trim_start_matches('/').to_string();
+    let mut out = Vec::new();
+    match source {
+        Resolved::File(path) => {
+            let name = if abs.ends_with('/') {
+                let base = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                format!("{rel}{base}")
+            } else {
+                rel.clone()
+            };
+            add_file(&mut out, path, &name, uid, gid)?;
+        }
+        Resolved::Dir(root) => {
+            let prefix = rel.trim_end_matches('/').to_string();
+            add_tree(&mut out, root, root, &prefix, uid, gid)?;
+        }
+        Resolved::LayerTar { .. } => return Err(std::io::Error::other("a layer cannot be COPY'd")),
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    Ok(out)
+}
+
+fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, uid: u64, gid: u64) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path)?;
+        return tar_header(
+            out,
+            name,
+            0o777,
+            uid,
+            gid,
+            0,
+            meta.mtime(),
+            b'2',
+            &target.to_string_lossy(),
+        );
+    }
+    let data = std::fs::read(path)?;
+    tar_header(
+        out,
+        name,
+        meta.mode() & 0o7777,
+        uid,
+        gid,
+        data.len() as u64,
+        meta.mtime(),
+        b'0',
+        "",
+    )?;
+    out.extend_from_slice(&data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    Ok(())
+}
+
+fn add_tree(out: &mut Vec<u8>, root: &Path, dir: &Path, prefix: &str, uid: u64, gid: u64) -> std::io::Result<()> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for n in names {
+        let path = dir.join(&n);
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().to_string();
+        let name = if prefix.is_empty() {
+            rel
+        } else {
+            format!("{prefix}/{rel}")
+        };
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            tar_header(
+                out,
+                &format!("{name}/"),
+                meta.mode() & 0o7777,
+                uid,
+                gid,
+                0,
+                meta.mtime(),
+                b'5',
+                "",
+            )?;
+            add_tree(out, root, &path, prefix, uid, gid)?;
+        } else {
+            add_file(out, &path, &name, uid, gid)?;
+        }
+    }
+    Ok(())
+}

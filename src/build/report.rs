@@ -1,0 +1,120 @@
+//! What a build found, per platform and layer: written as `report.json` and printed as a table.
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+
+/// The verdict vocabulary is the one `retrace report` reads back, so both sides share one type.
+pub use crate::report::Verdict;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    /// 1-based, in document order.
+    pub index: usize,
+    pub step: String,
+    pub expected: Digest,
+    pub rebuilt: Option<Digest>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformReport {
+    pub platform: String,
+    pub layers: Vec<LayerReport>,
+    /// Why the platform stopped early, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Wall-clock seconds the platform's replay took.
+    pub seconds: f64,
+    /// How many layer-making steps were taken from the build cache.
+    pub cached_steps: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub recipe: String,
+    pub platforms: Vec<PlatformReport>,
+}
+
+impl Report {
+    pub fn any_error(&self) -> bool {
+        self.platforms.iter().any(|p| p.error.is_some())
+    }
+
+    pub fn any_differs(&self) -> bool {
+        self.platforms
+            .iter()
+            .flat_map(|p| &p.layers)
+            .any(|l| l.verdict == Verdict::Differs)
+    }
+
+    /// A fixed-width table: one row per layer, platforms one after another.
+    pub fn table(&self) -> String {
+        let mut rows = vec![[
+            "PLATFORM".to_string(),
+            "LAYER".into(),
+            "VERDICT".into(),
+            "EXPECTED".into(),
+            "REBUILT".into(),
+            "STEP".into(),
+        ]];
+        for p in &self.platforms {
+            for l in &p.layers {
+                rows.push([
+                    p.platform.clone(),
+                    l.index.to_string(),
+                    l.verdict.as_str().to_string(),
+                    short(&Some(l.expected)),
+                    short(&l.rebuilt),
+                    truncate(&l.step, 48),
+                ]);
+            }
+        }
+        let mut widths = [0usize; 6];
+        for r in &rows {
+            for (i, c) in r.iter().enumerate() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in &rows {
+            let line: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 5 {
+                        c.clone()
+                    } else {
+                        format!("{:w$}", c, w = widths[i])
+                    }
+                })
+                .collect();
+            out.push_str(line.join("  ").trim_end());
+            out.push('\n');
+        }
+        for p in &self.platforms {
+            if let Some(e) = &p.error {
+                out.push_str(&format!("{}: stopped: {}\n", p.platform, e));
+            }
+        }
+        out
+    }
+}
+
+fn short(d: &Option<Digest>) -> String {
+    match d {
+        Some(d) => format!("sha256:{}", &d.hex()[..12]),
+        None => "-".into(),
+    }
+}
+
+/// The first `n` characters of a step on one line (history texts contain TABs and are long).
+pub fn truncate(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}...", one_line.chars().take(n - 3).collect::<String>())
+    }
+}

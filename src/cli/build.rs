@@ -1,0 +1,39 @@
+//! `retrace build RECIPE`: replay a recipe through Docker and verify every layer.
+
+use std::path::PathBuf;
+
+use retrace::Outcome;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The recipe (`recipes/*.yaml`, schema in docs/recipes.md).
+    recipe: PathBuf,
+    /// Output directory (OCI layout, report.json, logs); default: the recipe's `output`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Only these platforms (os/arch[/variant]); repeatable. Default: the recipe's, else all.
+    #[arg(long = "platform")]
+    platforms: Vec<String>,
+    /// How many platforms replay at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Keep building the other platforms after one fails.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let platforms = args
+        .platforms
+        .iter()
+        .map(|p| p.parse().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let opts = retrace::build::BuildOptions {
+        out: PathBuf::new(),
+        platforms,
+        jobs: args.jobs,
+        keep_going: args.keep_going,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    Ok(retrace::build::command(&args.recipe, args.out.as_deref(), opts)?)
+}

@@ -1,0 +1,154 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use retrace::layer::{self, Profile, WalkOptions};
+use retrace::Outcome;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a diff directory as the layer a Docker release produced (gzip blob by default), and
+    /// print its digests.
+    Write {
+        /// The graphdriver diff directory (overlay2 `diff`).
+        dir: PathBuf,
+        /// docker-17.06, docker-18.06 or docker-20.10.
+        #[arg(long)]
+        profile: String,
+        /// Where to write the layer (written atomically); without it only the digests are printed.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Write the uncompressed tar instead of the gzip blob.
+        #[arg(long)]
+        tar: bool,
+        /// Write whiteouts that share one inode (Linux >= 5.8) as independent ones, as the kernels
+        /// of 2017-2019 builders made them.
+        #[arg(long)]
+        unshare_whiteouts: bool,
+        /// Print `{"digest":…,"diff_id":…,"size":…}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Gzip a tar file exactly as Docker (Go's compress/gzip) did.
+    Compress {
+        /// The uncompressed layer tar.
+        input: PathBuf,
+        /// Compression level, -2..=9 (-1 = 6, Docker's default).
+        #[arg(long, default_value_t = 6, allow_negative_numbers = true)]
+        level: i32,
+        /// Output file, written atomically; `-` or absent for standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Recover the lost mtimes of a rebuilt layer's diff tree by searching around the recorded step
+    /// times until the tar+gzip digest equals the document's. Exit 0 on a match, 1 otherwise.
+    Reproduce {
+        /// The rebuilt diff directory of the layer.
+        dir: PathBuf,
+        /// The repo-info document that lists the layer.
+        #[arg(long)]
+        document: PathBuf,
+        /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
+        #[arg(long)]
+        platform: String,
+        /// The layer number, 1-based, in the order the document lists layers.
+        #[arg(long)]
+        layer: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `retrace hash-file`: the `file:<hex>` source hash the classic builder records for COPY/ADD.
+#[derive(clap::Args)]
+pub struct HashFileArgs {
+    path: PathBuf,
+    /// docker-17.06, docker-18.06 or docker-20.10 (header conventions of that release).
+    #[arg(long, default_value = "docker-18.06")]
+    profile: String,
+    /// The file's path relative to the build context (default: its base name).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+impl Command {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        match self {
+            Command::Write {
+                dir,
+                profile,
+                output,
+                tar,
+                unshare_whiteouts,
+                json,
+            } => {
+                let profile = Profile::from_name(&profile)?;
+                let mut entries = layer::read_tree(&dir, &WalkOptions::default())?;
+                if unshare_whiteouts {
+                    layer::unshare_whiteouts(&mut entries);
+                }
+                let info = if tar {
+                    let info = write_to(output.as_deref(), |w| layer::write_tar_digest(&entries, &profile, w))?;
+                    if !json {
+                        println!("diff_id {}\nsize {}", info.diff_id, info.size);
+                    }
+                    serde_json::to_string(&info)?
+                } else {
+                    let info = write_to(output.as_deref(), |w| layer::write_blob(&entries, &profile, w))?;
+                    if !json {
+                        println!("digest {}\ndiff_id {}\nsize {}", info.digest, info.diff_id, info.size);
+                    }
+                    serde_json::to_string(&info)?
+                };
+                if json {
+                    println!("{info}");
+                }
+                Ok(Outcome::Match)
+            }
+            Command::Compress { input, level, output } => {
+                retrace::gzip::compress_file(&input, output.as_deref(), level)?;
+                Ok(Outcome::Match)
+            }
+            Command::Reproduce {
+                dir,
+                document,
+                platform,
+                layer,
+                json,
+            } => {
+                use retrace::reproduce::cli::{render_text, reproduce_layer};
+                let report = reproduce_layer(&dir, &document, &platform, layer)?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print!("{}", render_text(&report));
+                }
+                Ok(if report.matched {
+                    Outcome::Match
+                } else {
+                    Outcome::Differ
+                })
+            }
+        }
+    }
+}
+
+/// Runs a layer writer into `path` atomically, or into a sink when only the digests are wanted.
+fn write_to<T>(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<T>,
+) -> anyhow::Result<T> {
+    Ok(match path {
+        Some(p) => retrace::fsutil::write_atomic(p, write).with_context(|| format!("writing {}", p.display()))?,
+        None => write(&mut std::io::sink())?,
+    })
+}
+
+pub fn hash_file(args: HashFileArgs) -> anyhow::Result<Outcome> {
+    let profile = Profile::from_name(&args.profile)?;
+    let digest = layer::hash_file_on_disk(&args.path, args.name.as_deref(), &profile)
+        .with_context(|| format!("hashing {}", args.path.display()))?;
+    println!("file:{}", digest.hex());
+    Ok(Outcome::Match)
+}

@@ -1,0 +1,29 @@
+//! `retrace describe REF [-o FILE] [--offline]`: write an image's repo-info `remote` document.
+
+use std::path::PathBuf;
+
+use crate::{describe, registry, Error};
+
+#[derive(Debug, Clone, Default)]
+pub struct DescribeOptions {
+    pub reference: String,
+    /// Written atomically; the text is returned for standard output when absent.
+    pub output: Option<PathBuf>,
+    pub offline: bool,
+    pub store: Option<PathBuf>,
+    /// `Platforms:` without (seeds) or with (current repo-info) a count.
+    pub style: describe::Style,
+}
+
+/// Describes the image; returns the document unless it was written to `output`.
+pub fn run(opts: &DescribeOptions) -> Result<Option<String>, Error> {
+    let (source, r) = registry::open(&opts.reference, opts.offline, opts.store.clone())?;
+    let text = describe::render_styled(&describe::gather(&source, &r)?, opts.style);
+    match &opts.output {
+        Some(path) => {
+            crate::fsutil::write_atomic(path, |w| w.write_all(text.as_bytes())).map_err(|e| Error::io(path, e))?;
+            Ok(None)
+        }
+        None => Ok(Some(text)),
+    }
+}

@@ -1,0 +1,307 @@
+//! `retrace parse DOC...`: parse repo-info documents and print the model as JSON, as Dockerfiles or
+//! as a short summary table.
+//!
+//! Documents are parsed one at a time and independently: a document that fails is reported in the
+//! `errors` list (and makes the command exit 2) while the others are still printed.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::ir::Command;
+use crate::mapping::{map_platform, Certainty, Mapping};
+use crate::model::{Document, PlatformImage, TagSection};
+use crate::parse::{parse_file, ParseError};
+use crate::{dockerfile, Digest, Error};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Json,
+    Dockerfile,
+    Summary,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// `name:tag` or just `tag`.
+    pub tag: Option<String>,
+    /// `os/arch[/variant]`, e.g. `linux/arm/v7`; `linux/arm64` also selects `arm64 variant v8`.
+    pub platform: Option<String>,
+    pub format: Format,
+}
+
+/// What the command produced: the text for stdout and the documents that failed.
+#[derive(Debug)]
+pub struct ParseReport {
+    pub output: String,
+    pub errors: Vec<ParseError>,
+}
+
+/// Parses every document and renders the selection. Returns `Err` only for a usage error (a tag or
+/// platform that no parsed document has); parse failures are in `ParseReport::errors`.
+pub fn run(paths: &[PathBuf], opts: &ParseOptions) -> Result<ParseReport, Error> {
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match parse_file(path) {
+            Ok(doc) => docs.push((path.display().to_string(), doc)),
+            Err(e) => errors.push(e),
+        }
+    }
+    let selected = select(&docs, opts)?;
+    let output = match opts.format {
+        Format::Json => json(&selected, &errors),
+        Format::Dockerfile => dockerfiles(&selected),
+        Format::Summary => summary(&selected),
+    };
+    Ok(ParseReport { output, errors })
+}
+
+struct Selected<'a> {
+    path: &'a str,
+    tags: Vec<(&'a TagSection, Vec<(&'a PlatformImage, Mapping)>)>,
+}
+
+fn tag_matches(section: &TagSection, want: &str) -> bool {
+    section.tag == want || section.tag.split_once(':').is_some_and(|(_, t)| t == want)
+}
+
+fn select<'a>(docs: &'a [(String, Document)], opts: &ParseOptions) -> Result<Vec<Selected<'a>>, Error> {
+    let mut out = Vec::new();
+    let mut tag_found = opts.tag.is_none();
+    let mut platform_found = opts.platform.is_none();
+    for (path, doc) in docs {
+        let mut tags = Vec::new();
+        for t in &doc.tags {
+            if let Some(want) = &opts.tag {
+                if !tag_matches(t, want) {
+                    continue;
+                }
+                tag_found = true;
+            }
+            let mut platforms = Vec::new();
+            for p in &t.platforms {
+                if let Some(want) = &opts.platform {
+                    if !p.platform.matches(want) {
+                        continue;
+                    }
+                    platform_found = true;
+                }
+                platforms.push((p, map_platform(p)));
+            }
+            tags.push((t, platforms));
+        }
+        out.push(Selected { path, tags });
+    }
+    if !docs.is_empty() && !tag_found {
+        let have: Vec<&str> = docs
+            .iter()
+            .flat_map(|(_, d)| d.tags.iter().map(|t| t.tag.as_str()))
+            .collect();
+        return Err(Error::Usage(format!(
+            "no document has the tag `{}`; tags present: {}",
+            opts.tag.as_deref().unwrap_or_default(),
+            have.join(", ")
+        )));
+    }
+    if !docs.is_empty() && !platform_found {
+        let mut have: Vec<String> = Vec::new();
+        for (_, d) in docs {
+            for t in &d.tags {
+                if opts.tag.as_ref().is_none_or(|w| tag_matches(t, w)) {
+                    for p in &t.platforms {
+                        let s = p.platform.to_string();
+                        if !have.contains(&s) {
+                            have.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        return Err(Error::Usage(format!(
+            "no platform matches `{}` (write it as os/arch[/variant], e.g. linux/arm/v7); platforms present: {}",
+            opts.platform.as_deref().unwrap_or_default(),
+            have.join(", ")
+        )));
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    documents: Vec<JsonDoc<'a>>,
+    errors: &'a [ParseError],
+}
+
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    path: &'a str,
+    tags: Vec<JsonTag<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTag<'a> {
+    tag: &'a str,
+    digest: Option<Digest>,
+    media_type: Option<&'a str>,
+    platforms: Vec<JsonPlatform<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonPlatform<'a> {
+    platform: String,
+    os_version: Option<&'a str>,
+    digest: Option<Digest>,
+    docker_version: Option<&'a str>,
+    media_type: Option<&'a str>,
+    total_size: Option<u64>,
+    image_id: Option<Digest>,
+    entrypoint: Option<&'a Command>,
+    cmd: Option<&'a Command>,
+    shell: Option<&'a Command>,
+    history: Vec<JsonStep<'a>>,
+    layers: Vec<JsonLayer<'a>>,
+    mapping: Certainty,
+    mapping_reason: &'a str,
+    undetermined_steps: &'a [usize],
+}
+
+#[derive(Serialize)]
+struct JsonStep<'a> {
+    created: Option<String>,
+    instruction: &'a str,
+    text: &'a str,
+    layer: Option<usize>,
+    layer_certain: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    args: &'a [crate::model::BuildArg],
+}
+
+#[derive(Serialize)]
+struct JsonLayer<'a> {
+    digest: Digest,
+    size: Option<u64>,
+    last_modified: Option<String>,
+    media_type: Option<&'a str>,
+}
+
+fn json(selected: &[Selected<'_>], errors: &[ParseError]) -> String {
+    let documents = selected
+        .iter()
+        .map(|s| JsonDoc {
+            path: s.path,
+            tags: s
+                .tags
+                .iter()
+                .map(|(t, platforms)| JsonTag {
+                    tag: &t.tag,
+                    digest: t.digest,
+                    media_type: t.media_type.as_deref(),
+                    platforms: platforms.iter().map(|(p, m)| json_platform(p, m)).collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&JsonOut { documents, errors }).expect("plain data always serializes");
+    s.push('\n');
+    s
+}
+
+fn json_platform<'a>(p: &'a PlatformImage, m: &'a Mapping) -> JsonPlatform<'a> {
+    JsonPlatform {
+        platform: p.platform.to_string(),
+        os_version: p.platform.os_version.as_deref(),
+        digest: p.digest,
+        docker_version: p.docker_version.as_deref(),
+        media_type: p.media_type.as_deref(),
+        total_size: p.total_size.as_ref().and_then(|s| s.bytes),
+        image_id: p.image_id,
+        entrypoint: p.entrypoint.as_ref(),
+        cmd: p.cmd.as_ref(),
+        shell: p.shell.as_ref(),
+        history: p
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, e)| JsonStep {
+                created: e.created.map(|t| t.to_string()),
+                instruction: e.instruction.keyword(),
+                text: &e.text,
+                layer: m.steps.get(i).copied().flatten(),
+                layer_certain: m.step_certain.get(i).copied().unwrap_or(false),
+                args: &e.args,
+            })
+            .collect(),
+        layers: p
+            .layers
+            .iter()
+            .map(|l| JsonLayer {
+                digest: l.digest,
+                size: l.size,
+                last_modified: l.last_modified.map(|t| t.to_string()),
+                media_type: l.media_type.as_deref(),
+            })
+            .collect(),
+        mapping: m.certainty,
+        mapping_reason: &m.reason,
+        undetermined_steps: &m.undetermined,
+    }
+}
+
+fn dockerfiles(selected: &[Selected<'_>]) -> String {
+    let mut out = String::new();
+    for s in selected {
+        for (t, platforms) in &s.tags {
+            for (p, m) in platforms {
+                if p.platform.is_attestation() {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                let _ = writeln!(out, "# ---- {} :: {} :: {} ----", s.path, t.tag, p.platform);
+                out.push_str(&dockerfile::render(&t.tag, p, m));
+            }
+        }
+    }
+    out
+}
+
+fn summary(selected: &[Selected<'_>]) -> String {
+    let mut out = String::new();
+    for s in selected {
+        let _ = writeln!(out, "{}", s.path);
+        for (t, platforms) in &s.tags {
+            let digest = t.digest.map_or_else(|| "-".to_string(), |d| short(&d));
+            let _ = writeln!(out, "  {}  {}  {} platform(s)", t.tag, digest, platforms.len());
+            let _ = writeln!(
+                out,
+                "    {:<22} {:<19} {:>5} {:>6} {:>10}  mapping",
+                "PLATFORM", "MANIFEST", "STEPS", "LAYERS", "SIZE"
+            );
+            for (p, m) in platforms {
+                let size = p.total_size.as_ref().map_or("-".to_string(), |s| s.display.clone());
+                let _ = writeln!(
+                    out,
+                    "    {:<22} {:<19} {:>5} {:>6} {:>10}  {}",
+                    p.platform.to_string(),
+                    p.digest.map_or_else(|| "-".to_string(), |d| short(&d)),
+                    p.history.len(),
+                    p.layers.len(),
+                    size,
+                    match m.certainty {
+                        Certainty::Certain => "certain".to_string(),
+                        Certainty::Ambiguous => format!("AMBIGUOUS: {}", m.reason),
+                    }
+                );
+            }
+        }
+    }
+    out
+}
+
+fn short(d: &Digest) -> String {
+    format!("sha256:{}", &d.hex()[..12])
+}

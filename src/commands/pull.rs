@@ -1,0 +1,40 @@
+//! `retrace pull REF [--platform P] [-o LAYOUT] [--offline]`: fetch an image into the local store,
+//! verifying every blob, and optionally write an OCI layout.
+
+use std::path::PathBuf;
+
+use crate::registry::pull::{pull, PullReport};
+use crate::registry::{self, Platform};
+use crate::Error;
+
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    pub reference: String,
+    /// `os/arch[/variant]`; all platforms when absent.
+    pub platform: Option<String>,
+    pub output: Option<PathBuf>,
+    pub offline: bool,
+    /// The content store; `$RETRACE_STORE` or `~/.cache/retrace` when absent.
+    pub store: Option<PathBuf>,
+}
+
+/// Pulls and returns the report plus the summary line for standard error.
+pub fn run(opts: &PullOptions) -> Result<(PullReport, String), Error> {
+    let platform = opts.platform.as_deref().map(Platform::parse_filter).transpose()?;
+    let (source, r) = registry::open(&opts.reference, opts.offline, opts.store.clone())?;
+    let report = pull(&source, &r, platform.as_ref(), opts.output.as_deref())?;
+    let foreign = if report.foreign_skipped > 0 {
+        format!(", {} foreign layers skipped", report.foreign_skipped)
+    } else {
+        String::new()
+    };
+    let summary = format!(
+        "pulled {r}: {} platform(s) [{}], {} blobs verified ({} bytes, {} transferred now){foreign}",
+        report.platforms.len(),
+        report.platforms.join(", "),
+        report.blobs,
+        report.bytes,
+        report.transferred,
+    );
+    Ok((report, summary))
+}

@@ -1,0 +1,274 @@
+//! One layer read into a compact index: per path its metadata and content digest, plus the whiteouts
+//! and opaque markers the flattened view applies. Contents are hashed while streaming; only small
+//! text files and nested archives/package databases are retained (under a per-layer byte budget) so
+//! they can be shown as unified diffs or descended into.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::archive::{read_archive, ArchiveEntry, ArchiveError, ArchiveSummary, Kind, Limits};
+use crate::Digest;
+
+/// What the index keeps of one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub uname: String,
+    pub gname: String,
+    pub mtime: i64,
+    pub size: u64,
+    /// sha256 of the content, for regular files.
+    pub digest: Option<Digest>,
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+    pub format: String,
+    /// Position in the archive, to tell whether two layers list the same entries in the same order.
+    pub pos: u32,
+}
+
+impl Node {
+    pub fn from_entry(e: &ArchiveEntry, digest: Option<Digest>, pos: u32) -> Node {
+        Node {
+            kind: e.kind.clone(),
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            uname: e.uname.clone(),
+            gname: e.gname.clone(),
+            mtime: e.mtime,
+            size: e.size,
+            digest,
+            xattrs: e.xattrs.clone(),
+            format: e.format.clone(),
+            pos,
+        }
+    }
+}
+
+/// Bounds on what an index retains in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Largest text file kept for a unified diff.
+    pub max_text: u64,
+    /// Largest nested archive or package database kept for descending into.
+    pub max_nested: u64,
+    /// Total retained bytes per layer; past it, contents are hashed but not kept.
+    pub budget: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            max_text: 256 << 10,
+            max_nested: 64 << 20,
+            budget: 32 << 20,
+        }
+    }
+}
+
+/// Whether a path names something the diff can descend into, so its content is worth keeping.
+pub fn is_nested_candidate(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path == "lib/apk/db/installed"
+        || path == "var/lib/dpkg/status"
+        || [".tar", ".tar.gz", ".tgz", ".whl", ".jar", ".zip", ".pyc"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+}
+
+/// Text as opposed to binary, by the usual heuristic: no NUL byte and valid UTF-8.
+pub fn looks_like_text(bytes: &[u8]) -> bool {
+    !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerIndex {
+    pub summary: Option<ArchiveSummary>,
+    pub nodes: BTreeMap<String, Node>,
+    /// Paths a `.wh.<name>` marker deletes from lower layers.
+    pub whiteouts: BTreeSet<String>,
+    /// Directories a `.wh..wh..opq` marker empties of lower layers' entries.
+    pub opaque: BTreeSet<String>,
+    /// Retained contents by path.
+    pub contents: HashMap<String, Vec<u8>>,
+    /// Paths whose content was not retained because the budget ran out.
+    pub over_budget: BTreeSet<String>,
+}
+
+impl LayerIndex {
+    pub fn empty() -> LayerIndex {
+        LayerIndex {
+            summary: None,
+            nodes: BTreeMap::new(),
+            whiteouts: BTreeSet::new(),
+            opaque: BTreeSet::new(),
+            contents: HashMap::new(),
+            over_budget: BTreeSet::new(),
+        }
+    }
+
+    /// Reads a layer blob, verifying it against `expected` when given.
+    pub fn read(
+        blob: impl Read,
+        expected: Option<&Digest>,
+        limits: &Limits,
+        retention: &Retention,
+    ) -> Result<LayerIndex, ArchiveError> {
+        let mut index = LayerIndex::empty();
+        let mut retained = 0u64;
+        let mut pos = 0u32;
+        let mut buf = vec![0u8; 128 << 10];
+        let summary = read_archive(blob, expected, limits, |entry, content| {
+            let digest = if entry.kind == Kind::File {
+                let nested = is_nested_candidate(&entry.path);
+                let keep_limit = if nested {
+                    retention.max_nested
+                } else {
+                    retention.max_text
+                };
+                let mut hasher = Sha256::new();
+                let mut kept: Option<Vec<u8>> =
+                    (entry.size <= keep_limit).then(|| Vec::with_capacity(entry.size as usize));
+                loop {
+                    let n = content.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    if let Some(k) = kept.as_mut() {
+                        k.extend_from_slice(&buf[..n]);
+                    }
+                }
+                if let Some(k) = kept {
+                    if nested || looks_like_text(&k) {
+                        if retained + k.len() as u64 <= retention.budget {
+                            retained += k.len() as u64;
+                            index.contents.insert(entry.path.clone(), k);
+                        } else {
+                            index.over_budget.insert(entry.path.clone());
+                        }
+                    }
+                }
+                Some(Digest::from_bytes(hasher.finalize().into()))
+            } else {
+                None
+            };
+            let (dir, name) = match entry.path.rsplit_once('/') {
+                Some((d, n)) => (d, n),
+                None => ("", entry.path.as_str()),
+            };
+            if name == ".wh..wh..opq" {
+                index.opaque.insert(dir.to_string());
+            } else if let Some(hidden) = name.strip_prefix(".wh.") {
+                index.whiteouts.insert(join(dir, hidden));
+            }
+            index
+                .nodes
+                .insert(entry.path.clone(), Node::from_entry(entry, digest, pos));
+            pos += 1;
+            Ok(())
+        })?;
+        index.summary = Some(summary);
+        Ok(index)
+    }
+
+    /// Reads only the contents of `wanted` files (those the first pass hashed but could not keep),
+    /// within the per-file bounds of `retention` but outside its budget: the set is small, being
+    /// the differing files only.
+    pub fn read_contents(
+        blob: impl Read,
+        expected: Option<&Digest>,
+        limits: &Limits,
+        retention: &Retention,
+        wanted: &std::collections::HashSet<String>,
+    ) -> Result<HashMap<String, Vec<u8>>, ArchiveError> {
+        let mut out = HashMap::new();
+        read_archive(blob, expected, limits, |entry, content| {
+            let limit = if is_nested_candidate(&entry.path) {
+                retention.max_nested
+            } else {
+                retention.max_text
+            };
+            if entry.kind == Kind::File && entry.size <= limit && wanted.contains(&entry.path) {
+                let mut bytes = Vec::with_capacity(entry.size as usize);
+                content.read_to_end(&mut bytes)?;
+                out.insert(entry.path.clone(), bytes);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Applies `upper` on top of this (already flattened) view the way overlay file systems do: its
+    /// opaque directories lose their lower contents, its whiteouts delete, then its entries land.
+    /// Marker entries themselves never appear in a flattened view.
+    pub fn apply(&mut self, upper: LayerIndex) {
+        for dir in &upper.opaque {
+            self.remove_below(dir);
+        }
+        for path in &upper.whiteouts {
+            self.remove_path(path);
+            self.remove_below(path);
+        }
+        let LayerIndex {
+            nodes,
+            mut contents,
+            over_budget,
+            ..
+        } = upper;
+        for (path, node) in nodes {
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            if name.starts_with(".wh.") {
+                continue;
+            }
+            if node.kind != Kind::Dir {
+                // A non-directory replaces a lower directory and everything under it.
+                self.remove_below(&path);
+            }
+            // An existing directory stays a directory with the upper metadata; its contents stay.
+            match contents.remove(&path) {
+                Some(c) => {
+                    self.contents.insert(path.clone(), c);
+                }
+                None => {
+                    self.contents.remove(&path);
+                }
+            }
+            if over_budget.contains(&path) {
+                self.over_budget.insert(path.clone());
+            }
+            self.nodes.insert(path, node);
+        }
+    }
+
+    fn remove_path(&mut self, path: &str) {
+        self.nodes.remove(path);
+        self.contents.remove(path);
+    }
+
+    fn remove_below(&mut self, dir: &str) {
+        let below: Vec<String> = if dir.is_empty() {
+            self.nodes.keys().cloned().collect()
+        } else {
+            let prefix = format!("{dir}/");
+            // '/' + 1 is '0', so this range is exactly the paths starting with `dir/`.
+            let end = format!("{dir}0");
+            self.nodes.range(prefix..end).map(|(k, _)| k.clone()).collect()
+        };
+        for p in below {
+            self.remove_path(&p);
+        }
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}

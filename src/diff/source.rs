@@ -1,0 +1,381 @@
+//! What `retrace diff` can compare, and how each operand is named on the command line:
+//!
+//! | syntax | meaning |
+//! |---|---|
+//! | `FILE` | one layer blob, tar or tar+gzip |
+//! | `DIR@sha256:<hex>` | the blob of that digest in the OCI layout DIR: a layer, or a manifest/index (an image) |
+//! | `oci:DIR` or `oci:DIR:TAG` (or a `DIR` holding `oci-layout`) | the image(s) of an OCI layout; TAG matches `org.opencontainers.image.ref.name` |
+//! | `docker-archive:FILE` | a `docker save` tarball (first image in its manifest.json) |
+//! | `DIR` holding `report.json` | a `retrace build` output dir: its rebuilt layers, platform by platform |
+//! | `registry:REF`, `store:REF`, `docker://REF` | an image reference, resolved by an [`ImageResolver`] (the registry client) |
+//!
+//! Operands resolve to a [`Subject`]: one layer, or an image with its platforms and their layers.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::DiffError;
+use crate::Digest;
+
+/// How to get a layer's bytes.
+#[derive(Debug, Clone)]
+pub enum Opener {
+    File(PathBuf),
+    /// A member of an uncompressed tar file (docker archives), by offset and length.
+    Range {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Opener {
+    pub fn open(&self) -> Result<Box<dyn Read + Send>, DiffError> {
+        match self {
+            Opener::File(p) => Ok(Box::new(File::open(p).map_err(|e| DiffError::io(p, e))?)),
+            Opener::Range { path, offset, len } => {
+                let mut f = File::open(path).map_err(|e| DiffError::io(path, e))?;
+                f.seek(SeekFrom::Start(*offset)).map_err(|e| DiffError::io(path, e))?;
+                Ok(Box::new(f.take(*len)))
+            }
+        }
+    }
+}
+
+/// One layer: where its bytes are, and the digest they must have when known.
+#[derive(Debug, Clone)]
+pub struct LayerSource {
+    pub label: String,
+    pub digest: Option<Digest>,
+    pub opener: Opener,
+}
+
+/// One platform of an image: its layers bottom to top. `None` marks a layer that a build did not
+/// produce (the `not-built` verdict).
+#[derive(Debug, Clone)]
+pub struct PlatformLayers {
+    pub platform: String,
+    pub layers: Vec<Option<LayerSource>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Subject {
+    Layer(LayerSource),
+    Image(Vec<PlatformLayers>),
+}
+
+/// The hook through which image references (in the local content store or a registry) become
+/// subjects. The registry client implements it; `retrace diff` without one refuses such operands
+/// with a clear message.
+pub trait ImageResolver: Sync {
+    fn resolve(&self, reference: &str) -> Result<Subject, DiffError>;
+}
+
+pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subject, DiffError> {
+    for prefix in ["registry:", "store:", "docker://"] {
+        if let Some(reference) = spec.strip_prefix(prefix) {
+            return match resolver {
+                Some(r) => r.resolve(reference),
+                None => Err(DiffError::Spec {
+                    spec: spec.into(),
+                    message: "image references need the registry client, which is not wired into `retrace diff` yet; \
+                              pass a layer file, an OCI layout or a build dir"
+                        .into(),
+                }),
+            };
+        }
+    }
+    if let Some(path) = spec.strip_prefix("docker-archive:") {
+        return docker_archive(Path::new(path));
+    }
+    if let Some(rest) = spec.strip_prefix("oci:") {
+        // `oci:DIR:TAG`; a DIR that itself contains ':' is accepted when it exists as written.
+        let (dir, tag) = match rest.rsplit_once(':') {
+            Some((d, t)) if !Path::new(rest).exists() => (d, Some(t)),
+            _ => (rest, None),
+        };
+        return oci_layout(Path::new(dir), tag);
+    }
+    if let Some((dir, digest)) = spec.rsplit_once('@') {
+        let digest: Digest = digest.parse().map_err(|e| DiffError::Spec {
+            spec: spec.into(),
+            message: format!("{e}"),
+        })?;
+        return oci_blob(Path::new(dir), &digest);
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        if path.join("report.json").is_file() {
+            return build_dir(path);
+        }
+        if path.join("oci-layout").is_file() {
+            return oci_layout(path, None);
+        }
+        return Err(DiffError::Spec {
+            spec: spec.into(),
+            message: "directory is neither a build output (report.json) nor an OCI layout (oci-layout)".into(),
+        });
+    }
+    if !path.exists() {
+        return Err(DiffError::io(path, io::Error::from(io::ErrorKind::NotFound)));
+    }
+    Ok(Subject::Layer(LayerSource {
+        label: spec.to_string(),
+        digest: None,
+        opener: Opener::File(path.to_path_buf()),
+    }))
+}
+
+fn blob_path(layout: &Path, d: &Digest) -> PathBuf {
+    layout.join("blobs/sha256").join(d.hex())
+}
+
+/// JSON documents in a layout are small; anything large is refused before parsing.
+fn read_json(path: &Path) -> Result<Value, DiffError> {
+    let meta = std::fs::metadata(path).map_err(|e| DiffError::io(path, e))?;
+    if meta.len() > 16 << 20 {
+        return Err(DiffError::Layout {
+            path: path.into(),
+            message: "JSON document larger than 16 MiB".into(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| DiffError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| DiffError::Layout {
+        path: path.into(),
+        message: format!("invalid JSON: {e}"),
+    })
+}
+
+fn is_index(v: &Value) -> bool {
+    v.get("manifests").is_some()
+}
+
+fn platform_text(p: &Value) -> Option<String> {
+    let os = p.get("os")?.as_str()?;
+    let arch = p.get("architecture")?.as_str()?;
+    Some(match p.get("variant").and_then(Value::as_str) {
+        Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
+        _ => format!("{os}/{arch}"),
+    })
+}
+
+fn descriptor_digest(path: &Path, d: &Value) -> Result<Digest, DiffError> {
+    let text = d.get("digest").and_then(Value::as_str).unwrap_or("");
+    text.parse().map_err(|e| DiffError::Layout {
+        path: path.into(),
+        message: format!("descriptor digest: {e}"),
+    })
+}
+
+/// The platforms of a manifest or index blob in `layout`.
+fn image_from_blob(layout: &Path, digest: &Digest, platform: Option<String>) -> Result<Vec<PlatformLayers>, DiffError> {
+    let path = blob_path(layout, digest);
+    let doc = read_json(&path)?;
+    if is_index(&doc) {
+        let mut out = Vec::new();
+        for m in doc["manifests"].as_array().into_iter().flatten() {
+            let d = descriptor_digest(&path, m)?;
+            let p = m.get("platform").and_then(platform_text);
+            if p.as_deref().is_some_and(|p| p.starts_with("unknown/")) {
+                // Attestation manifests are not images of a platform.
+                continue;
+            }
+            out.extend(image_from_blob(layout, &d, p)?);
+        }
+        return Ok(out);
+    }
+    let platform = match platform {
+        Some(p) => p,
+        None => {
+            let config = doc.get("config").map(|c| descriptor_digest(&path, c)).transpose()?;
+            config
+                .and_then(|c| read_json(&blob_path(layout, &c)).ok())
+                .and_then(|c| platform_text(&c))
+                .unwrap_or_else(|| "unknown".into())
+        }
+    };
+    let mut layers = Vec::new();
+    for (i, l) in doc["layers"].as_array().into_iter().flatten().enumerate() {
+        let d = descriptor_digest(&path, l)?;
+        layers.push(Some(LayerSource {
+            label: format!("{platform} layer {} ({d})", i + 1),
+            digest: Some(d),
+            opener: Opener::File(blob_path(layout, &d)),
+        }));
+    }
+    Ok(vec![PlatformLayers { platform, layers }])
+}
+
+fn check_layout(dir: &Path) -> Result<(), DiffError> {
+    if !dir.join("oci-layout").is_file() {
+        return Err(DiffError::Layout {
+            path: dir.into(),
+            message: "not an OCI layout (no oci-layout file)".into(),
+        });
+    }
+    Ok(())
+}
+
+fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
+    check_layout(dir)?;
+    let index_path = dir.join("index.json");
+    let index = read_json(&index_path)?;
+    let mut out = Vec::new();
+    for m in index["manifests"].as_array().into_iter().flatten() {
+        let name = m
+            .pointer("/annotations/org.opencontainers.image.ref.name")
+            .and_then(Value::as_str);
+        if let Some(tag) = tag {
+            if name != Some(tag) && !name.is_some_and(|n| n.ends_with(&format!(":{tag}"))) {
+                continue;
+            }
+        }
+        let d = descriptor_digest(&index_path, m)?;
+        out.extend(image_from_blob(dir, &d, m.get("platform").and_then(platform_text))?);
+    }
+    if out.is_empty() {
+        return Err(DiffError::Layout {
+            path: index_path,
+            message: match tag {
+                Some(t) => format!("no manifest tagged `{t}`"),
+                None => "no manifests".into(),
+            },
+        });
+    }
+    Ok(Subject::Image(out))
+}
+
+fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
+    check_layout(dir)?;
+    let path = blob_path(dir, digest);
+    let mut head = [0u8; 1];
+    let n = File::open(&path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| DiffError::io(&path, e))?;
+    if n == 1 && head[0] == b'{' {
+        return Ok(Subject::Image(image_from_blob(dir, digest, None)?));
+    }
+    Ok(Subject::Layer(LayerSource {
+        label: format!("{}@{digest}", dir.display()),
+        digest: Some(*digest),
+        opener: Opener::File(path),
+    }))
+}
+
+/// Where a build output dir keeps its OCI layout.
+fn build_layout(dir: &Path) -> Option<PathBuf> {
+    ["", "oci", "image", "layout"]
+        .iter()
+        .map(|s| if s.is_empty() { dir.to_path_buf() } else { dir.join(s) })
+        .find(|p| p.join("oci-layout").is_file())
+}
+
+/// A `retrace build` output: the rebuilt layers named by report.json, read from the build's OCI
+/// layout, platform by platform.
+fn build_dir(dir: &Path) -> Result<Subject, DiffError> {
+    let report_path = dir.join("report.json");
+    let report = read_json(&report_path)?;
+    let layout = build_layout(dir);
+    let mut out = Vec::new();
+    for p in report["platforms"].as_array().into_iter().flatten() {
+        let platform = p["platform"].as_str().unwrap_or("unknown").to_string();
+        let mut layers: BTreeMap<u64, Option<LayerSource>> = BTreeMap::new();
+        for (i, l) in p["layers"].as_array().into_iter().flatten().enumerate() {
+            let index = l["index"].as_u64().unwrap_or(i as u64 + 1);
+            let rebuilt = l["rebuilt"].as_str().map(|s| {
+                s.parse::<Digest>().map_err(|e| DiffError::Layout {
+                    path: report_path.clone(),
+                    message: format!("platform {platform} layer {index}: {e}"),
+                })
+            });
+            let source = match (rebuilt.transpose()?, &layout) {
+                (Some(d), Some(layout)) => Some(LayerSource {
+                    label: format!("{platform} layer {index} ({d})"),
+                    digest: Some(d),
+                    opener: Opener::File(blob_path(layout, &d)),
+                }),
+                (Some(_), None) => {
+                    return Err(DiffError::Layout {
+                        path: dir.into(),
+                        message: "report.json names rebuilt layers but the dir holds no OCI layout".into(),
+                    })
+                }
+                (None, _) => None,
+            };
+            layers.insert(index, source);
+        }
+        out.push(PlatformLayers {
+            platform,
+            layers: layers.into_values().collect(),
+        });
+    }
+    Ok(Subject::Image(out))
+}
+
+/// A `docker save` tarball: member offsets are found with one pass over the headers, then the
+/// manifest, config and layers are read in place.
+fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
+    let file = File::open(path).map_err(|e| DiffError::io(path, e))?;
+    let mut members: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut archive = tar::Archive::new(file);
+    let bad = |message: String| DiffError::Layout {
+        path: path.into(),
+        message,
+    };
+    for entry in archive.entries_with_seek().map_err(|e| bad(e.to_string()))? {
+        let entry = entry.map_err(|e| bad(e.to_string()))?;
+        if members.len() > 100_000 {
+            return Err(bad("more than 100000 members".into()));
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_start_matches("./")
+            .to_string();
+        members.insert(name, (entry.raw_file_position(), entry.size()));
+    }
+    let read_member = |name: &str| -> Result<Value, DiffError> {
+        let (offset, len) = *members.get(name).ok_or_else(|| bad(format!("no member `{name}`")))?;
+        if len > 16 << 20 {
+            return Err(bad(format!("member `{name}` too large for JSON")));
+        }
+        let mut bytes = Vec::new();
+        Opener::Range {
+            path: path.into(),
+            offset,
+            len,
+        }
+        .open()?
+        .read_to_end(&mut bytes)
+        .map_err(|e| DiffError::io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{name}: {e}")))
+    };
+    let manifest = read_member("manifest.json")?;
+    let image = manifest
+        .get(0)
+        .ok_or_else(|| bad("manifest.json lists no image".into()))?;
+    let platform = image["Config"]
+        .as_str()
+        .and_then(|c| read_member(c).ok())
+        .and_then(|c| platform_text(&c))
+        .unwrap_or_else(|| "unknown".into());
+    let mut layers = Vec::new();
+    for (i, l) in image["Layers"].as_array().into_iter().flatten().enumerate() {
+        let name = l.as_str().unwrap_or("");
+        let (offset, len) = *members
+            .get(name)
+            .ok_or_else(|| bad(format!("no layer member `{name}`")))?;
+        layers.push(Some(LayerSource {
+            label: format!("{platform} layer {} ({name})", i + 1),
+            digest: None,
+            opener: Opener::Range {
+                path: path.into(),
+                offset,
+                len,
+            },
+        }));
+    }
+    Ok(Subject::Image(vec![PlatformLayers { platform, layers }]))
+}

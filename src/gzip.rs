@@ -1,0 +1,209 @@
+//! gzip output byte-identical to Go's `compress/gzip` `Writer` with an empty `Header`, which is
+//! what Docker used for every layer it pushed: a 10-byte header with no name and no timestamp,
+//! Go's DEFLATE stream, then CRC-32 and the length mod 2^32, both little-endian.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+pub use crate::deflate::DeflateError;
+use crate::deflate::{DeflateWriter, BEST_COMPRESSION, BEST_SPEED};
+
+/// The header Go writes: magic, CM=8 (deflate), FLG=0, MTIME=0, XFL, OS=255 (unknown). Go sets
+/// XFL to 2 for level 9 and 4 for level 1, 0 otherwise.
+fn header(level: i32) -> [u8; 10] {
+    let xfl = match level {
+        BEST_COMPRESSION => 2,
+        BEST_SPEED => 4,
+        _ => 0,
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]
+}
+
+/// A gzip writer producing Go's bytes; [`GzipWriter::finish`] writes the trailer.
+pub struct GzipWriter<W: Write> {
+    deflate: DeflateWriter<W>,
+    crc: crc32fast::Hasher,
+    size: u32,
+}
+
+impl<W: Write> GzipWriter<W> {
+    /// A writer at `level` (-2..=9, -1 = 6, Docker's default).
+    pub fn new(inner: W, level: i32) -> Result<GzipWriter<W>, DeflateError> {
+        Ok(GzipWriter {
+            deflate: DeflateWriter::with_prefix(inner, level, &header(level))?,
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+        })
+    }
+
+    /// Ends the DEFLATE stream, appends CRC-32 and ISIZE and returns the inner writer.
+    pub fn finish(self) -> io::Result<W> {
+        let mut inner = self.deflate.finish()?;
+        let mut trailer = [0u8; 8];
+        trailer[..4].copy_from_slice(&self.crc.finalize().to_le_bytes());
+        trailer[4..].copy_from_slice(&self.size.to_le_bytes());
+        inner.write_all(&trailer)?;
+        inner.flush()?;
+        Ok(inner)
+    }
+}
+
+impl<W: Write> Write for GzipWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.deflate.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.size = self.size.wrapping_add(n as u32);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.deflate.flush()
+    }
+}
+
+/// gzip of `data` at `level`, as Go's `gzip.NewWriterLevel` + `Write` + `Close` produce it.
+pub fn gzip(data: &[u8], level: i32) -> Result<Vec<u8>, DeflateError> {
+    let mut w = GzipWriter::new(Vec::with_capacity(data.len() / 2 + 64), level)?;
+    w.write_all(data).expect("writing to a Vec cannot fail");
+    Ok(w.finish().expect("writing to a Vec cannot fail"))
+}
+
+/// [`gzip`] for many small inputs in a row, reusing the compressor's tables: same bytes, a
+/// fraction of the setup cost.
+pub struct ReusableGzip {
+    level: i32,
+    deflate: crate::deflate::ReusableDeflate,
+}
+
+impl ReusableGzip {
+    pub fn new(level: i32) -> Result<ReusableGzip, DeflateError> {
+        Ok(ReusableGzip {
+            level,
+            deflate: crate::deflate::ReusableDeflate::new(level)?,
+        })
+    }
+
+    /// Replaces `out` with the gzip of `data`.
+    pub fn gzip_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&header(self.level));
+        self.deflate.deflate_into(data, out);
+        out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    }
+}
+
+/// Why `retrace layer compress` failed, naming the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CompressError {
+    #[error(transparent)]
+    Level(#[from] DeflateError),
+    #[error("reading {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Gzips everything `input` yields into `output`, streaming in 1 MiB reads; returns the number
+/// of input bytes. An invalid level is reported as an `io::Error` wrapping the
+/// [`DeflateError`] (callers that want it typed check the level first, as `compress_file` does).
+pub fn compress_stream(mut input: impl Read, output: impl Write, level: i32) -> io::Result<u64> {
+    let mut w = GzipWriter::new(output, level).map_err(io::Error::other)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    w.finish()?;
+    Ok(total)
+}
+
+/// `retrace layer compress`: gzips the file `input` exactly as Go (and so Docker) would, into
+/// `output` (written atomically) or to standard output when `output` is `None` or `-`.
+pub fn compress_file(input: &Path, output: Option<&Path>, level: i32) -> Result<(), CompressError> {
+    // Reject a bad level before touching any file.
+    GzipWriter::new(io::sink(), level)?;
+    let file = std::fs::File::open(input).map_err(|source| CompressError::Read {
+        path: input.to_owned(),
+        source,
+    })?;
+    // Read errors and write errors arrive through the same io::Result; tag reads so the message
+    // can name the right file.
+    let reader = TagRead(file);
+    let result = match output {
+        // write_atomic writes devices and FIFOs (e.g. /dev/null) in place rather than renaming over them.
+        Some(path) if path != Path::new("-") => {
+            crate::fsutil::write_atomic(path, |w| compress_stream(reader, w, level).map(|_| ())).map_err(|e| (e, path))
+        }
+        _ => {
+            let stdout = io::stdout();
+            let lock = stdout.lock();
+            compress_stream(reader, io::BufWriter::with_capacity(1 << 20, lock), level)
+                .map(|_| ())
+                .map_err(|e| (e, Path::new("<stdout>")))
+        }
+    };
+    result.map_err(|(e, out_path)| {
+        if is_read_error(&e) {
+            CompressError::Read {
+                path: input.to_owned(),
+                source: untag(e),
+            }
+        } else {
+            CompressError::Write {
+                path: out_path.to_owned(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// Marks errors coming from the input file, so they are not reported as write errors.
+struct TagRead<R>(R);
+
+#[derive(Debug)]
+struct ReadFailure(io::Error);
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ReadFailure {}
+
+impl<R: Read> Read for TagRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| io::Error::new(e.kind(), ReadFailure(e)))
+    }
+}
+
+fn is_read_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<ReadFailure>())
+}
+
+fn untag(e: io::Error) -> io::Error {
+    let kind = e.kind();
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<ReadFailure>() {
+            Ok(f) => f.0,
+            Err(other) => io::Error::new(kind, other),
+        },
+        None => io::Error::from(kind),
+    }
+}

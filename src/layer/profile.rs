@@ -1,0 +1,277 @@
+//! Which Docker release wrote a layer, and everything about that release the tar writer needs.
+//!
+//! The three releases differ in the archive/tar code they were built with (Go 1.8.3 for 17.06.x,
+//! the Go 1.10.3 copy vendored by 18.06.x, Go 1.19 for Debian's 20.10.24 build) and in whether
+//! the owner names come from the host's user database (only Debian's 20.10 build does that). The
+//! profile captures those differences as plain data at construction time, so the writer that uses
+//! it stays pure: the host's `/etc/passwd` is read once, here, never while writing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The profile names accepted by `--profile`, in release order.
+pub const KNOWN_PROFILES: [&str; 3] = ["docker-17.06", "docker-18.06", "docker-20.10"];
+
+/// The Docker release whose tar bytes a profile reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Release {
+    /// Docker 17.06.x, built with Go 1.8.3.
+    Docker1706,
+    /// Docker 18.06.x, built with Go 1.10.3 (and vendoring that archive/tar).
+    Docker1806,
+    /// Debian's docker.io 20.10.24, built with Go 1.19 and cgo user lookups.
+    Docker2010,
+}
+
+impl Release {
+    pub fn name(self) -> &'static str {
+        match self {
+            Release::Docker1706 => KNOWN_PROFILES[0],
+            Release::Docker1806 => KNOWN_PROFILES[1],
+            Release::Docker2010 => KNOWN_PROFILES[2],
+        }
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The generation of Go's archive/tar writer a release used; the byte rules differ between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TarDialect {
+    /// Go 1.8: one pass; long or non-ASCII names always go to PAX with the field left empty;
+    /// numbers that overflow octal switch to base-256 and GNU magic for the rest of the stream.
+    Go18,
+    /// Go 1.10 and later: format chosen per header (USTAR with prefix split, else PAX).
+    Go110,
+}
+
+/// Why a profile could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("unknown profile `{name}`; known profiles: {}", KNOWN_PROFILES.join(", "))]
+    UnknownProfile { name: String },
+
+    #[error("no profile for Docker version `{version}`; known releases: 17.06.x, 18.06.x, 20.10.x (profiles {})", KNOWN_PROFILES.join(", "))]
+    UnknownDockerVersion { version: String },
+
+    #[error("cannot read the host user database {path}: {source}")]
+    HostDatabase {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything release-specific the tar writer and the `file:` hash need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    release: Release,
+    /// uid -> user name, consulted only by releases that looked names up (20.10).
+    users: BTreeMap<u64, String>,
+    /// gid -> group name, likewise.
+    groups: BTreeMap<u64, String>,
+}
+
+impl Profile {
+    pub fn docker_17_06() -> Profile {
+        Profile::bare(Release::Docker1706)
+    }
+
+    pub fn docker_18_06() -> Profile {
+        Profile::bare(Release::Docker1806)
+    }
+
+    /// Debian's 20.10 build with the owner names of this host, as its daemon would have looked
+    /// them up (the daemon resolves ids against the host's database, not the container's).
+    pub fn docker_20_10_from_host() -> Result<Profile, ProfileError> {
+        Profile::docker_20_10_from_files(Path::new("/etc/passwd"), Path::new("/etc/group"))
+    }
+
+    /// Like [`Profile::docker_20_10_from_host`] but with explicit database files, so tests and
+    /// offline rebuilds can pin the names the original builder's host had.
+    pub fn docker_20_10_from_files(passwd: &Path, group: &Path) -> Result<Profile, ProfileError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| ProfileError::HostDatabase {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        Ok(Profile::docker_20_10_with_names(
+            parse_id_database(&read(passwd)?),
+            parse_id_database(&read(group)?),
+        ))
+    }
+
+    /// Debian's 20.10 build with the given uid -> name and gid -> name tables.
+    pub fn docker_20_10_with_names(users: BTreeMap<u64, String>, groups: BTreeMap<u64, String>) -> Profile {
+        Profile {
+            release: Release::Docker2010,
+            users,
+            groups,
+        }
+    }
+
+    fn bare(release: Release) -> Profile {
+        Profile {
+            release,
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// The profile named `docker-17.06`, `docker-18.06` or `docker-20.10` (the last reads the
+    /// host's user database).
+    pub fn from_name(name: &str) -> Result<Profile, ProfileError> {
+        match name {
+            "docker-17.06" => Ok(Profile::docker_17_06()),
+            "docker-18.06" => Ok(Profile::docker_18_06()),
+            "docker-20.10" => Profile::docker_20_10_from_host(),
+            _ => Err(ProfileError::UnknownProfile { name: name.to_string() }),
+        }
+    }
+
+    /// The release a repo-info document's `Docker Version` (such as `18.06.1-ce`) names.
+    pub fn release_for_docker_version(version: &str) -> Result<Release, ProfileError> {
+        let v = version.trim();
+        let mut parts = v.splitn(3, '.');
+        let major = parts.next().unwrap_or("");
+        let minor = parts.next().unwrap_or("");
+        // The patch part may carry a suffix (`1-ce`, `24+dfsg1`) but must start with a digit.
+        let patch_ok = parts
+            .next()
+            .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()));
+        match (major, minor, patch_ok) {
+            ("17", "06", true) => Ok(Release::Docker1706),
+            ("18", "06", true) => Ok(Release::Docker1806),
+            ("20", "10", true) => Ok(Release::Docker2010),
+            _ => Err(ProfileError::UnknownDockerVersion {
+                version: version.to_string(),
+            }),
+        }
+    }
+
+    /// The profile for a document's `Docker Version`; 20.10 reads the host's user database.
+    pub fn for_docker_version(version: &str) -> Result<Profile, ProfileError> {
+        match Profile::release_for_docker_version(version)? {
+            Release::Docker1706 => Ok(Profile::docker_17_06()),
+            Release::Docker1806 => Ok(Profile::docker_18_06()),
+            Release::Docker2010 => Profile::docker_20_10_from_host(),
+        }
+    }
+
+    pub fn release(&self) -> Release {
+        self.release
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.release.name()
+    }
+
+    pub(crate) fn dialect(&self) -> TarDialect {
+        match self.release {
+            Release::Docker1706 => TarDialect::Go18,
+            Release::Docker1806 | Release::Docker2010 => TarDialect::Go110,
+        }
+    }
+
+    /// Whether pkg/archive set `Header.Format = FormatPAX` on the headers it made from files
+    /// (18.06 and later), which stops Go from ever choosing the GNU format for them.
+    pub(crate) fn marks_headers_pax(&self) -> bool {
+        self.release != Release::Docker1706
+    }
+
+    /// The `uname` field for a uid: empty unless the release looked names up and the id is known.
+    pub fn uname(&self, uid: u64) -> &str {
+        self.users.get(&uid).map(String::as_str).unwrap_or("")
+    }
+
+    /// The `gname` field for a gid, like [`Profile::uname`].
+    pub fn gname(&self, gid: u64) -> &str {
+        self.groups.get(&gid).map(String::as_str).unwrap_or("")
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parses `/etc/passwd` or `/etc/group` text into id -> name. The first line naming an id wins,
+/// as with getpwuid(3) over the files backend; comments and malformed lines are skipped.
+pub fn parse_id_database(text: &str) -> BTreeMap<u64, String> {
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let (Some(name), Some(_password), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(id) = id.parse::<u64>() else { continue };
+        if name.is_empty() || name.starts_with('+') || name.starts_with('-') {
+            continue;
+        }
+        map.entry(id).or_insert_with(|| name.to_string());
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in KNOWN_PROFILES {
+            if name == "docker-20.10" && !Path::new("/etc/passwd").exists() {
+                continue;
+            }
+            assert_eq!(Profile::from_name(name).unwrap().name(), name);
+        }
+        let err = Profile::from_name("docker-19.03").unwrap_err().to_string();
+        assert!(
+            err.contains("docker-19.03") && err.contains("docker-17.06, docker-18.06, docker-20.10"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn docker_versions_map_to_releases() {
+        for (v, r) in [
+            ("17.06.2-ce", Release::Docker1706),
+            ("17.06.0-ce", Release::Docker1706),
+            ("18.06.1-ce", Release::Docker1806),
+            ("18.06.3-ce", Release::Docker1806),
+            ("20.10.24+dfsg1", Release::Docker2010),
+            ("20.10.5", Release::Docker2010),
+        ] {
+            assert_eq!(Profile::release_for_docker_version(v).unwrap(), r, "{v}");
+        }
+        for v in ["18.09.7", "17.6.1", "1.13.1", "", "18.06", "18.06.x"] {
+            let err = Profile::release_for_docker_version(v).unwrap_err().to_string();
+            assert!(err.contains("17.06.x, 18.06.x, 20.10.x"), "{err}");
+        }
+    }
+
+    #[test]
+    fn id_database_first_entry_wins_and_junk_is_skipped() {
+        let db = "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken\ntoor:x:0:0::/:/bin/sh\nstaff:x:50:\n+nis::::\n";
+        let map = parse_id_database(db);
+        assert_eq!(map.get(&0).unwrap(), "root");
+        assert_eq!(map.get(&50).unwrap(), "staff");
+        assert_eq!(map.len(), 2);
+        let p = Profile::docker_20_10_with_names(map.clone(), map);
+        assert_eq!(p.uname(0), "root");
+        assert_eq!(p.gname(50), "staff");
+        assert_eq!(p.uname(1234), "");
+        assert_eq!(Profile::docker_18_06().uname(0), "");
+    }
+}

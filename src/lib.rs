@@ -1,0 +1,49 @@
+//! retrace: prove, digest by digest, whether a published container image can be rebuilt from its
+//! recorded history.
+//!
+//! Data flows one way, one module per stage (see ARCHITECTURE.md):
+//! document -> `parse` -> `ir` -> plan -> execute -> `layer` writer -> verify -> diff/report.
+
+pub mod archive;
+pub mod build;
+pub mod commands;
+pub mod deflate;
+pub mod describe;
+pub mod diff;
+pub mod digest;
+pub mod dockerfile;
+pub mod error;
+pub mod exec;
+pub mod fsutil;
+pub mod gzip;
+pub mod ir;
+pub mod layer;
+pub mod mapping;
+pub mod model;
+pub mod oci;
+pub mod parse;
+pub mod plan;
+pub mod recipe;
+pub mod registry;
+pub mod report;
+pub mod reproduce;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+
+/// What a command found, mapped by the CLI to the documented exit codes: 0 when every checked
+/// layer matches, 1 when some differ. Errors (exit 2) travel as `Err`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Match,
+    Differ,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Match => 0,
+            Outcome::Differ => 1,
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! Build recipes: the YAML file that tells `retrace build` which document to replay and where every
+//! input the document only names by hash comes from. The schema is documented in `docs/recipes.md`.
+//!
+//! Reading is strict on purpose: unknown fields are refused (a typo such as `platfroms:` would
+//! otherwise silently mean "all platforms"), and every error names the recipe file, the field path
+//! (`sources[2].sha256`) and, where YAML knows it, the line and column.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::digest::Digest;
+
+/// Why a recipe was refused. Every variant names the file, and the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("{file}: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The YAML does not fit the schema (unknown field, wrong type, missing field, bad value).
+    #[error("{file}:{line}:{column}: field `{field}`: {message}")]
+    Invalid {
+        file: PathBuf,
+        field: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// The YAML fits the schema but says something inconsistent, such as a source with two origins.
+    #[error("{file}: field `{field}`: {message}")]
+    Semantic {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+/// An OCI platform such as `linux/arm/v7`. The documents spell it `linux; arm variant v7`; both
+/// forms parse, and `Display` gives the slash form used on the command line and in reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+        Platform {
+            os: os.to_string(),
+            architecture: architecture.to_string(),
+            variant: variant.map(str::to_string),
+        }
+    }
+
+    /// Parses the document's spelling, `linux; arm variant v7` or `linux; amd64`.
+    pub fn from_document(text: &str) -> Option<Platform> {
+        let (os, rest) = text.split_once(';')?;
+        let rest = rest.trim();
+        let (arch, variant) = match rest.split_once(" variant ") {
+            Some((a, v)) => (a.trim(), Some(v.trim())),
+            None => (rest, None),
+        };
+        if os.trim().is_empty() || arch.is_empty() || arch.contains(' ') {
+            return None;
+        }
+        Some(Platform::new(os.trim(), arch, variant))
+    }
+
+    /// The same platform with the variant Docker would assume when none is given, so that
+    /// `linux/arm64` on the command line selects the document's `linux; arm64 variant v8`.
+    pub fn normalized(&self) -> Platform {
+        let variant = match (self.architecture.as_str(), self.variant.as_deref()) {
+            ("arm64", None) => Some("v8".to_string()),
+            ("arm", None) => Some("v7".to_string()),
+            (_, v) => v.map(str::to_string),
+        };
+        Platform {
+            variant,
+            ..self.clone()
+        }
+    }
+
+    /// Whether `self`, as a user typed it, selects `other` from a document.
+    pub fn selects(&self, other: &Platform) -> bool {
+        self.normalized() == other.normalized()
+    }
+
+    /// A file-name-safe spelling (`linux-arm-v7`) for logs and cache directories.
+    pub fn slug(&self) -> String {
+        self.to_string().replace('/', "-")
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let bad = || format!("`{s}` is not a platform (expected os/arch or os/arch/variant, e.g. linux/arm/v7)");
+        if parts.iter().any(|p| p.is_empty() || p.contains(char::is_whitespace)) {
+            return Err(bad());
+        }
+        match parts.as_slice() {
+            [os, arch] => Ok(Platform::new(os, arch, None)),
+            [os, arch, variant] => Ok(Platform::new(os, arch, Some(variant))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl serde::Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Platform {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Platform, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The recipe as written, after schema validation. Relative paths are already resolved against
+/// the recipe's directory, so the rest of the program never needs to know where the recipe was.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// The file it was read from, for messages and the report.
+    pub file: PathBuf,
+    pub document: PathBuf,
+    pub tag: String,
+    /// Empty means every platform the document lists.
+    pub platforms: Vec<Platform>,
+    pub sources: Vec<Source>,
+    pub downloads: Vec<Download>,
+    pub cache: PathBuf,
+    pub endpoints: Vec<Endpoint>,
+    pub output: Option<PathBuf>,
+    /// Replaces the document's `Docker Version` when choosing the layer byte profile.
+    pub profile: Option<String>,
+    /// Build arguments given to every RUN in addition to those the document records (`# ARGS:`).
+    pub build_args: Vec<(String, String)>,
+    /// Whether RUN containers get a network (`bridge`, the default) or none (`none`).
+    pub network: String,
+}
+
+/// Where the content of one `file:<hex>` / `dir:<hex>` (or a base layer) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The document's reference this source supplies: `file:<hex>`, `dir:<hex>`, or a layer digest
+    /// `sha256:<hex>` for a published base layer.
+    pub reference: String,
+    /// Only for this platform; `None` means whichever platform names `reference`.
+    pub platform: Option<Platform>,
+    pub origin: Origin,
+}
+
+/// The one place a source's bytes are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A local file (a rootfs tarball, possibly gzip-compressed, or a single file to COPY) or a
+    /// directory (its content is what `dir:` names).
+    Path(PathBuf),
+    /// A download, pinned by the sha256 of its bytes (optional for a `file:` source, which the
+    /// document's own hash pins); kept in the cache dir.
+    Url { url: String, sha256: Option<Digest> },
+    /// A layer blob fetched by digest from a registry repository (`host[:port]/name`).
+    RegistryBlob { repository: String, digest: Digest },
+    /// A layer blob taken from an OCI image layout directory.
+    OciLayout { path: PathBuf, digest: Digest },
+    /// A layer taken from a `docker save` archive, named by the digest of its uncompressed tar.
+    DockerArchive { path: PathBuf, diff_id: Digest },
+}
+
+/// A file a RUN step downloads, made available offline through the cache dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    pub url: String,
+    pub sha256: Digest,
+}
+
+/// A Docker Engine endpoint and the platforms it builds. An endpoint with no platform list takes
+/// every platform no other endpoint claims (usually the local daemon running foreign ones under QEMU).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `unix:///path` or `tcp://host:port`.
+    pub host: String,
+    pub platforms: Vec<Platform>,
+}
+
+impl Recipe {
+    /// The endpoint that builds `platform`: the first that names it, else the first catch-all,
+    /// else `DOCKER_HOST`, else the local socket.
+    pub fn endpoint_for(&self, platform: &Platform) -> String {
+        self.endpoints
+            .iter()
+            .find(|e| e.platforms.iter().any(|p| p.selects(platform)))
+            .or_else(|| self.endpoints.iter().find(|e| e.platforms.is_empty()))
+            .map(|e| e.host.clone())
+            .unwrap_or_else(default_docker_host)
+    }
+
+    /// The source that supplies `reference` for `platform`, preferring a platform-specific one.
+    pub fn source_for(&self, reference: &str, platform: &Platform) -> Option<&Source> {
+        let matching = self.sources.iter().filter(|s| s.reference == reference);
+        let mut fallback = None;
+        for s in matching {
+            match &s.platform {
+                Some(p) if p.selects(platform) => return Some(s),
+                Some(_) => {}
+                None => fallback = fallback.or(Some(s)),
+            }
+        }
+        fallback
+    }
+}
+
+/// `DOCKER_HOST` when set, the local socket otherwise (what the docker CLI does).
+pub fn default_docker_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+}
+
+// The raw schema, exactly as in YAML. Kept private: callers get the resolved `Recipe`.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipe {
+    document: PathBuf,
+    tag: String,
+    #[serde(default)]
+    platforms: Vec<Platform>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+    #[serde(default)]
+    downloads: Vec<RawDownload>,
+    cache: Option<PathBuf>,
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+    output: Option<PathBuf>,
+    profile: Option<String>,
+    #[serde(default)]
+    build_args: std::collections::BTreeMap<String, String>,
+    network: Option<Network>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Network {
+    Bridge,
+    None,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    #[serde(rename = "for")]
+    reference: String,
+    platform: Option<Platform>,
+    path: Option<PathBuf>,
+    url: Option<String>,
+    sha256: Option<String>,
+    registry: Option<String>,
+    blob: Option<Digest>,
+    oci_layout: Option<PathBuf>,
+    docker_archive: Option<PathBuf>,
+    diff_id: Option<Digest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDownload {
+    url: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    host: String,
+    #[serde(default)]
+    platforms: Vec<Platform>,
+}
+
+/// Reads and validates a recipe file.
+pub fn load(file: &Path) -> Result<Recipe, RecipeError> {
+    let text = std::fs::read_to_string(file).map_err(|source| RecipeError::Read {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    parse(&text, file)
+}
+
+/// Validates recipe text; `file` names it in errors and anchors relative paths.
+pub fn parse(text: &str, file: &Path) -> Result<Recipe, RecipeError> {
+    let de = yaml_serde::Deserializer::from_str(text);
+    let raw: RawRecipe = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => "(document root)".to_string(),
+            p => p,
+        };
+        let inner = e.into_inner();
+        let (line, column) = inner.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        let message = strip_path(&strip_location(&inner.to_string()), &field);
+        RecipeError::Invalid {
+            file: file.to_path_buf(),
+            field,
+            line,
+            column,
+            message,
+        }
+    })?;
+    resolve(raw, file)
+}
+
+/// yaml_serde appends " at line L column C" to its messages; the location is already in our
+/// prefix, so it is removed to keep messages readable and golden files stable.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// yaml_serde also prefixes messages with its own view of the path (`sources[0]: `), which repeats
+/// the field already named, so that prefix is dropped.
+fn strip_path(msg: &str, field: &str) -> String {
+    match msg.split_once(": ") {
+        Some((prefix, rest)) if !prefix.contains(' ') && field.starts_with(prefix) => rest.to_string(),
+        _ => msg.to_string(),
+    }
+}
+
+fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let abs = |p: &Path| -> PathBuf {
+        let expanded = expand_home(p);
+        if expanded.is_absolute() {
+            expanded
+        } else {
+            base.join(expanded)
+        }
+    };
+    let semantic = |field: String, message: String| RecipeError::Semantic {
+        file: file.to_path_buf(),
+        field,
+        message,
+    };
+    let sha = |field: String, text: &str| -> Result<Digest, RecipeError> {
+        let hex = text.strip_prefix("sha256:").unwrap_or(text);
+        Digest::from_hex(hex).map_err(|e| semantic(field, e.to_string()))
+    };
+
+    if raw.tag.trim().is_empty() {
+        return Err(semantic(
+            "tag".into(),
+            "must name the document's tag, e.g. `demo:latest`".into(),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in raw.platforms.iter().enumerate() {
+        if !seen.insert(p.normalized()) {
+            return Err(semantic(format!("platforms[{i}]"), format!("`{p}` is listed twice")));
+        }
+    }
+
+    let mut sources = Vec::new();
+    for (i, s) in raw.sources.into_iter().enumerate() {
+        let field = |name: &str| format!("sources[{i}].{name}");
+        let valid_ref = s
+            .reference
+            .strip_prefix("file:")
+            .or_else(|| s.reference.strip_prefix("dir:"));
+        match valid_ref {
+            Some(hex) => {
+                Digest::from_hex(hex).map_err(|e| semantic(field("for"), e.to_string()))?;
+            }
+            None => {
+                s.reference.parse::<Digest>().map_err(|_| {
+                    semantic(
+                        field("for"),
+                        format!(
+                            "`{}` is neither `file:<hex>`, `dir:<hex>` nor a layer digest `sha256:<hex>`",
+                            s.reference
+                        ),
+                    )
+                })?;
+            }
+        }
+        let kinds: Vec<&str> = [
+            ("path", s.path.is_some()),
+            ("url", s.url.is_some()),
+            ("registry", s.registry.is_some()),
+            ("oci_layout", s.oci_layout.is_some()),
+            ("docker_archive", s.docker_archive.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if kinds.len() != 1 {
+            let msg = if kinds.is_empty() {
+                "needs exactly one origin: path, url, registry, oci_layout or docker_archive".to_string()
+            } else {
+                format!("has {} origins ({}); give exactly one", kinds.len(), kinds.join(", "))
+            };
+            return Err(semantic(format!("sources[{i}]"), msg));
+        }
+        let origin = match kinds[0] {
+            "path" => Origin::Path(abs(s.path.as_deref().unwrap())),
+            "url" => {
+                let sha256 = match s.sha256.as_deref() {
+                    Some(text) => Some(sha(field("sha256"), text)?),
+                    None if s.reference.starts_with("file:") => None,
+                    None => return Err(semantic(
+                        field("sha256"),
+                        "a url source must be pinned by its sha256 (only `file:` sources are pinned by the document)"
+                            .into(),
+                    )),
+                };
+                Origin::Url {
+                    url: s.url.unwrap(),
+                    sha256,
+                }
+            }
+            "registry" => Origin::RegistryBlob {
+                repository: s.registry.unwrap(),
+                digest: s.blob.ok_or_else(|| {
+                    semantic(
+                        field("blob"),
+                        "a registry source needs the `blob` digest to fetch".into(),
+                    )
+                })?,
+            },
+            "oci_layout" => Origin::OciLayout {
+                path: abs(s.oci_layout.as_deref().unwrap()),
+                digest: s.blob.or(s.diff_id).ok_or_else(|| {
+                    semantic(
+                        field("diff_id"),
+                        "an oci_layout source needs the layer's `diff_id` or `blob`".into(),
+                    )
+                })?,
+            },
+            _ => Origin::DockerArchive {
+                path: abs(s.docker_archive.as_deref().unwrap()),
+                diff_id: s.diff_id.ok_or_else(|| {
+                    semantic(
+                        field("diff_id"),
+                        "a docker_archive source needs the layer's `diff_id`".into(),
+                    )
+                })?,
+            },
+        };
+        sources.push(Source {
+            reference: s.reference,
+            platform: s.platform,
+            origin,
+        });
+    }
+
+    let mut downloads = Vec::new();
+    for (i, d) in raw.downloads.into_iter().enumerate() {
+        if !(d.url.starts_with("http://") || d.url.starts_with("https://")) {
+            return Err(semantic(
+                format!("downloads[{i}].url"),
+                format!("`{}` is not an http(s) URL", d.url),
+            ));
+        }
+        downloads.push(Download {
+            sha256: sha(format!("downloads[{i}].sha256"), &d.sha256)?,
+            url: d.url,
+        });
+    }
+
+    let mut endpoints = Vec::new();
+    for (i, e) in raw.endpoints.into_iter().enumerate() {
+        if !["unix://", "tcp://", "http://"].iter().any(|s| e.host.starts_with(s)) {
+            return Err(semantic(
+                format!("endpoints[{i}].host"),
+                format!("`{}` must start with unix://, tcp:// or http://", e.host),
+            ));
+        }
+        endpoints.push(Endpoint {
+            host: e.host,
+            platforms: e.platforms,
+        });
+    }
+
+    Ok(Recipe {
+        file: file.to_path_buf(),
+        document: abs(&raw.document),
+        tag: raw.tag,
+        platforms: raw.platforms,
+        sources,
+        downloads,
+        cache: raw.cache.map(|c| abs(&c)).unwrap_or_else(default_cache_dir),
+        endpoints,
+        output: raw.output.map(|o| abs(&o)),
+        profile: raw.profile,
+        build_args: raw.build_args.into_iter().collect(),
+        network: match raw.network.unwrap_or(Network::Bridge) {
+            Network::Bridge => "bridge".into(),
+            Network::None => "none".into(),
+        },
+    })
+}
+
+/// `~/` at the start of a path means the user's home, as in a shell.
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+fn default_cache_dir() -> PathBuf {
+    match std::env::var_os("XDG_CACHE_HOME")
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache").into()))
+    {
+        Some(c) => PathBuf::from(c).join("retrace"),
+        None => PathBuf::from(".retrace-cache"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse_in_both_spellings() {
+        let p: Platform = "linux/arm/v7".parse().unwrap();
+        assert_eq!(Platform::from_document("linux; arm variant v7").unwrap(), p);
+        assert_eq!(p.to_string(), "linux/arm/v7");
+        assert!("linux/arm64"
+            .parse::<Platform>()
+            .unwrap()
+            .selects(&Platform::from_document("linux; arm64 variant v8").unwrap()));
+        assert!("linux".parse::<Platform>().is_err());
+        assert!("linux//v7".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn endpoint_choice_prefers_a_named_platform() {
+        let r = parse(
+            "document: d.md\ntag: a:b\nendpoints:\n  - host: tcp://arm:2375\n    platforms: [linux/arm64]\n  - host: unix:///x.sock\n",
+            Path::new("/r/x.yaml"),
+        )
+        .unwrap();
+        assert_eq!(r.endpoint_for(&"linux/arm64/v8".parse().unwrap()), "tcp://arm:2375");
+        assert_eq!(r.endpoint_for(&"linux/s390x".parse().unwrap()), "unix:///x.sock");
+        assert_eq!(r.document, PathBuf::from("/r/d.md"));
+    }
+}

@@ -1,0 +1,170 @@
+//! One self-contained HTML page (inline CSS, no scripts, no external assets) showing each build as
+//! a grid: one row per platform, one cell per layer, each cell coloured and labelled with its
+//! verdict so it reads at a glance and without colour.
+
+use std::fmt::Write as _;
+
+use super::junit::xml_escape as esc;
+use super::{Summary, Totals, Verdict};
+
+const STYLE: &str = r#"
+body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #1f2328; background: #fff; }
+h1 { font-size: 22px; margin: 0 0 12px; }
+h2 { font-size: 17px; margin: 28px 0 8px; }
+.totals { display: flex; gap: 10px; flex-wrap: wrap; margin: 8px 0 4px; }
+.badge { border-radius: 6px; padding: 6px 12px; font-weight: 600; border: 1px solid transparent; }
+table.grid { border-collapse: separate; border-spacing: 4px; }
+table.grid th { text-align: left; font-weight: 600; padding: 2px 8px 2px 0; white-space: nowrap; }
+table.grid th.idx { text-align: center; color: #59636e; font-weight: 500; }
+td.cell { width: 116px; height: 40px; white-space: nowrap; border-radius: 6px; text-align: center; vertical-align: middle; font-size: 12px; font-weight: 600; border: 1px solid transparent; }
+span.pill { display: inline-block; border-radius: 6px; padding: 2px 8px; font-size: 12px; font-weight: 600; white-space: nowrap; border: 1px solid transparent; }
+td.none { background: repeating-linear-gradient(45deg, #f6f8fa, #f6f8fa 4px, #fff 4px, #fff 8px); }
+.match { background: #dafbe1; color: #116329; border-color: #4ac26b; }
+.match-after-timestamps { background: #ddf4ff; color: #0550ae; border-color: #54aeff; }
+.differs { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
+.not-built { background: #eaeef2; color: #424a53; border-color: #afb8c1; }
+table.list { border-collapse: collapse; margin-top: 6px; }
+table.list td, table.list th { border-bottom: 1px solid #d1d9e0; padding: 4px 10px 4px 0; text-align: left; vertical-align: top; }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
+.muted { color: #59636e; }
+"#;
+
+fn label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Match => "\u{2713} match",
+        Verdict::MatchAfterTimestamps => "\u{2248} timestamps",
+        Verdict::Differs => "\u{2717} differs",
+        Verdict::NotBuilt => "\u{2013} not built",
+    }
+}
+
+fn badges(out: &mut String, t: &Totals) {
+    let _ = writeln!(out, "<div class=\"totals\">");
+    let _ = writeln!(
+        out,
+        "<span class=\"badge\" style=\"border-color:#d1d9e0\">{} layers</span>",
+        t.layers
+    );
+    for (v, n, text) in [
+        (Verdict::Match, t.matched, "match bit for bit"),
+        (
+            Verdict::MatchAfterTimestamps,
+            t.match_after_timestamps,
+            "match after timestamp recovery",
+        ),
+        (Verdict::Differs, t.differs, "differ"),
+        (Verdict::NotBuilt, t.not_built, "not built"),
+    ] {
+        let _ = writeln!(out, "<span class=\"badge {}\">{n} {text}</span>", v.as_str());
+    }
+    let _ = writeln!(out, "</div>");
+}
+
+pub fn render_html(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>retrace report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>retrace report</h1>\n"
+    );
+    badges(&mut out, &s.totals);
+    if let (Some(prev), Some(changes)) = (&s.previous_totals, &s.changes) {
+        let _ = writeln!(out, "<h2>Since the previous report</h2>");
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Previously {} layers: {} match, {} after timestamps, {} differ, {} not built.</p>",
+            prev.layers, prev.matched, prev.match_after_timestamps, prev.differs, prev.not_built
+        );
+        if changes.is_empty() {
+            let _ = writeln!(out, "<p>No verdict changed.</p>");
+        } else {
+            let _ = writeln!(out, "<table class=\"list\"><tr><th>recipe</th><th>platform</th><th>layer</th><th>before</th><th>now</th><th>step</th></tr>");
+            for c in changes {
+                let cell = |v: Option<Verdict>| match v {
+                    Some(v) => format!("<td><span class=\"pill {}\">{}</span></td>", v.as_str(), label(v)),
+                    None => "<td><span class=\"pill\">absent</span></td>".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}<td><code>{}</code></td></tr>",
+                    esc(&c.recipe),
+                    esc(&c.platform),
+                    c.index,
+                    cell(c.before),
+                    cell(c.after),
+                    esc(&c.step)
+                );
+            }
+            let _ = writeln!(out, "</table>");
+        }
+    }
+    for b in &s.builds {
+        let _ = writeln!(
+            out,
+            "<h2>{} <span class=\"muted\">{}</span></h2>",
+            esc(&b.recipe),
+            esc(&b.dir)
+        );
+        let width = b
+            .platforms
+            .iter()
+            .map(|p| p.layers.iter().map(|l| l.index).max().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let _ = write!(out, "<table class=\"grid\">\n<tr><th>platform</th>");
+        for i in 1..=width {
+            let _ = write!(out, "<th class=\"idx\">{i}</th>");
+        }
+        out.push_str("</tr>\n");
+        for p in &b.platforms {
+            let _ = write!(out, "<tr><th>{}</th>", esc(&p.platform));
+            for i in 1..=width {
+                match p.layers.iter().find(|l| l.index == i) {
+                    Some(l) => {
+                        let title = format!(
+                            "layer {}: {}\n{}\nexpected {}\nrebuilt {}",
+                            l.index,
+                            l.step,
+                            l.reason,
+                            l.expected.as_deref().unwrap_or("(unknown)"),
+                            l.rebuilt.as_deref().unwrap_or("(none)")
+                        );
+                        let _ = write!(
+                            out,
+                            "<td class=\"cell {}\" title=\"{}\">{}</td>",
+                            l.verdict.as_str(),
+                            esc(&title),
+                            label(l.verdict)
+                        );
+                    }
+                    None => out.push_str("<td class=\"cell none\"></td>"),
+                }
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
+        let notable: Vec<_> = b
+            .platforms
+            .iter()
+            .flat_map(|p| p.layers.iter().map(move |l| (p, l)))
+            .filter(|(_, l)| matches!(l.verdict, Verdict::Differs | Verdict::NotBuilt))
+            .collect();
+        if !notable.is_empty() {
+            let _ = writeln!(out, "<table class=\"list\"><tr><th>platform</th><th>layer</th><th>verdict</th><th>step</th><th>reason</th></tr>");
+            for (p, l) in notable {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td><span class=\"pill {}\">{}</span></td><td><code>{}</code></td><td>{}</td></tr>",
+                    esc(&p.platform),
+                    l.index,
+                    l.verdict.as_str(),
+                    label(l.verdict),
+                    esc(&l.step),
+                    esc(&l.reason)
+                );
+            }
+            let _ = writeln!(out, "</table>");
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}

@@ -1,0 +1,100 @@
+//! Report renderings from the committed fixture builds in testdata/diff/report/, checked against
+//! goldens: night1 alone, then night2 compared with night1's JSON summary.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn fixture(night: &str) -> Vec<PathBuf> {
+    ["httpd", "python"]
+        .iter()
+        .map(|r| Path::new("testdata/diff/report").join(night).join(r))
+        .collect()
+}
+
+fn nights() -> Summary {
+    let first = summarize(fixture("night1").iter().map(|d| load_build(d).unwrap()).collect(), None);
+    // Round-trip through JSON, as `--previous` does.
+    let previous: Summary = serde_json::from_str(&render_json(&first)).unwrap();
+    assert_eq!(previous, first);
+    summarize(
+        fixture("night2").iter().map(|d| load_build(d).unwrap()).collect(),
+        Some(&previous),
+    )
+}
+
+#[test]
+fn totals_and_changes_since_the_previous_report() {
+    let s = nights();
+    assert_eq!(
+        s.totals,
+        Totals {
+            layers: 15,
+            matched: 8,
+            match_after_timestamps: 4,
+            differs: 2,
+            not_built: 1
+        }
+    );
+    let changes = s.changes.as_ref().unwrap();
+    let moved: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}: {:?} -> {:?}",
+                c.recipe, c.platform, c.index, c.before, c.after
+            )
+        })
+        .collect();
+    assert_eq!(
+        moved,
+        [
+            "httpd:2.4-alpine linux/amd64 6: Some(NotBuilt) -> Some(MatchAfterTimestamps)",
+            "httpd:2.4-alpine linux/arm/v7 5: Some(NotBuilt) -> Some(Differs)",
+            "python:3.12-alpine linux/arm64/v8 2: Some(Differs) -> Some(Match)",
+        ]
+    );
+    assert_eq!(s.outcome(), crate::Outcome::Differ);
+}
+
+#[test]
+fn text_json_junit_and_html_goldens() {
+    let s = nights();
+    insta::with_settings!({snapshot_path => "../../testdata/diff/snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("report__report_text", render_text(&s));
+        insta::assert_snapshot!("report__report_json", render_json(&s));
+        insta::assert_snapshot!("report__report_junit", render_junit(&s));
+        insta::assert_snapshot!("report__report_html", render_html(&s));
+    });
+}
+
+#[test]
+fn junit_counts_failures_and_skips_per_layer() {
+    let s = nights();
+    let xml = render_junit(&s);
+    assert_eq!(xml.matches("<testcase ").count(), 15);
+    assert_eq!(xml.matches("<failure ").count(), 2);
+    assert_eq!(xml.matches("<skipped ").count(), 1);
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"retrace\" tests=\"15\" failures=\"2\" skipped=\"1\""));
+}
+
+#[test]
+fn html_is_self_contained() {
+    let html = render_html(&nights());
+    for forbidden in ["<script", "<link", "src=", "http://", "https://", "url("] {
+        assert!(!html.contains(forbidden), "{forbidden}");
+    }
+}
+
+#[test]
+fn bad_report_json_names_file_line_and_column() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("report.json"),
+        "{\n  \"recipe\": \"x\",\n  \"platforms\": [\n    {\"platform\": 3}\n  ]\n}\n",
+    )
+    .unwrap();
+    let err = load_build(t.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("report.json: line 4, column"), "{text}");
+}

@@ -1,0 +1,103 @@
+//! Glue between the search core and the rest of retrace: the real tar writer and gzip, a diff
+//! directory read like Docker read it, and (in [`facts`]) the search input taken from a document.
+
+use std::path::Path;
+
+use crate::gzip::ReusableGzip;
+use crate::layer::{read_tree, write_tar, Entry, LayerError, Profile, WalkOptions};
+use crate::Digest;
+
+use super::{search, BlobHasher, ReproduceError, SearchInput, SearchReport};
+
+/// The blob Docker pushed for a tar: Go's gzip at level 6, then sha256. Keeps one compressor and
+/// one output buffer per worker thread across candidates.
+pub struct GzipSha256 {
+    gzip: ReusableGzip,
+    blob: Vec<u8>,
+}
+
+impl Default for GzipSha256 {
+    fn default() -> GzipSha256 {
+        GzipSha256 {
+            gzip: ReusableGzip::new(6).expect("level 6 is a valid level"),
+            blob: Vec::with_capacity(4096),
+        }
+    }
+}
+
+impl BlobHasher for GzipSha256 {
+    fn blob_digest(&mut self, tar: &[u8]) -> Digest {
+        self.gzip.gzip_into(tar, &mut self.blob);
+        Digest::of(&self.blob)
+    }
+}
+
+/// Searches the original mtimes of `entries` with the tar bytes of `profile`.
+pub fn reproduce_entries(
+    entries: &[Entry],
+    input: &SearchInput,
+    profile: &Profile,
+) -> Result<SearchReport, ReproduceError> {
+    let tar = |entries: &[Entry]| {
+        let mut out = Vec::new();
+        write_tar(entries, profile, &mut out)?;
+        Ok(out)
+    };
+    search(entries, input, tar, GzipSha256::default)
+}
+
+/// Why a directory could not be reproduced at all (as opposed to not matching).
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceDirError {
+    #[error(transparent)]
+    Walk(#[from] LayerError),
+    #[error(transparent)]
+    Search(#[from] ReproduceError),
+}
+
+/// Reads the rebuilt diff directory `dir` as Docker's graphdriver would have and searches the
+/// original mtimes of its replayed entries.
+pub fn reproduce_dir(dir: &Path, input: &SearchInput, profile: &Profile) -> Result<SearchReport, ReproduceDirError> {
+    let entries = read_tree(dir, &WalkOptions::default())?;
+    Ok(reproduce_entries(&entries, input, profile)?)
+}
+
+/// Why `retrace layer reproduce` could not run (a non-match is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceCmdError {
+    #[error(transparent)]
+    Facts(#[from] super::facts::FactsError),
+    #[error(transparent)]
+    Dir(#[from] ReproduceDirError),
+}
+
+/// `retrace layer reproduce DIR --document DOC --platform P --layer N`.
+pub fn reproduce_layer(
+    dir: &Path,
+    document: &Path,
+    platform: &str,
+    layer: usize,
+) -> Result<SearchReport, ReproduceCmdError> {
+    let facts = super::facts::layer_facts(document, platform, layer)?;
+    Ok(reproduce_dir(dir, &facts.input, &facts.profile)?)
+}
+
+/// The human-readable form of a report.
+pub fn render_text(report: &SearchReport) -> String {
+    let mut out = String::new();
+    if report.matched {
+        out.push_str(&format!(
+            "matched {} after {} candidates in {:.3} s\n",
+            report.expected, report.candidates, report.seconds
+        ));
+    } else {
+        out.push_str(&format!(
+            "no match for {} after {} candidates in {:.3} s; the tree as given hashes to {}\n",
+            report.expected, report.candidates, report.seconds, report.digest
+        ));
+    }
+    for (path, t) in &report.mtimes {
+        out.push_str(&format!("  {t}  {path}\n"));
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! The search input of one layer, taken from a parsed repo-info document: the published digest,
+//! the Docker release that wrote the layer, the `created` times of the layer-making steps up to
+//! it, and the latest time the document records (anything later was replayed).
+
+use std::path::Path;
+
+use crate::ir::{Instruction, Source};
+use crate::layer::{Profile, ProfileError};
+use crate::mapping::map_platform;
+use crate::model::{Document, PlatformImage};
+use crate::parse::{parse_file, ParseError};
+
+use super::{SearchInput, SearchLimits, StepTime};
+
+/// What the search needs to know about one layer of one platform image.
+#[derive(Debug, Clone)]
+pub struct LayerFacts {
+    /// The platform as the document names it (`os/arch[/variant]`).
+    pub platform: String,
+    pub docker_version: String,
+    pub profile: Profile,
+    pub input: SearchInput,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("{doc}: no platform matches `{selector}`; platforms present: {present}")]
+    NoPlatform {
+        doc: String,
+        selector: String,
+        present: String,
+    },
+    #[error("{doc}: {platform} has {count} layers; layer {layer} does not exist (layers are numbered from 1)")]
+    NoLayer {
+        doc: String,
+        platform: String,
+        layer: usize,
+        count: usize,
+    },
+    #[error("{doc}: {platform} records no Docker version, so the tar format of its layers is unknown")]
+    NoDockerVersion { doc: String, platform: String },
+    #[error("{doc}: {platform}: {source}")]
+    Profile {
+        doc: String,
+        platform: String,
+        #[source]
+        source: ProfileError,
+    },
+    #[error("{doc}: {platform}: no history step with a recorded time made layer {layer}")]
+    NoStep {
+        doc: String,
+        platform: String,
+        layer: usize,
+    },
+}
+
+/// Accepts `os/arch[/variant]` and also the document's own heading form `linux; arm variant v7`.
+fn normalize_selector(selector: &str) -> String {
+    match selector.split_once(';') {
+        Some((os, rest)) => {
+            let mut words = rest.split_whitespace();
+            let arch = words.next().unwrap_or_default();
+            match (words.next(), words.next()) {
+                (Some("variant"), Some(v)) => format!("{}/{arch}/{v}", os.trim()),
+                _ => format!("{}/{arch}", os.trim()),
+            }
+        }
+        None => selector.to_string(),
+    }
+}
+
+/// The latest `created` or `Last Modified` anywhere in the document.
+fn latest_time(doc: &Document) -> i64 {
+    doc.tags
+        .iter()
+        .flat_map(|t| &t.platforms)
+        .flat_map(|p| {
+            let created = p.history.iter().filter_map(|h| h.created.map(|c| c.unix));
+            let modified = p.layers.iter().filter_map(|l| l.last_modified.map(|m| m.unix));
+            created.chain(modified).collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap_or(i64::MIN)
+}
+
+/// Whether a step extracts a root file system tarball: the classic builder's `ADD file:<hex> in /`.
+fn is_base_tarball(instruction: &Instruction) -> bool {
+    match instruction {
+        Instruction::Add(copy) => {
+            matches!(&copy.source, Source::Hashed { what, .. } if what == "file") && copy.destination.trim() == "/"
+        }
+        _ => false,
+    }
+}
+
+/// Reads `doc` and gathers the facts of layer `layer` (1-based) of the platform `selector`. When
+/// several tags list the platform, the first one is used (they describe the same image).
+pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFacts, FactsError> {
+    let document = parse_file(doc)?;
+    let name = doc.display().to_string();
+    let want = normalize_selector(selector);
+    let image: &PlatformImage = document
+        .tags
+        .iter()
+        .flat_map(|t| &t.platforms)
+        .find(|p| p.platform.matches(&want))
+        .ok_or_else(|| FactsError::NoPlatform {
+            doc: name.clone(),
+            selector: selector.to_string(),
+            present: document
+                .tags
+                .iter()
+                .flat_map(|t| &t.platforms)
+                .map(|p| p.platform.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let platform = image.platform.to_string();
+    if layer == 0 || layer > image.layers.len() {
+        return Err(FactsError::NoLayer {
+            doc: name,
+            platform,
+            layer,
+            count: image.layers.len(),
+        });
+    }
+    let docker_version = image
+        .docker_version
+        .clone()
+        .ok_or_else(|| FactsError::NoDockerVersion {
+            doc: name.clone(),
+            platform: platform.clone(),
+        })?;
+    let profile = Profile::for_docker_version(&docker_version).map_err(|source| FactsError::Profile {
+        doc: name.clone(),
+        platform: platform.clone(),
+        source,
+    })?;
+    let mapping = map_platform(image);
+    let mut steps = Vec::with_capacity(layer);
+    for want_layer in 1..=layer {
+        let step = mapping
+            .steps
+            .iter()
+            .position(|s| *s == Some(want_layer))
+            .map(|i| &image.history[i])
+            .and_then(|h| h.created.map(|c| (c.unix, h)))
+            .ok_or_else(|| FactsError::NoStep {
+                doc: name.clone(),
+                platform: platform.clone(),
+                layer: want_layer,
+            })?;
+        steps.push(StepTime {
+            created: step.0,
+            base_tarball: want_layer == 1 && is_base_tarball(&step.1.instruction),
+        });
+    }
+    Ok(LayerFacts {
+        platform,
+        docker_version,
+        profile,
+        input: SearchInput {
+            expected: image.layers[layer - 1].digest,
+            steps,
+            replayed_after: latest_time(&document),
+            limits: SearchLimits::default(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_in_both_forms() {
+        assert_eq!(normalize_selector("linux; arm variant v7"), "linux/arm/v7");
+        assert_eq!(normalize_selector("linux; amd64"), "linux/amd64");
+        assert_eq!(normalize_selector("linux/386"), "linux/386");
+    }
+}

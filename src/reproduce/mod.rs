@@ -1,0 +1,505 @@
+//! Timestamp recovery: given the tree of a rebuilt layer whose replayed entries carry "now" mtimes,
+//! find the original mtimes that make the layer blob hash to the published digest.
+//!
+//! The search core here is pure: entries, a tar writer, a blob hasher and the step times of the
+//! document go in; a report comes out. It knows nothing about documents or directories; the glue
+//! that builds a [`SearchInput`] from a parsed document and reads a directory lives in [`cli`].
+//!
+//! # Model (see research/reproduce/FINDINGS.md for the data behind it)
+//! - An entry whose mtime is later than every time the document records was replayed; its original
+//!   mtime is lost. Entries sharing one replayed mtime were set by the same step: they form a
+//!   *group*. Groups ordered by replayed mtime were set by strictly increasing steps, and the last
+//!   group was set by the layer's own step N (a diff holds something only because step N changed it).
+//! - A step sets times 0..=21 s before its recorded `created`, mostly 0..=2 s.
+//! - The base step (an `ADD` of a root file system tarball) keeps the tarball's times: either a
+//!   debuerreotype snapshot epoch (midnight UTC, a few days before) or an arbitrary build time,
+//!   seen up to 1.66 days before; the search walks back second by second, last.
+//! - Entries of one group need not share one original second (two dirs a long step touched
+//!   moments apart): a group may *split*, each entry taking its own time in the step's window.
+//!
+//! Hypotheses are tried cheapest first (see [`Tier`]); inside one hypothesis candidates run in
+//! ordered blocks on rayon's pool and the search stops at the first exact digest. Each candidate
+//! patches the mtime fields of a prebuilt tar and fixes the header checksums, so no tar is
+//! rewritten per candidate.
+
+pub mod cli;
+pub mod facts;
+mod template;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::layer::Entry;
+use crate::Digest;
+
+pub use template::Template;
+
+const DAY: i64 = 86_400;
+
+/// One layer-making step of the document (ADD, COPY or RUN), in document order: index 0 is step 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepTime {
+    /// The step's recorded `created`, in Unix seconds.
+    pub created: i64,
+    /// Whether the step extracts a root file system tarball (the base `ADD file:… in /`), whose
+    /// entries keep the tarball's own times instead of the step's.
+    pub base_tarball: bool,
+}
+
+/// How far the search looks. The defaults come from the seed data (FINDINGS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Offsets 0..=likely before `created` are tried first.
+    pub likely: i64,
+    /// Offsets up to this many seconds before `created` are tried for any step.
+    pub step_window: i64,
+    /// Snapshot epochs (midnight UTC) up to this many days before the base step are tried first.
+    pub epoch_days: i64,
+    /// The base tarball's times are searched second by second this far back from its `created`.
+    pub base_window: i64,
+    /// Groups of at most this many entries may split across the whole step window; larger groups
+    /// split only across the likely offsets, to keep the product small.
+    pub wide_split_max: usize,
+    /// Groups with more entries than this never split: the split tier enumerates
+    /// `(likely + 1)^entries` tuples, which must stay bounded in memory whatever a rebuild gives.
+    pub split_max_entries: usize,
+    /// Groups with more entries than this are not walked back second by second through the base
+    /// tarball's window: that list holds one time per entry per second.
+    pub base_max_entries: usize,
+    /// Give up (no match) after computing this many digests.
+    pub max_candidates: u64,
+}
+
+impl Default for SearchLimits {
+    fn default() -> SearchLimits {
+        SearchLimits {
+            likely: 2,
+            step_window: 21,
+            epoch_days: 7,
+            base_window: 3 * DAY,
+            wide_split_max: 3,
+            split_max_entries: 8,
+            base_max_entries: 16,
+            max_candidates: 50_000_000,
+        }
+    }
+}
+
+/// Everything the search needs from the document, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchInput {
+    /// The published digest of the layer blob.
+    pub expected: Digest,
+    /// The layer-making steps 1..=N; the last one made the layer being reproduced.
+    pub steps: Vec<StepTime>,
+    /// The latest time the document records: entries with a later mtime were replayed.
+    pub replayed_after: i64,
+    pub limits: SearchLimits,
+}
+
+/// What the search found; `--json` prints exactly this.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchReport {
+    pub matched: bool,
+    pub expected: Digest,
+    /// The matching digest, or when nothing matched the digest of the tree as given.
+    pub digest: Digest,
+    /// The recovered mtime of every replayed entry (path as in the tar, without a trailing `/`),
+    /// or when nothing matched their replayed mtimes.
+    pub mtimes: BTreeMap<String, i64>,
+    /// How many candidate blobs were hashed.
+    pub candidates: u64,
+    pub seconds: f64,
+}
+
+/// Turns a layer tar into its blob digest (gzip, then sha256). One instance per worker thread, so
+/// an implementation may keep its compressor state between candidates.
+pub trait BlobHasher {
+    fn blob_digest(&mut self, tar: &[u8]) -> Digest;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceError {
+    #[error("the document lists no layer-making step up to this layer")]
+    NoSteps,
+    #[error("writing the layer tar: {0}")]
+    Tar(#[from] io::Error),
+    #[error(
+        "the tar writer's output for `{path}` changes outside its mtime field when only its mtime changes; \
+         the search cannot patch candidates"
+    )]
+    Unpatchable { path: String },
+    #[error("{groups} groups of replayed entries but only {steps} steps could have set them")]
+    TooManyGroups { groups: usize, steps: usize },
+}
+
+/// Hypothesis classes, cheapest first. The numbers are the cost used to order combinations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tier {
+    /// One shared time 0..=likely s before a step's created, or a snapshot epoch of the base.
+    Likely = 0,
+    /// One shared time anywhere in a step's window.
+    Window = 1,
+    /// Entries of the group take their own times within one step's window.
+    Split = 2,
+    /// One shared time of the base tarball, walked back second by second.
+    BaseSeconds = 3,
+}
+
+const TIERS: [Tier; 4] = [Tier::Likely, Tier::Window, Tier::Split, Tier::BaseSeconds];
+
+fn tier_cost(t: Tier) -> u32 {
+    match t {
+        Tier::Likely => 0,
+        Tier::Window => 1,
+        Tier::Split => 2,
+        Tier::BaseSeconds => 2,
+    }
+}
+
+/// Candidate times of one group under one tier: tuples of `stride` times (one per group entry),
+/// stored flat, most likely first.
+#[derive(Debug, Clone, Default)]
+struct TimeList {
+    stride: usize,
+    times: Vec<i64>,
+}
+
+impl TimeList {
+    fn len(&self) -> usize {
+        self.times.len().checked_div(self.stride).unwrap_or(0)
+    }
+
+    fn tuple(&self, i: usize) -> &[i64] {
+        &self.times[i * self.stride..(i + 1) * self.stride]
+    }
+
+    fn push_shared(&mut self, t: i64, seen: &mut std::collections::HashSet<i64>) {
+        if seen.insert(t) {
+            self.times.extend(std::iter::repeat_n(t, self.stride));
+        }
+    }
+}
+
+/// Entries that share one replayed mtime; `members` index into the entry list.
+#[derive(Debug, Clone)]
+struct Group {
+    members: Vec<usize>,
+    /// Steps (1-based) that may have set this group, from the strictly increasing assignment.
+    first_step: usize,
+    last_step: usize,
+}
+
+/// Searches the original mtimes of `entries` (a rebuilt layer, in tar order) so the blob
+/// `new_hasher` computes over `write_tar`'s output equals `input.expected`.
+pub fn search<T, F, H>(
+    entries: &[Entry],
+    input: &SearchInput,
+    write_tar: T,
+    new_hasher: F,
+) -> Result<SearchReport, ReproduceError>
+where
+    T: Fn(&[Entry]) -> io::Result<Vec<u8>>,
+    F: Fn() -> H + Sync,
+    H: BlobHasher + Send,
+{
+    let start = Instant::now();
+    let n = input.steps.len();
+    if n == 0 {
+        return Err(ReproduceError::NoSteps);
+    }
+    let groups = find_groups(entries, input.replayed_after, n)?;
+    let variable: Vec<usize> = groups.iter().flat_map(|g| g.members.iter().copied()).collect();
+    let template = Template::build(entries, &variable, &write_tar)?;
+    let as_given = new_hasher().blob_digest(template.bytes());
+
+    let lists: Vec<[TimeList; 4]> = groups.iter().map(|g| tier_lists(g, input)).collect();
+    let mut combos: Vec<(u32, u128, Vec<Tier>)> = Vec::new();
+    let mut tiers = vec![Tier::Likely; groups.len()];
+    enumerate_tier_vectors(&lists, 0, &mut tiers, &mut combos);
+    combos.sort_by_key(|c| (c.0, c.1));
+
+    // One scratch tar and one compressor per pool thread for the whole search: making a
+    // compressor costs as much as a few candidates, so it must not happen per rayon job.
+    let workers: Vec<Mutex<Worker<H>>> = (0..rayon::current_num_threads() + 1)
+        .map(|_| {
+            Mutex::new(Worker {
+                buf: template.bytes().to_vec(),
+                hasher: new_hasher(),
+                pick: vec![0; groups.len()],
+            })
+        })
+        .collect();
+    let counter = AtomicU64::new(0);
+    let mut found: Option<Vec<i64>> = None;
+    if groups.is_empty() {
+        counter.store(1, Ordering::Relaxed);
+        if as_given == input.expected {
+            found = Some(Vec::new());
+        }
+    }
+    for (_, _, tiers) in &combos {
+        if found.is_some() || counter.load(Ordering::Relaxed) >= input.limits.max_candidates {
+            break;
+        }
+        let chosen: Vec<&TimeList> = tiers.iter().enumerate().map(|(g, t)| &lists[g][*t as usize]).collect();
+        found = run_combo(&template, &groups, &chosen, input, &workers, &counter);
+    }
+
+    let mut mtimes = BTreeMap::new();
+    let matched = found.is_some();
+    match &found {
+        Some(times) => {
+            let mut k = 0;
+            for g in &groups {
+                for &m in &g.members {
+                    mtimes.insert(entries[m].path.clone(), times[k]);
+                    k += 1;
+                }
+            }
+        }
+        None => {
+            for &m in &variable {
+                mtimes.insert(entries[m].path.clone(), entries[m].mtime);
+            }
+        }
+    }
+    Ok(SearchReport {
+        matched,
+        expected: input.expected,
+        digest: if matched { input.expected } else { as_given },
+        mtimes,
+        candidates: counter.load(Ordering::Relaxed),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Groups the replayed entries by their mtime, ordered by it, and bounds the steps each group may
+/// stem from: strictly increasing, the last group being step `n`.
+fn find_groups(entries: &[Entry], replayed_after: i64, n: usize) -> Result<Vec<Group>, ReproduceError> {
+    let mut by_time: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.mtime > replayed_after {
+            by_time.entry(e.mtime).or_default().push(i);
+        }
+    }
+    let count = by_time.len();
+    if count > n {
+        return Err(ReproduceError::TooManyGroups {
+            groups: count,
+            steps: n,
+        });
+    }
+    Ok(by_time
+        .into_values()
+        .enumerate()
+        .map(|(i, members)| Group {
+            members,
+            first_step: if i + 1 == count { n } else { i + 1 },
+            last_step: n - (count - 1 - i),
+        })
+        .collect())
+}
+
+/// The candidate lists of one group for each tier.
+fn tier_lists(g: &Group, input: &SearchInput) -> [TimeList; 4] {
+    let lim = &input.limits;
+    let k = g.members.len();
+    let mut out: [TimeList; 4] = Default::default();
+    for l in out.iter_mut() {
+        l.stride = k;
+    }
+    let steps = &input.steps[g.first_step - 1..g.last_step];
+    let base = input.steps[0];
+    let may_be_base = g.first_step == 1 && base.base_tarball;
+
+    let mut seen = std::collections::HashSet::new();
+    // Likely: offsets 0..=likely of every allowed step, nearest first, then the snapshot epochs.
+    for off in 0..=lim.likely {
+        for s in steps.iter().rev() {
+            out[0].push_shared(s.created - off, &mut seen);
+        }
+    }
+    if may_be_base {
+        let midnight = base.created - base.created.rem_euclid(DAY);
+        for d in 0..=lim.epoch_days {
+            out[0].push_shared(midnight - d * DAY, &mut seen);
+        }
+    }
+    // Window: the rest of every allowed step's window.
+    for off in lim.likely + 1..=lim.step_window {
+        for s in steps.iter().rev() {
+            out[1].push_shared(s.created - off, &mut seen);
+        }
+    }
+    // Split: each entry its own offset within one step's window; the last group (the layer's own
+    // step) only within the likely offsets, where the data never needed more.
+    if k > 1 && k <= lim.split_max_entries {
+        let own = g.last_step == input.steps.len();
+        let width = if own || k > lim.wide_split_max {
+            lim.likely
+        } else {
+            lim.step_window
+        };
+        let mut tuples: Vec<Vec<i64>> = Vec::new();
+        let mut offs = vec![0i64; k];
+        loop {
+            if offs.iter().any(|&o| o != offs[0]) {
+                tuples.push(offs.clone());
+            }
+            let mut i = 0;
+            while i < k {
+                offs[i] += 1;
+                if offs[i] <= width {
+                    break;
+                }
+                offs[i] = 0;
+                i += 1;
+            }
+            if i == k {
+                break;
+            }
+        }
+        // Small spreads first: order by the largest offset, then by the sum.
+        tuples.sort_by_key(|t| (*t.iter().max().unwrap(), t.iter().sum::<i64>()));
+        let mut seen_split = std::collections::HashSet::new();
+        for t in &tuples {
+            for s in steps.iter().rev() {
+                let times: Vec<i64> = t.iter().map(|o| s.created - o).collect();
+                if seen_split.insert(times.clone()) {
+                    out[2].times.extend(times);
+                }
+            }
+        }
+    }
+    // Base seconds: the tarball's own build time, nearest first, skipping what the windows covered.
+    if may_be_base && k <= lim.base_max_entries {
+        for back in 0..=lim.base_window {
+            out[3].push_shared(base.created - back, &mut seen);
+        }
+    }
+    out
+}
+
+/// Collects every combination of tiers with non-empty lists, with its cost and candidate count.
+fn enumerate_tier_vectors(
+    lists: &[[TimeList; 4]],
+    g: usize,
+    tiers: &mut Vec<Tier>,
+    out: &mut Vec<(u32, u128, Vec<Tier>)>,
+) {
+    if g == lists.len() {
+        let cost = tiers.iter().map(|t| tier_cost(*t)).sum();
+        let size = tiers
+            .iter()
+            .enumerate()
+            .map(|(g, t)| lists[g][*t as usize].len() as u128)
+            .product();
+        out.push((cost, size, tiers.clone()));
+        return;
+    }
+    for t in TIERS {
+        if lists[g][t as usize].len() > 0 {
+            tiers[g] = t;
+            enumerate_tier_vectors(lists, g + 1, tiers, out);
+        }
+    }
+}
+
+/// Per-thread scratch state of the search.
+struct Worker<H> {
+    buf: Vec<u8>,
+    hasher: H,
+    pick: Vec<usize>,
+}
+
+/// Candidates per ordered block: large enough to keep both cores busy, small enough that the
+/// search stops soon after the block holding the match.
+const BLOCK: u64 = 2048;
+
+/// Tries every candidate of one tier combination, in order, in parallel blocks. Returns the times
+/// of the matching candidate (group by group, member by member).
+fn run_combo<H: BlobHasher + Send>(
+    template: &Template,
+    groups: &[Group],
+    lists: &[&TimeList],
+    input: &SearchInput,
+    workers: &[Mutex<Worker<H>>],
+    counter: &AtomicU64,
+) -> Option<Vec<i64>> {
+    // The longest list varies slowest, so its most likely values are tried with every
+    // combination of the others before its less likely ones.
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by_key(|&g| std::cmp::Reverse(lists[g].len()));
+    let total: u64 = lists.iter().map(|l| l.len() as u64).product();
+    let stop = AtomicBool::new(false);
+    let mut block_start = 0;
+    while block_start < total {
+        let remaining = input
+            .limits
+            .max_candidates
+            .saturating_sub(counter.load(Ordering::Relaxed));
+        if remaining == 0 {
+            return None;
+        }
+        let end = total.min(block_start + BLOCK.min(remaining));
+        let hit = (0..(end - block_start) as usize)
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|off| {
+                let idx = block_start + off as u64;
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                // Each pool thread has its own slot (the extra last one serves a caller
+                // outside the pool), so the lock is never contended.
+                let slot = rayon::current_thread_index().unwrap_or(workers.len() - 1);
+                let mut worker = workers[slot].lock().unwrap_or_else(|e| e.into_inner());
+                let Worker { buf, hasher, pick } = &mut *worker;
+                let mut rest = idx;
+                for &g in order.iter().rev() {
+                    let len = lists[g].len() as u64;
+                    pick[g] = (rest % len) as usize;
+                    rest /= len;
+                }
+                // Steps run one after another: a later group cannot predate an earlier one.
+                for g in 1..groups.len() {
+                    let prev_max = lists[g - 1].tuple(pick[g - 1]).iter().max();
+                    let cur_min = lists[g].tuple(pick[g]).iter().min();
+                    if prev_max > cur_min {
+                        return None;
+                    }
+                }
+                for (g, group) in groups.iter().enumerate() {
+                    for (m, &t) in group.members.iter().zip(lists[g].tuple(pick[g])) {
+                        template.patch(buf, *m, t);
+                    }
+                }
+                counter.fetch_add(1, Ordering::Relaxed);
+                if hasher.blob_digest(buf) == input.expected {
+                    stop.store(true, Ordering::Relaxed);
+                    let times = (0..groups.len())
+                        .flat_map(|g| lists[g].tuple(pick[g]).to_vec())
+                        .collect();
+                    Some(times)
+                } else {
+                    None
+                }
+            })
+            .find_map_any(|x| x);
+        if hit.is_some() {
+            return hit;
+        }
+        block_start = end;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+//! Search-core tests with a stand-in tar writer (one 512-byte header per entry, mtime at 136,
+//! Go's checksum) and a plain sha256 "blob": the core must not care which writer or compressor
+//! it drives, and these run without the real ones.
+
+use super::*;
+use crate::layer::Entry;
+use sha2::{Digest as _, Sha256};
+
+fn toy_tar(entries: &[Entry]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for e in entries {
+        let mut h = [0u8; 512];
+        h[..e.path.len()].copy_from_slice(e.path.as_bytes());
+        h[100..108].copy_from_slice(format!("{:07o}\0", e.mode).as_bytes());
+        h[136..148].copy_from_slice(format!("{:011o}\0", e.mtime).as_bytes());
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| b as u32).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    Ok(out)
+}
+
+struct Sha;
+impl BlobHasher for Sha {
+    fn blob_digest(&mut self, tar: &[u8]) -> Digest {
+        Digest::from_bytes(Sha256::digest(tar).into())
+    }
+}
+
+fn digest_of(entries: &[Entry]) -> Digest {
+    Sha.blob_digest(&toy_tar(entries).unwrap())
+}
+
+const NOW: i64 = 1_900_000_000;
+
+fn steps(created: &[i64], base_tarball: bool) -> Vec<StepTime> {
+    created
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| StepTime {
+            created: c,
+            base_tarball: base_tarball && i == 0,
+        })
+        .collect()
+}
+
+/// Runs the search over `truth` with every mtime replaced by a replayed one (`NOW` + the group
+/// number given per entry) and checks it recovers the truth.
+fn recovers(truth: &[Entry], replay_group: &[i64], steps: Vec<StepTime>) -> SearchReport {
+    let replayed: Vec<Entry> = truth
+        .iter()
+        .zip(replay_group)
+        .map(|(e, g)| e.clone().with_mtime(NOW + g))
+        .collect();
+    let input = SearchInput {
+        expected: digest_of(truth),
+        steps,
+        replayed_after: 1_600_000_000,
+        limits: SearchLimits::default(),
+    };
+    let report = search(&replayed, &input, toy_tar, || Sha).unwrap();
+    assert!(report.matched, "{report:?}");
+    for e in truth {
+        assert_eq!(report.mtimes[&e.path], e.mtime, "{}", e.path);
+    }
+    report
+}
+
+#[test]
+fn own_step_entries_are_found_in_the_likely_offsets() {
+    let truth = [Entry::dir("a", 0o755).with_mtime(1_500_000_099)];
+    let r = recovers(&truth, &[0], steps(&[1_400_000_000, 1_500_000_100], true));
+    assert!(r.candidates <= 3, "{r:?}");
+}
+
+#[test]
+fn copied_up_dirs_take_an_earlier_steps_time_and_groups_may_split() {
+    // usr and usr/local were set by step 2 four and nine seconds before its created, apart.
+    let truth = [
+        Entry::dir("usr", 0o755).with_mtime(1_500_000_096),
+        Entry::dir("usr/local", 0o755).with_mtime(1_500_000_091),
+        Entry::dir("usr/local/bin", 0o755).with_mtime(1_500_000_200),
+        Entry::symlink("usr/local/bin/python", "python3").with_mtime(1_500_000_200),
+    ];
+    recovers(
+        &truth,
+        &[1, 1, 2, 2],
+        steps(&[1_400_000_000, 1_500_000_100, 1_500_000_201], true),
+    );
+}
+
+#[test]
+fn base_tarball_times_are_searched_far_back_and_epochs_first() {
+    let base = 1_400_000_000;
+    let truth = [
+        Entry::dir("usr", 0o755).with_mtime(base - 5_000),
+        Entry::dir("usr/local", 0o755).with_mtime(1_500_000_100),
+    ];
+    recovers(&truth, &[1, 2], steps(&[base, 1_500_000_100], true));
+    let midnight = base - base % 86_400 - 86_400;
+    let truth = [
+        Entry::dir("usr", 0o755).with_mtime(midnight),
+        Entry::dir("usr/local", 0o2775).with_mtime(midnight),
+        Entry::dir("usr/local/bin", 0o2775).with_mtime(1_500_000_100),
+    ];
+    let r = recovers(&truth, &[1, 1, 2], steps(&[base, 1_500_000_100], true));
+    assert!(r.candidates < 100, "{r:?}");
+}
+
+#[test]
+fn kept_mtimes_are_not_searched_and_a_wrong_tree_is_reported_honestly() {
+    let truth = [
+        Entry::dir("var", 0o755).with_mtime(1_300_000_000),
+        Entry::dir("var/x", 0o755).with_mtime(1_500_000_100),
+    ];
+    let input = SearchInput {
+        expected: digest_of(&truth),
+        steps: steps(&[1_400_000_000, 1_500_000_100], true),
+        replayed_after: 1_600_000_000,
+        limits: SearchLimits::default(),
+    };
+    // var keeps its original (pre-document) time; only var/x was replayed.
+    let tree = [truth[0].clone(), truth[1].clone().with_mtime(NOW)];
+    let r = search(&tree, &input, toy_tar, || Sha).unwrap();
+    assert!(r.matched);
+    assert_eq!(r.mtimes.len(), 1);
+
+    let wrong = [truth[0].clone(), Entry::dir("var/x", 0o700).with_mtime(NOW)];
+    let r = search(&wrong, &input, toy_tar, || Sha).unwrap();
+    assert!(!r.matched);
+    assert_eq!(r.candidates, 22, "the whole window of the only possible step: {r:?}");
+    assert_eq!(r.digest, digest_of(&wrong));
+    assert_eq!(r.mtimes["var/x"], NOW);
+}
+
+#[test]
+fn more_groups_than_steps_is_an_error() {
+    let tree = [
+        Entry::dir("a", 0o755).with_mtime(NOW),
+        Entry::dir("b", 0o755).with_mtime(NOW + 1),
+    ];
+    let input = SearchInput {
+        expected: digest_of(&tree),
+        steps: steps(&[1_500_000_000], false),
+        replayed_after: 1_600_000_000,
+        limits: SearchLimits::default(),
+    };
+    assert!(matches!(
+        search(&tree, &input, toy_tar, || Sha),
+        Err(ReproduceError::TooManyGroups { groups: 2, steps: 1 })
+    ));
+}

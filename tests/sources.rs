@@ -1,0 +1,80 @@
+//! Source resolution without an engine: offline errors name what is missing, and a source whose
+//! bytes are not the ones the document names is refused with the expected and found hashes.
+
+use std::path::Path;
+
+use retrace::build::sources::{self, SourceError};
+use retrace::digest::Digest;
+use retrace::recipe::{self, Platform};
+
+fn recipe_in(dir: &Path, body: &str) -> recipe::Recipe {
+    let path = dir.join("r.yaml");
+    std::fs::write(&path, format!("document: d.md\ntag: t:t\ncache: cache\n{body}")).unwrap();
+    recipe::load(&path).unwrap()
+}
+
+#[test]
+fn a_missing_base_blob_names_its_digest_and_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = recipe::load(&root.join("recipes/httpd-2-alpine.yaml")).unwrap();
+    r.cache = dir.path().to_path_buf(); // an empty content store: nothing fetched, as offline
+    let layer: Digest = "sha256:6c40cc604d8e4c121adcb6b0bfe8bb038815c350980090e74aa5a6423f8f82c0"
+        .parse()
+        .unwrap();
+    let platform: Platform = "linux/amd64".parse().unwrap();
+    let err = sources::resolve_base(&r, &platform, "file:2a1f", &layer).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, SourceError::BlobUnavailable { digest, .. } if digest == layer),
+        "{msg}"
+    );
+    assert!(msg.contains("docker.io/library/httpd"), "{msg}");
+}
+
+#[test]
+fn a_copy_source_with_other_content_is_refused_with_both_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("httpd-foreground");
+    std::fs::write(&file, "#!/bin/sh\necho not the original\n").unwrap();
+    let want = "file:8b68ac010cb13f58ebe31c3015d15c988625d2fde7339dca8a84c3c914493323";
+    let r = recipe_in(
+        dir.path(),
+        &format!("sources:\n  - for: {want}\n    path: httpd-foreground\n"),
+    );
+    let err = sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), want).unwrap_err();
+    let found = format!("file:{}", sources::file_hash(&file).unwrap().hex());
+    match err {
+        SourceError::Mismatch { expected, found: f, .. } => {
+            assert_eq!(expected, want);
+            assert_eq!(f, found);
+        }
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn a_reference_without_source_tells_how_to_add_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = recipe_in(dir.path(), "");
+    let err = sources::resolve_copy(&r, &"linux/s390x".parse().unwrap(), "file:00").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linux/s390x: the recipe gives no source for `file:00`; add `sources: [{for: \"file:00\", path: ...}]`"
+    );
+}
+
+#[test]
+fn a_download_that_cannot_be_fetched_names_the_url_and_the_cache_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = "file:8b68ac010cb13f58ebe31c3015d15c988625d2fde7339dca8a84c3c914493323";
+    // A port nothing listens on stands for "no network".
+    let url = "http://127.0.0.1:9/httpd-foreground";
+    let r = recipe_in(dir.path(), &format!("sources:\n  - for: {want}\n    url: {url}\n"));
+    let err = sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), want).unwrap_err();
+    let msg = err.to_string();
+    let path = sources::download_path(&r, url, &None);
+    assert!(matches!(err, SourceError::NotCached { .. }), "{msg}");
+    assert!(msg.contains(url) && msg.contains(&path.display().to_string()), "{msg}");
+    assert!(!path.exists(), "nothing half-downloaded is left");
+}

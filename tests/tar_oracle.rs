@@ -1,0 +1,298 @@
+//! Differential test of the tar writer against Go's own archive/tar (Go 1.19, the toolchain of
+//! Debian's docker.io 20.10): random entry lists are written by testdata/oracle/gotar (which
+//! builds headers the way Docker 20.10's pkg/archive does) and by `write_tar`, byte for byte.
+//!
+//! Go 1.19's writer is the archive/tar generation of 18.06 (vendored Go 1.10.3) and 20.10, so
+//! those profiles are compared on everything. 17.06 (Go 1.8.3) differs from Go 1.19 on PAX
+//! headers, long/non-ASCII names and overflowing numbers (docs/layer-bytes.md), so it is
+//! compared only on cases using none of those.
+//!
+//! `#[ignore]`d: run with `cargo xtask test` (group `needs_go_`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use retrace::layer::{write_tar, Entry, EntryKind, Profile};
+use serde_json::{json, Value};
+
+/// Builds the Go oracle. The test is `#[ignore]`d and run by `cargo xtask test` in its
+/// `needs_go_` group only where `go` answers (always under CI), so a missing `go` here is a failure.
+fn go_oracle(dir: &Path) -> PathBuf {
+    let bin = dir.join("gotar");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/oracle/gotar/main.go");
+    let status = Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src)
+        .env("CGO_ENABLED", "0")
+        .status();
+    match status {
+        Ok(s) if s.success() => bin,
+        other => panic!("cannot build the Go tar oracle ({other:?}); is `go` installed (`cargo xtask setup`)?"),
+    }
+}
+
+/// A small deterministic generator so failures reproduce (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn component(rng: &mut Rng, long: bool) -> String {
+    let len = if long { 1 + rng.below(130) } else { 1 + rng.below(12) } as usize;
+    let mut s = String::new();
+    while s.len() < len {
+        let c = match rng.below(40) {
+            0 => 'é',
+            1 => '日',
+            2 => '-',
+            3 => '.',
+            n => (b'a' + (n % 26) as u8) as char,
+        };
+        s.push(c);
+    }
+    if s == "." || s == ".." {
+        s.push('x');
+    }
+    s
+}
+
+fn random_path(rng: &mut Rng, long_names: bool) -> String {
+    let depth = 1 + rng.below(if long_names { 6 } else { 3 });
+    let parts: Vec<String> = (0..depth)
+        .map(|_| {
+            let long = long_names && rng.chance(30);
+            component(rng, long)
+        })
+        .collect();
+    parts.join("/")
+}
+
+/// One random entry; `plain` restricts it to what Go 1.8 and Go 1.19 encode identically.
+fn random_entry(rng: &mut Rng, plain: bool, seen: &[String]) -> Entry {
+    let mut path = random_path(rng, !plain);
+    if plain {
+        path.retain(|c| c.is_ascii());
+        path = path.split('/').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("/");
+        path.truncate(90);
+        while path.ends_with('/') || path.is_empty() {
+            path.push('z');
+        }
+    }
+    let mode = (rng.below(0o10000)) as u32;
+    let kind = match rng.below(9) {
+        0 | 1 => EntryKind::File((0..rng.below(1500)).map(|i| i as u8).collect()),
+        2 | 3 => EntryKind::Dir,
+        4 => EntryKind::Symlink(if plain { "target".into() } else { random_path(rng, true) }),
+        5 if !seen.is_empty() => EntryKind::Hardlink(seen[rng.below(seen.len() as u64) as usize].clone()),
+        5 => EntryKind::Fifo,
+        6 => EntryKind::CharDevice {
+            major: rng.below(3) as u32,
+            minor: rng.below(3) as u32,
+        },
+        7 => EntryKind::BlockDevice {
+            major: rng.below(300) as u32,
+            minor: rng.below(300) as u32,
+        },
+        8 if !seen.is_empty() => EntryKind::SharedWhiteout(seen[rng.below(seen.len() as u64) as usize].clone()),
+        _ => EntryKind::Fifo,
+    };
+    let mut e = Entry::file(path, mode, Vec::new());
+    e.kind = kind;
+    let big_ids = !plain && rng.chance(10);
+    e.uid = if big_ids { rng.below(1 << 40) } else { rng.below(70000) };
+    e.gid = if big_ids { rng.below(1 << 30) } else { rng.below(70000) };
+    e.mtime = if !plain && rng.chance(10) {
+        rng.below(1 << 35) as i64 - (1 << 34)
+    } else {
+        rng.below(1 << 31) as i64
+    };
+    if !plain && rng.chance(15) {
+        let len = rng.below(40) as usize;
+        e.xattrs.insert(
+            "security.capability".into(),
+            (0..len).map(|_| rng.below(256) as u8).collect(),
+        );
+    }
+    e.opaque = matches!(e.kind, EntryKind::Dir) && rng.chance(30);
+    e
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn entry_json(e: &Entry) -> Value {
+    let (kind, data, target, major, minor) = match &e.kind {
+        EntryKind::File(d) => ("file", hex(d), String::new(), 0, 0),
+        EntryKind::Dir => ("dir", String::new(), String::new(), 0, 0),
+        EntryKind::Symlink(t) => ("symlink", String::new(), t.clone(), 0, 0),
+        EntryKind::Hardlink(t) => ("hardlink", String::new(), t.clone(), 0, 0),
+        EntryKind::CharDevice { major, minor } => ("char", String::new(), String::new(), *major, *minor),
+        EntryKind::BlockDevice { major, minor } => ("block", String::new(), String::new(), *major, *minor),
+        EntryKind::Fifo => ("fifo", String::new(), String::new(), 0, 0),
+        EntryKind::SharedWhiteout(t) => ("sharedwhiteout", String::new(), t.clone(), 0, 0),
+    };
+    json!({
+        "path": e.path, "kind": kind, "data": data, "target": target, "major": major, "minor": minor,
+        "mode": e.mode, "uid": e.uid, "gid": e.gid, "mtime": e.mtime,
+        "cap": e.xattrs.get("security.capability").map(|c| hex(c)),
+        "opaque": e.opaque,
+    })
+}
+
+struct Case {
+    entries: Vec<Entry>,
+    users: BTreeMap<u64, String>,
+    groups: BTreeMap<u64, String>,
+    plain: bool,
+}
+
+fn names_json(m: &BTreeMap<u64, String>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+#[test]
+#[ignore = "needs the Go toolchain; run by `cargo xtask test`"]
+fn needs_go_write_tar_matches_go_archive_tar() {
+    let dir = tempfile::tempdir().unwrap();
+    let oracle = go_oracle(dir.path());
+
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut cases = Vec::new();
+    for i in 0..600 {
+        let plain = i % 3 == 0;
+        let n = 1 + rng.below(12);
+        let mut entries = Vec::new();
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let e = random_entry(&mut rng, plain, &seen);
+            if matches!(e.kind, EntryKind::File(_)) {
+                seen.push(e.path.clone());
+            }
+            entries.push(e);
+        }
+        // Names as a Debian host would resolve them, some long or non-ASCII (PAX uname/gname).
+        let (users, groups) = if i % 2 == 0 && !plain {
+            let mut u = BTreeMap::new();
+            let mut g = BTreeMap::new();
+            for e in &entries {
+                if rng.chance(50) {
+                    let long = rng.chance(20);
+                    u.insert(e.uid, component(&mut rng, long));
+                }
+                if rng.chance(50) {
+                    let long = rng.chance(20);
+                    g.insert(e.gid, component(&mut rng, long));
+                }
+            }
+            (u, g)
+        } else {
+            (BTreeMap::new(), BTreeMap::new())
+        };
+        cases.push(Case {
+            entries,
+            users,
+            groups,
+            plain,
+        });
+    }
+    let input: Vec<Value> = cases
+        .iter()
+        .map(|c| {
+            json!({
+                "entries": c.entries.iter().map(entry_json).collect::<Vec<_>>(),
+                "users": names_json(&c.users), "groups": names_json(&c.groups),
+            })
+        })
+        .collect();
+
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut child = Command::new(&oracle)
+        .arg(&out_dir)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    serde_json::to_writer(child.stdin.take().unwrap(), &input).unwrap();
+    assert!(child.wait().unwrap().success(), "oracle failed");
+
+    let (mut compared, mut both_refused, mut compared_17) = (0, 0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let go_tar = std::fs::read(out_dir.join(format!("{i}.tar")));
+        let profiles = if case.users.is_empty() && case.groups.is_empty() {
+            vec![
+                Profile::docker_18_06(),
+                Profile::docker_20_10_with_names(BTreeMap::new(), BTreeMap::new()),
+            ]
+        } else {
+            vec![Profile::docker_20_10_with_names(
+                case.users.clone(),
+                case.groups.clone(),
+            )]
+        };
+        for profile in &profiles {
+            let mut ours = Vec::new();
+            let result = write_tar(&case.entries, profile, &mut ours);
+            match (&go_tar, result) {
+                (Ok(go), Ok(_)) => {
+                    if *go != ours {
+                        let keep = std::env::temp_dir().join(format!("retrace-oracle-case{i}"));
+                        let _ = std::fs::create_dir_all(&keep);
+                        let _ = std::fs::write(keep.join("go.tar"), go);
+                        let _ = std::fs::write(keep.join("ours.tar"), &ours);
+                        let at = go
+                            .iter()
+                            .zip(&ours)
+                            .position(|(a, b)| a != b)
+                            .unwrap_or(go.len().min(ours.len()));
+                        panic!(
+                            "case {i} ({profile}): differs from Go at byte {at} (block {}, offset {}); entries: {:#?}",
+                            at / 512,
+                            at % 512,
+                            case.entries
+                        );
+                    }
+                    compared += 1;
+                }
+                (Err(_), Err(_)) => both_refused += 1,
+                (go, ours) => panic!(
+                    "case {i} ({profile}): Go {:?} but ours {:?}; entries: {:#?}",
+                    go.as_ref()
+                        .map(|_| "wrote a tar")
+                        .map_err(|_| { std::fs::read_to_string(out_dir.join(format!("{i}.err"))).unwrap_or_default() }),
+                    ours.map(|_| "wrote a tar"),
+                    case.entries
+                ),
+            }
+        }
+        if case.plain {
+            let go = go_tar.as_ref().expect("plain cases always encode");
+            let mut ours = Vec::new();
+            write_tar(&case.entries, &Profile::docker_17_06(), &mut ours).unwrap();
+            // Opaque markers differ nowhere either: both write mtime 0 for a zero ModTime.
+            assert_eq!(go, &ours, "case {i} (docker-17.06, plain entries)");
+            compared_17 += 1;
+        }
+    }
+    eprintln!("compared {compared} tars with Go (18.06/20.10), {compared_17} plain ones as 17.06, {both_refused} refused by both");
+    assert!(compared > 400, "too few comparisons: {compared}");
+}

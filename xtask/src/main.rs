@@ -1,0 +1,59 @@
+//! Project automation: `cargo xtask <task>`. Each task is a plain function so `.ci/run` and the
+//! README call the same code a developer does.
+
+mod bench_diff;
+mod bench_gzip;
+mod bench_parse;
+mod demo;
+mod setup;
+mod test;
+
+use anyhow::{anyhow, Result};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result: Result<()> = match args.first().map(String::as_str) {
+        Some("setup") => setup::setup(),
+        Some("stop") => setup::stop(),
+        Some("test") => test::run(&args[1..]),
+        Some("demo-fixture") => demo::run(&args[1..]),
+        Some("demo") => demo::demo(),
+        Some("bench") => bench(args.get(1).map(String::as_str), args.get(2..).unwrap_or(&[])),
+        Some(other) => Err(anyhow!("unknown task `{other}`")),
+        None => Err(anyhow!(
+            "usage: cargo xtask <setup|stop|test|demo|demo-fixture|bench NAME>"
+        )),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        // Exit 2: the task could not do its job (for setup: this machine cannot run the project),
+        // matching the CLI's convention that 2 is an error rather than a finding.
+        std::process::exit(2);
+    }
+}
+
+/// Benchmarks print ratios against a reference measured side by side in the same run.
+fn bench(name: Option<&str>, rest: &[String]) -> Result<()> {
+    match name {
+        Some("gzip") => bench_gzip::run(),
+        Some("reproduce") => run_example("reproduce_bench"),
+        Some("diff") => bench_diff::run(),
+        Some("parse") => bench_parse::run(rest),
+        other => Err(anyhow!(
+            "unknown bench `{}` (known: gzip, reproduce, diff, parse)",
+            other.unwrap_or("")
+        )),
+    }
+}
+
+/// Runs a release-built example of the retrace crate that measures itself against a reference.
+fn run_example(example: &str) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["run", "--release", "--example", example])
+        .status()?;
+    if !status.success() {
+        return Err(anyhow!("bench `{example}` failed: {status}"));
+    }
+    Ok(())
+}
