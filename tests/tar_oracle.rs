@@ -13,25 +13,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod common;
+
 use retrace::layer::{write_tar, Entry, EntryKind, Profile};
 use serde_json::{json, Value};
 
 /// Builds the Go oracle. The test is `#[ignore]`d and run by `cargo xtask test` in its
 /// `needs_go_` group only where `go` answers (always under CI), so a missing `go` here is a failure.
 fn go_oracle(dir: &Path) -> PathBuf {
-    let bin = dir.join("gotar");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/oracle/gotar/main.go");
-    let status = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&bin)
-        .arg(&src)
-        .env("CGO_ENABLED", "0")
-        .status();
-    match status {
-        Ok(s) if s.success() => bin,
-        other => panic!("cannot build the Go tar oracle ({other:?}); is `go` installed (`cargo xtask setup`)?"),
-    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/oracle/gotar");
+    common::gobuild::build_go_program(&src, dir, "gotar")
+        .unwrap_or_else(|e| panic!("cannot build the Go tar oracle ({e}); is `go` installed (`cargo xtask setup`)?"))
 }
 
 /// A small deterministic generator so failures reproduce (xorshift64*).
