@@ -147,7 +147,8 @@ fn platform_of(config: &Value) -> Option<Value> {
     Some(p)
 }
 
-/// Writes `images` as an OCI image layout at `dir`, which must not exist yet.
+/// Writes `images` as an OCI image layout at `dir`, which must not exist yet. The layout is
+/// assembled in a temporary sibling directory and renamed into place when complete.
 pub fn write_oci_layout(dir: &Path, images: &[ImageInput]) -> Result<Vec<WrittenImage>, OciError> {
     if dir.exists() {
         return Err(OciError::AlreadyExists {
@@ -163,14 +164,38 @@ pub fn write_oci_layout(dir: &Path, images: &[ImageInput]) -> Result<Vec<Written
         .prefix(".retrace-oci-")
         .tempdir_in(parent)
         .map_err(io_at(parent))?;
-    let root = tmp.path();
-    let blobs = root.join("blobs/sha256");
-    fs::create_dir_all(&blobs).map_err(io_at(&blobs))?;
+    let written = update_oci_layout(tmp.path(), images, None)?;
+    let tmp_path = tmp.keep();
+    fs::rename(&tmp_path, dir).map_err(|e| {
+        let _ = fs::remove_dir_all(&tmp_path);
+        OciError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        }
+    })?;
+    Ok(written)
+}
 
+/// Writes `images` into the OCI image layout at `dir`, which may already hold blobs (a build
+/// writes its layer blobs there as it goes). Every blob is written atomically under its digest and
+/// verified (a layer blob already present is re-read and checked against digest, size and
+/// diff_id); `index.json`, naming exactly `images`, is replaced last, so a reader never sees an
+/// index that points at a missing or partial blob.
+///
+/// With `group`, the images are the platforms of one image: `index.json` names a single image
+/// index (annotated with `group` as its `org.opencontainers.image.ref.name`) that names the
+/// per-platform manifests, the shape `skopeo inspect oci:DIR` and `--override-arch` expect.
+pub fn update_oci_layout(
+    dir: &Path,
+    images: &[ImageInput],
+    group: Option<&str>,
+) -> Result<Vec<WrittenImage>, OciError> {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).map_err(io_at(&blobs))?;
     let put = |bytes: &[u8]| -> Result<Digest, OciError> {
         let d = Digest::of(bytes);
         let p = blobs.join(d.hex());
-        fs::write(&p, bytes).map_err(io_at(&p))?;
+        crate::fsutil::write_atomic(&p, |w| w.write_all(bytes)).map_err(io_at(&p))?;
         Ok(d)
     };
 
@@ -182,9 +207,18 @@ pub fn write_oci_layout(dir: &Path, images: &[ImageInput]) -> Result<Vec<Written
         let mut layers = Vec::new();
         for (i, layer) in image.layers.iter().enumerate() {
             let p = blobs.join(layer.digest.hex());
-            let mut f = fs::File::create(&p).map_err(io_at(&p))?;
-            copy_verified_blob(i, layer, &mut f, &p)?;
-            f.sync_all().map_err(io_at(&p))?;
+            if layer.source == BlobSource::File(p.clone()) {
+                copy_verified_blob(i, layer, &mut io::sink(), &p)?;
+            } else {
+                let mut failure = None;
+                crate::fsutil::write_atomic(&p, |w| {
+                    copy_verified_blob(i, layer, w, &p).map_err(|e| {
+                        failure = Some(e);
+                        io::Error::other("layer blob not written")
+                    })
+                })
+                .map_err(|e| failure.take().unwrap_or_else(|| io_at(&p)(e)))?;
+            }
             layers.push(json!({ "mediaType": OCI_LAYER_GZIP, "digest": layer.digest, "size": layer.size }));
         }
         let manifest = json!({
@@ -213,20 +247,25 @@ pub fn write_oci_layout(dir: &Path, images: &[ImageInput]) -> Result<Vec<Written
             config: config_digest,
         });
     }
-    let index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
-    let index_path = root.join("index.json");
-    fs::write(&index_path, serde_json::to_vec(&index).expect("serializes")).map_err(io_at(&index_path))?;
-    let layout_path = root.join("oci-layout");
-    fs::write(&layout_path, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io_at(&layout_path))?;
-
-    let tmp_path = tmp.keep();
-    fs::rename(&tmp_path, dir).map_err(|e| {
-        let _ = fs::remove_dir_all(&tmp_path);
-        OciError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        }
-    })?;
+    let layout_path = dir.join("oci-layout");
+    crate::fsutil::write_atomic(&layout_path, |w| w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#))
+        .map_err(io_at(&layout_path))?;
+    let mut index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
+    if let Some(name) = group {
+        let bytes = serde_json::to_vec(&index).expect("serializes");
+        let digest = put(&bytes)?;
+        index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
+            "mediaType": OCI_INDEX,
+            "digest": digest,
+            "size": bytes.len(),
+            "annotations": { "org.opencontainers.image.ref.name": name },
+        }]});
+    }
+    let index_path = dir.join("index.json");
+    crate::fsutil::write_atomic(&index_path, |w| {
+        w.write_all(&serde_json::to_vec_pretty(&index).expect("serializes"))
+    })
+    .map_err(io_at(&index_path))?;
     Ok(written)
 }
 

@@ -172,6 +172,11 @@ pub struct Source {
     /// Only for this platform; `None` means whichever platform names `reference`.
     pub platform: Option<Platform>,
     pub origin: Origin,
+    /// The mtime (seconds since the epoch) the COPY'd file or directory tree had in the original
+    /// build context. The document does not record it (the `file:` hash leaves mtimes out), yet
+    /// the layer carries it; a user who knows it (a fixture that pins it, a git commit time) gives
+    /// it here instead of leaving it to the timestamp search. `None` keeps the files' own mtimes.
+    pub mtime: Option<i64>,
 }
 
 /// The one place a source's bytes are read from.
@@ -286,6 +291,8 @@ struct RawSource {
     oci_layout: Option<PathBuf>,
     docker_archive: Option<PathBuf>,
     diff_id: Option<Digest>,
+    /// RFC 3339 (`2024-01-01T00:00:00Z`) or seconds since the epoch.
+    mtime: Option<yaml_serde::Value>,
 }
 
 #[derive(Deserialize)]
@@ -332,6 +339,15 @@ pub fn parse(text: &str, file: &Path) -> Result<Recipe, RecipeError> {
         }
     })?;
     resolve(raw, file)
+}
+
+/// A source's `mtime:`: RFC 3339 text or an integer number of seconds since the epoch.
+fn parse_mtime(value: &yaml_serde::Value) -> Option<i64> {
+    match value {
+        yaml_serde::Value::Number(n) => n.as_i64(),
+        yaml_serde::Value::String(s) => crate::describe::parse_rfc3339(s.trim()),
+        _ => None,
+    }
 }
 
 /// yaml_serde appends " at line L column C" to its messages; the location is already in our
@@ -472,10 +488,28 @@ fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
                 })?,
             },
         };
+        let mtime = match &s.mtime {
+            None => None,
+            Some(value) => {
+                if s.reference.parse::<Digest>().is_ok() {
+                    return Err(semantic(
+                        field("mtime"),
+                        "only a `file:` or `dir:` source has build-context mtimes; a layer keeps its own".into(),
+                    ));
+                }
+                Some(parse_mtime(value).ok_or_else(|| {
+                    semantic(
+                        field("mtime"),
+                        "must be an RFC 3339 time (`2024-01-01T00:00:00Z`) or whole seconds since the epoch".into(),
+                    )
+                })?)
+            }
+        };
         sources.push(Source {
             reference: s.reference,
             platform: s.platform,
             origin,
+            mtime,
         });
     }
 

@@ -139,6 +139,7 @@ fn options(out: &Path) -> BuildOptions {
         jobs: 2,
         keep_going: true,
         progress: false,
+        docker_archives: true,
     }
 }
 

@@ -189,9 +189,16 @@ pub fn search_timestamps(
 }
 
 /// The tar to extract at `/` for a COPY/ADD of `source` to `dest`: the classic builder's result,
-/// files keep their mode and build-context mtime, owned by root (or `--chown` with numeric ids);
-/// missing parent directories are created by the engine (0755, as the builder does).
-pub fn copy_tar(source: &Resolved, dest: &str, workdir: &str, chown: Option<&str>) -> std::io::Result<Vec<u8>> {
+/// files keep their mode and build-context mtime (or `mtime`, the recipe's statement of what the
+/// original context had), owned by root (or `--chown` with numeric ids); missing parent
+/// directories are created by the engine (0755, as the builder does).
+pub fn copy_tar(
+    source: &Resolved,
+    dest: &str,
+    workdir: &str,
+    chown: Option<&str>,
+    mtime: Option<i64>,
+) -> std::io::Result<Vec<u8>> {
     let (uid, gid) = match chown {
         None => (0, 0),
         Some(spec) => {
@@ -224,11 +231,11 @@ pub fn copy_tar(source: &Resolved, dest: &str, workdir: &str, chown: Option<&str
             } else {
                 rel.clone()
             };
-            add_file(&mut out, path, &name, uid, gid)?;
+            add_file(&mut out, path, &name, (uid, gid), mtime)?;
         }
         Resolved::Dir(root) => {
             let prefix = rel.trim_end_matches('/').to_string();
-            add_tree(&mut out, root, root, &prefix, uid, gid)?;
+            add_tree(&mut out, root, root, &prefix, (uid, gid), mtime)?;
         }
         Resolved::LayerTar { .. } => return Err(std::io::Error::other("a layer cannot be COPY'd")),
     }
@@ -236,21 +243,13 @@ pub fn copy_tar(source: &Resolved, dest: &str, workdir: &str, chown: Option<&str
     Ok(out)
 }
 
-fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, uid: u64, gid: u64) -> std::io::Result<()> {
+fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, owner: (u64, u64), mtime: Option<i64>) -> std::io::Result<()> {
+    let (uid, gid) = owner;
     let meta = std::fs::symlink_metadata(path)?;
+    let time = mtime.unwrap_or(meta.mtime());
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(path)?;
-        return tar_header(
-            out,
-            name,
-            0o777,
-            uid,
-            gid,
-            0,
-            meta.mtime(),
-            b'2',
-            &target.to_string_lossy(),
-        );
+        return tar_header(out, name, 0o777, uid, gid, 0, time, b'2', &target.to_string_lossy());
     }
     let data = std::fs::read(path)?;
     tar_header(
@@ -260,7 +259,7 @@ fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, uid: u64, gid: u64) -> s
         uid,
         gid,
         data.len() as u64,
-        meta.mtime(),
+        time,
         b'0',
         "",
     )?;
@@ -269,7 +268,15 @@ fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, uid: u64, gid: u64) -> s
     Ok(())
 }
 
-fn add_tree(out: &mut Vec<u8>, root: &Path, dir: &Path, prefix: &str, uid: u64, gid: u64) -> std::io::Result<()> {
+fn add_tree(
+    out: &mut Vec<u8>,
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    owner: (u64, u64),
+    mtime: Option<i64>,
+) -> std::io::Result<()> {
+    let (uid, gid) = owner;
     let mut names: Vec<_> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<Result<_, _>>()?;
@@ -291,14 +298,38 @@ fn add_tree(out: &mut Vec<u8>, root: &Path, dir: &Path, prefix: &str, uid: u64, 
                 uid,
                 gid,
                 0,
-                meta.mtime(),
+                mtime.unwrap_or(meta.mtime()),
                 b'5',
                 "",
             )?;
-            add_tree(out, root, &path, prefix, uid, gid)?;
+            add_tree(out, root, &path, prefix, owner, mtime)?;
         } else {
-            add_file(out, &path, &name, uid, gid)?;
+            add_file(out, &path, &name, owner, mtime)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mtime field of the first tar header in `tar`.
+    fn first_mtime(tar: &[u8]) -> i64 {
+        let field = std::str::from_utf8(&tar[136..147]).unwrap();
+        i64::from_str_radix(field, 8).unwrap()
+    }
+
+    #[test]
+    fn copy_tar_uses_the_stated_context_mtime_over_the_files_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("entrypoint.sh");
+        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        let source = Resolved::File(file);
+        let own = copy_tar(&source, "/usr/local/bin/", "/", None, None).unwrap();
+        assert_ne!(first_mtime(&own), 1_704_067_200);
+        let stated = copy_tar(&source, "/usr/local/bin/", "/", None, Some(1_704_067_200)).unwrap();
+        assert_eq!(first_mtime(&stated), 1_704_067_200);
+        assert_eq!(&stated[..28], b"usr/local/bin/entrypoint.sh\0");
+    }
 }

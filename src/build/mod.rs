@@ -52,6 +52,9 @@ pub enum BuildError {
     #[error("the build stopped on {platforms} (see the table above and the logs)")]
     Failed { platforms: String },
 
+    #[error("writing the images: {0}")]
+    Output(String),
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -98,6 +101,8 @@ pub struct BuildOptions {
     pub keep_going: bool,
     /// Draw progress bars (off in tests and when stderr is not a terminal).
     pub progress: bool,
+    /// Also write `images/<platform>.tar`, a `docker load` archive, for every fully built platform.
+    pub docker_archives: bool,
 }
 
 /// What a platform's replay produced, for the report and the OCI layout.
@@ -116,6 +121,9 @@ struct Ctx<'a> {
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
     summary: Mutex<Vec<String>>,
+    /// Why fetching a published layer failed, once it has: later differing layers are then not
+    /// fetched again (an offline machine would otherwise wait out every retry).
+    published_unreachable: Mutex<Option<String>>,
 }
 
 /// Chooses the plans to replay: `wanted` (command line) else the recipe's platforms else all.
@@ -166,6 +174,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         failed: AtomicBool::new(false),
         multi,
         summary: Mutex::new(Vec::new()),
+        published_unreachable: Mutex::new(None),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -181,7 +190,8 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         .zip(&results)
         .filter_map(|(p, r)| r.layers.as_ref().map(|l| (*p, l)))
         .collect();
-    output::write_layout(&opts.out, &built).map_err(io_err(&opts.out))?;
+    output::write_layout(&opts.out, &recipe.tag, &built, opts.docker_archives)
+        .map_err(|e| BuildError::Output(e.to_string()))?;
     let report = Report {
         recipe: recipe.file.display().to_string(),
         platforms: results.into_iter().map(|r| r.report).collect(),
@@ -244,6 +254,7 @@ fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult {
                     (Some(_), _) => "an earlier step failed".into(),
                     (None, _) => "not reached".into(),
                 },
+                causes: Vec::new(),
             });
         }
     }
@@ -340,6 +351,14 @@ fn run_steps(
         if let Some(r) = &resolved {
             inputs.push(r.content_key().map_err(|e| StepError::Other(e.to_string()))?);
         }
+        // The build-context mtime the recipe states for a COPY source shapes the layer too.
+        let copy_mtime = match &step.action {
+            Action::Copy { source, .. } => recipe.source_for(source, &plan.platform).and_then(|s| s.mtime),
+            _ => None,
+        };
+        if let Some(t) = copy_mtime {
+            inputs.push(format!("mtime:{t}"));
+        }
         if let Action::Run { .. } = &step.action {
             inputs.push(recipe.network.clone());
         }
@@ -389,7 +408,7 @@ fn run_steps(
                         let parent = parent
                             .as_ref()
                             .ok_or_else(|| StepError::Other("COPY before any base layer".into()))?;
-                        let tar = layers::copy_tar(r, dest, workdir, chown.as_deref())
+                        let tar = layers::copy_tar(r, dest, workdir, chown.as_deref(), copy_mtime)
                             .map_err(|e| StepError::Other(e.to_string()))?;
                         exec.copy(parent, tar, &tag).map_err(exec_err)?
                     }
@@ -424,7 +443,7 @@ fn run_steps(
             let diff = exec.diff(&snap.image).map_err(exec_err)?;
             let entries = layers::capture(&diff).map_err(layer_err)?;
             let blob = layers::write_blob(&entries, &profile, &ctx.out.join("blobs/sha256")).map_err(layer_err)?;
-            let (verdict, reason) = if blob.digest == slot.expected {
+            let (verdict, mut reason) = if blob.digest == slot.expected {
                 (Verdict::Match, "byte for byte".to_string())
             } else {
                 layers::search_timestamps(
@@ -435,6 +454,17 @@ fn run_steps(
                     slot.index,
                 )
             };
+            let mut causes = Vec::new();
+            if verdict == Verdict::Differs {
+                let rebuilt = ctx.out.join("blobs/sha256").join(blob.digest.hex());
+                match explain_difference(ctx, &slot.expected, &rebuilt) {
+                    Ok(summary) => {
+                        reason = format!("{reason}; compared with the published layer: {}", summary.headline);
+                        causes = summary.causes;
+                    }
+                    Err(why) => reason = format!("{reason}; not compared with the published layer: {why}"),
+                }
+            }
             let _ = writeln!(
                 log,
                 "    layer {} {} -> {} ({})",
@@ -450,6 +480,7 @@ fn run_steps(
                 rebuilt: Some(blob.digest),
                 verdict,
                 reason,
+                causes,
             });
             blobs.push(blob);
             if let Some(b) = bar {
@@ -458,6 +489,22 @@ fn run_steps(
         }
     }
     Ok(())
+}
+
+/// Compares a rebuilt layer that still differs with the published one (fetched into the content
+/// store when needed) and names the likely cause.
+fn explain_difference(
+    ctx: &Ctx,
+    expected: &Digest,
+    rebuilt: &Path,
+) -> Result<crate::diff::cause::CauseSummary, String> {
+    if let Some(why) = ctx.published_unreachable.lock().unwrap().clone() {
+        return Err(format!("the published layers are unavailable ({why})"));
+    }
+    let published = sources::published_layer(ctx.recipe, expected).inspect_err(|why| {
+        *ctx.published_unreachable.lock().unwrap() = Some(why.clone());
+    })?;
+    crate::diff::cause::classify_layers(rebuilt, &published).map_err(|e| e.to_string())
 }
 
 /// When a RUN fails, names the URLs its text fetches and how to supply them offline.

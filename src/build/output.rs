@@ -1,28 +1,15 @@
-//! The OCI image layout of a build: one image manifest and config per fully built platform, and an
-//! index naming them with their platforms. Blobs are content-addressed and written atomically, the
-//! index last, so a reader never sees an index pointing at a missing blob.
+//! The images of a build: an OCI image layout in the output directory (one manifest and config per
+//! fully built platform, an index naming them with their platforms) and, on request, one
+//! `docker load` archive per platform. The writing itself is `crate::oci`'s: blobs are verified and
+//! written atomically, the index last, so a reader never sees an index pointing at a missing blob.
 
-use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use super::layers::BlobInfo;
-use crate::digest::Digest;
-use crate::plan::{Action, PlatformPlan};
-
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-fn put_blob(out: &Path, bytes: &[u8]) -> io::Result<Digest> {
-    let digest = Digest::of(bytes);
-    let path = out.join("blobs/sha256").join(digest.hex());
-    if !path.exists() {
-        crate::fsutil::write_atomic(&path, |w| w.write_all(bytes))?;
-    }
-    Ok(digest)
-}
+use crate::oci::{BlobSource, ImageInput, LayerBlob, OciError};
+use crate::plan::PlatformPlan;
 
 /// The OCI config of a rebuilt platform: its platform, the plan's final runtime config, the diff_ids
 /// of the rebuilt layers and the document's history.
@@ -38,7 +25,6 @@ pub fn config_json(plan: &PlatformPlan, layers: &[BlobInfo]) -> Value {
             if s.layer.is_none() {
                 h["empty_layer"] = json!(true);
             }
-            let _ = matches!(s.action, Action::Config);
             h
         })
         .collect();
@@ -57,36 +43,65 @@ pub fn config_json(plan: &PlatformPlan, layers: &[BlobInfo]) -> Value {
     config
 }
 
-/// Writes the manifests, configs, `index.json` and `oci-layout` for the built platforms.
-pub fn write_layout(out: &Path, built: &[(&PlatformPlan, &Vec<BlobInfo>)]) -> io::Result<()> {
-    let mut manifests = Vec::new();
-    for (plan, layers) in built {
-        let config = serde_json::to_vec(&config_json(plan, layers))?;
-        let config_digest = put_blob(out, &config)?;
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": MANIFEST,
-            "config": {"mediaType": CONFIG, "digest": config_digest.to_string(), "size": config.len()},
-            "layers": layers.iter().map(|l| json!({"mediaType": LAYER, "digest": l.digest.to_string(), "size": l.size})).collect::<Vec<_>>(),
-        });
-        let manifest = serde_json::to_vec(&manifest)?;
-        let digest = put_blob(out, &manifest)?;
-        let mut platform = json!({"architecture": plan.platform.architecture, "os": plan.platform.os});
-        if let Some(v) = &plan.platform.variant {
-            platform["variant"] = json!(v);
-        }
-        manifests.push(
-            json!({"mediaType": MANIFEST, "digest": digest.to_string(), "size": manifest.len(), "platform": platform}),
-        );
+/// The image of one fully built platform, its layers read from the build's blob store.
+fn image_input(out: &Path, plan: &PlatformPlan, layers: &[BlobInfo], reference: Option<String>) -> ImageInput {
+    ImageInput {
+        config: config_json(plan, layers),
+        layers: layers
+            .iter()
+            .map(|l| LayerBlob {
+                digest: l.digest,
+                diff_id: l.diff_id,
+                size: l.size,
+                source: BlobSource::File(out.join("blobs/sha256").join(l.digest.hex())),
+            })
+            .collect(),
+        reference,
     }
-    crate::fsutil::write_atomic(&out.join("oci-layout"), |w| {
-        w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#)
-    })?;
-    let index =
-        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
-    crate::fsutil::write_atomic(&out.join("index.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &index).map_err(io::Error::other)
-    })
+}
+
+/// The tag a platform's docker archive loads as: the document's repository name under `retrace/`,
+/// tagged with the platform (`retrace/demo:linux-arm-v7`), so loading never replaces the original.
+pub fn archive_reference(tag: &str, plan: &PlatformPlan) -> String {
+    let repo = tag
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or(tag, |(r, _)| r);
+    let name = repo.rsplit('/').next().unwrap_or(repo).to_ascii_lowercase();
+    format!("retrace/{name}:{}", plan.platform.slug())
+}
+
+/// Where the docker archive of a platform goes.
+pub fn archive_path(out: &Path, plan: &PlatformPlan) -> PathBuf {
+    out.join("images").join(format!("{}.tar", plan.platform.slug()))
+}
+
+/// Writes the manifests, configs, `index.json` and `oci-layout` for the built platforms, and with
+/// `archives` a docker archive per platform. Every layer blob is verified against its digest,
+/// size and diff_id on the way.
+pub fn write_layout(
+    out: &Path,
+    tag: &str,
+    built: &[(&PlatformPlan, &Vec<BlobInfo>)],
+    archives: bool,
+) -> Result<(), OciError> {
+    let images: Vec<ImageInput> = built
+        .iter()
+        .map(|(plan, layers)| image_input(out, plan, layers, None))
+        .collect();
+    // One multi-platform image, named by the document's tag (`latest` of `demo:latest`).
+    let name = tag
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or("latest", |(_, t)| t);
+    crate::oci::update_oci_layout(out, &images, Some(name))?;
+    if archives {
+        for (plan, layers) in built {
+            let image = image_input(out, plan, layers, Some(archive_reference(tag, plan)));
+            crate::oci::write_docker_archive(&archive_path(out, plan), &image)?;
+        }
+    }
+    Ok(())
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (`2019-02-05T20:24:16Z`).

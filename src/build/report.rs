@@ -16,6 +16,9 @@ pub struct LayerReport {
     pub rebuilt: Option<Digest>,
     pub verdict: Verdict,
     pub reason: String,
+    /// For a layer that still differs: what the comparison with the published layer found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<crate::diff::cause::Cause>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +95,13 @@ impl Report {
                 .collect();
             out.push_str(line.join("  ").trim_end());
             out.push('\n');
+        }
+        // Below the table, why each layer that differs does: a person reading the terminal should
+        // not have to open report.json to learn the cause.
+        for p in &self.platforms {
+            for l in p.layers.iter().filter(|l| l.verdict == Verdict::Differs) {
+                out.push_str(&format!("{} layer {}: {}\n", p.platform, l.index, l.reason));
+            }
         }
         for p in &self.platforms {
             if let Some(e) = &p.error {

@@ -284,15 +284,49 @@ fn download(url: &str, path: &Path) -> Result<(), String> {
 }
 
 /// A registry blob from the local content store, where the registry client keeps what it fetched.
+/// The published layer `digest` of the recipe's image, for comparing a rebuilt layer with it:
+/// from the content stores, else fetched from the repository of the recipe's `tag`.
+pub fn published_layer(recipe: &Recipe, digest: &Digest) -> Result<PathBuf, String> {
+    let reference: crate::registry::Reference = recipe
+        .tag
+        .parse()
+        .map_err(|e| format!("the recipe's tag `{}` is not an image reference: {e}", recipe.tag))?;
+    registry_blob(
+        recipe,
+        &format!("{}/{}", reference.registry, reference.repository),
+        digest,
+    )
+}
+
+/// A layer blob named by digest: from the recipe's content store, else from the default store
+/// (`retrace pull` fills it), else fetched from `repository` into the recipe's store. The client
+/// stores a blob only once its bytes hash to `digest`, so a corrupt download never lands.
 fn registry_blob(recipe: &Recipe, repository: &str, digest: &Digest) -> Result<PathBuf, String> {
-    let path = recipe.cache.join("blobs/sha256").join(digest.hex());
-    if path.is_file() {
-        return Ok(path);
+    use crate::registry::{Client, ClientOptions, Reference, Store};
+    let store = Store::new(&recipe.cache);
+    for candidate in [store.blob_path(digest), Store::open_default().blob_path(digest)] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
     }
-    Err(format!(
-        "not in the content store {}; fetch it from {repository} (e.g. `skopeo copy docker://{repository}@… oci:…`) or point the source at a local file",
-        path.display()
-    ))
+    let fetch = || -> Result<PathBuf, String> {
+        let reference: Reference = repository
+            .parse()
+            .map_err(|e| format!("`{repository}` is not a repository reference: {e}"))?;
+        let client = ClientOptions::from_environment()
+            .and_then(Client::new)
+            .map_err(|e| e.to_string())?;
+        client
+            .fetch_blob(&reference, digest, None, &store)
+            .map_err(|e| e.to_string())?;
+        Ok(store.blob_path(digest))
+    };
+    fetch().map_err(|why| {
+        format!(
+            "not in the content store {} and fetching it from {repository} failed: {why}; run `retrace pull` for the image or point the source at a local file",
+            store.root().display()
+        )
+    })
 }
 
 fn is_gzip(path: &Path) -> io::Result<bool> {

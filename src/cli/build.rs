@@ -20,6 +20,9 @@ pub struct Args {
     /// Keep building the other platforms after one fails.
     #[arg(long)]
     keep_going: bool,
+    /// Also write `images/<platform>.tar` per fully built platform, for `docker load`.
+    #[arg(long)]
+    docker_archives: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -34,6 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         jobs: args.jobs,
         keep_going: args.keep_going,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        docker_archives: args.docker_archives,
     };
     Ok(retrace::build::command(&args.recipe, args.out.as_deref(), opts)?)
 }

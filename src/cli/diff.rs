@@ -4,7 +4,8 @@ use clap::ValueEnum;
 use retrace::Outcome;
 
 /// Operands: a layer blob FILE (tar or tar.gz); DIR@sha256:<hex> (a blob of an OCI layout);
-/// oci:DIR[:TAG]; docker-archive:FILE; a `retrace build` output DIR (holding report.json).
+/// oci:DIR[:TAG]; docker-archive:FILE; a `retrace build` output DIR (holding report.json);
+/// registry:REF or docker://REF (fetched into the content store, verified); store:REF (offline).
 #[derive(clap::Args)]
 pub struct DiffArgs {
     a: String,
@@ -49,7 +50,8 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
         report_dir: args.report_dir,
         ..Default::default()
     };
-    let report = retrace::diff::diff(&args.a, &args.b, &opts, None)?;
+    let images = retrace::registry::RegistryImages::default();
+    let report = retrace::diff::diff(&args.a, &args.b, &opts, Some(&images))?;
     match args.format {
         DiffFormat::Text => print!("{}", retrace::diff::render::render_text(&report)),
         DiffFormat::Json => print!("{}", retrace::diff::render::render_json(&report)),

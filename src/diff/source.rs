@@ -72,19 +72,22 @@ pub enum Subject {
 /// subjects. The registry client implements it; `retrace diff` without one refuses such operands
 /// with a clear message.
 pub trait ImageResolver: Sync {
-    fn resolve(&self, reference: &str) -> Result<Subject, DiffError>;
+    /// The image `reference` names; `offline` (the `store:` prefix) reads the local content store
+    /// only, never the network.
+    fn resolve(&self, reference: &str, offline: bool) -> Result<Subject, DiffError>;
 }
 
 pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subject, DiffError> {
     for prefix in ["registry:", "store:", "docker://"] {
         if let Some(reference) = spec.strip_prefix(prefix) {
             return match resolver {
-                Some(r) => r.resolve(reference),
+                Some(r) => r.resolve(reference, prefix == "store:"),
                 None => Err(DiffError::Spec {
                     spec: spec.into(),
-                    message: "image references need the registry client, which is not wired into `retrace diff` yet; \
-                              pass a layer file, an OCI layout or a build dir"
-                        .into(),
+                    message:
+                        "image references need a resolver (the registry client); pass a layer file, an OCI layout, \
+                              a docker archive or a build dir"
+                            .into(),
                 }),
             };
         }

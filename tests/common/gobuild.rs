@@ -32,7 +32,9 @@ pub fn build_go_program(src_dir: &Path, out_dir: &Path, name: &str) -> std::io::
     let tmp = out_dir.join(format!("{name}-{hash:016x}.{}.{call}.tmp", std::process::id()));
     let mut cmd = Command::new("go");
     cmd.arg("build").arg("-o").arg(&tmp).arg(".");
-    cmd.current_dir(src_dir).env("GO111MODULE", "off").env("CGO_ENABLED", "0");
+    cmd.current_dir(src_dir)
+        .env("GO111MODULE", "off")
+        .env("CGO_ENABLED", "0");
     if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
         cmd.env("GOCACHE", out_dir.join("go-cache"));
     }
