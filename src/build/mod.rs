@@ -71,14 +71,14 @@ pub enum StepError {
         position: usize,
         step: String,
         #[source]
-        source: SourceError,
+        source: Box<SourceError>,
     },
     #[error("step {position} `{step}`: {source}{hint}")]
     Exec {
         position: usize,
         step: String,
         #[source]
-        source: ExecError,
+        source: Box<ExecError>,
         hint: String,
     },
     #[error("step {position} `{step}`: layer {layer}: {message}")]
@@ -319,14 +319,14 @@ fn run_steps(
             StepError::Exec {
                 position: step.position,
                 step: short.clone(),
-                source,
+                source: Box::new(source),
                 hint,
             }
         };
-        let src_err = |source| StepError::Source {
+        let src_err = |source: SourceError| StepError::Source {
             position: step.position,
             step: short.clone(),
-            source,
+            source: Box::new(source),
         };
         // Inputs beyond the action itself that decide the result (content of sources).
         let mut inputs = vec![plan.platform.to_string()];
