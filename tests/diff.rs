@@ -366,12 +366,32 @@ fn hostile_layers_are_refused_with_exit_2_naming_the_entry() {
 }
 
 #[test]
-fn image_references_without_a_registry_client_are_a_clear_error() {
+fn image_references_that_cannot_be_resolved_are_a_clear_error() {
     let t = tempfile::tempdir().unwrap();
     write(&t.path().join("ok.tar"), &tar(&base()));
-    let (code, _, err) = run(&["diff", "registry:docker.io/library/alpine:3.19", "ok.tar"], t.path());
-    assert_eq!(code, 2);
-    assert!(err.contains("need the registry client"), "{err}");
+    // `store:` reads an (empty) content store only: refused at once, never the network.
+    let out = retrace()
+        .args(["diff", "store:127.0.0.1:9/none/such:1", "ok.tar"])
+        .current_dir(t.path())
+        .env("RETRACE_STORE", t.path().join("store"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("store:127.0.0.1:9/none/such:1") || err.contains("127.0.0.1:9/none/such"),
+        "{err}"
+    );
+    // `registry:` with nothing listening: exit 2 naming the reference, nothing stored.
+    let out = retrace()
+        .args(["diff", "registry:127.0.0.1:9/none/such:1", "ok.tar"])
+        .current_dir(t.path())
+        .env("RETRACE_STORE", t.path().join("store"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("127.0.0.1:9/none/such"), "{err}");
 }
 
 #[test]

@@ -140,6 +140,7 @@ fn options(out: &Path) -> BuildOptions {
         keep_going: true,
         progress: false,
         docker_archives: true,
+        no_cache: false,
     }
 }
 
@@ -191,8 +192,17 @@ fn needs_docker_replays_amd64_and_arm64_under_qemu_then_reuses_the_cache() {
             .iter()
             .any(|(n, d)| n == "usr/local/bin/entrypoint.sh" && d.starts_with(b"#!/bin/sh")));
     }
-    // The layout has one manifest per platform, with its platform.
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    // The layout is one multi-platform image: index.json names an image index, which has one
+    // manifest per platform, with its platform.
+    let top: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(top["manifests"].as_array().unwrap().len(), 1);
+    let nested = top["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("blobs/sha256").join(nested)).unwrap()).unwrap();
     let platforms: Vec<String> = index["manifests"]
         .as_array()
         .unwrap()

@@ -78,3 +78,61 @@ fn a_download_that_cannot_be_fetched_names_the_url_and_the_cache_path() {
     assert!(msg.contains(url) && msg.contains(&path.display().to_string()), "{msg}");
     assert!(!path.exists(), "nothing half-downloaded is left");
 }
+
+/// Serves `body` to every request on a loopback port, for as long as the test runs.
+fn serve(body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://{addr}/rootfs.tar")
+}
+
+#[test]
+fn a_download_is_fetched_once_verified_and_kept_under_its_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let body: &[u8] = b"not really a tarball, but bytes with a known digest\n";
+    let url = serve(body);
+    let sha = Digest::of(body);
+    let r = recipe_in(
+        dir.path(),
+        &format!("sources:\n  - for: dir:0000000000000000000000000000000000000000000000000000000000000000\n    url: {url}\n    sha256: {sha}\n"),
+    );
+    let got = sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), &format!("dir:{}", "0".repeat(64))).unwrap();
+    let path = sources::download_path(&r, &url, &Some(sha));
+    assert!(matches!(got, sources::Resolved::File(ref p) if *p == path), "{got:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+}
+
+#[test]
+fn a_download_with_other_bytes_is_refused_and_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = serve(b"tampered\n");
+    let pinned = Digest::of(b"the original\n");
+    let r = recipe_in(
+        dir.path(),
+        &format!("sources:\n  - for: dir:0000000000000000000000000000000000000000000000000000000000000000\n    url: {url}\n    sha256: {pinned}\n"),
+    );
+    let err =
+        sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), &format!("dir:{}", "0".repeat(64))).unwrap_err();
+    match &err {
+        SourceError::Mismatch { expected, found, .. } => {
+            assert_eq!(expected, &pinned.to_string());
+            assert_eq!(found, &Digest::of(b"tampered\n").to_string());
+        }
+        e => panic!("{e}"),
+    }
+    assert!(!sources::download_path(&r, &url, &Some(pinned)).exists());
+}

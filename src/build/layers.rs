@@ -192,13 +192,28 @@ pub fn search_timestamps(
 /// files keep their mode and build-context mtime (or `mtime`, the recipe's statement of what the
 /// original context had), owned by root (or `--chown` with numeric ids); missing parent
 /// directories are created by the engine (0755, as the builder does).
+///
+/// With `add` (an ADD step), a local tar archive (plain or gzip'd) is extracted into `dest`
+/// instead, as the classic builder does: entries keep the archive's modes, owners and mtimes (the
+/// builder applies neither `--chown` nor the context mtime to extracted archives).
 pub fn copy_tar(
     source: &Resolved,
     dest: &str,
     workdir: &str,
     chown: Option<&str>,
     mtime: Option<i64>,
+    add: bool,
 ) -> std::io::Result<Vec<u8>> {
+    if let (true, Resolved::File(path)) = (add, source) {
+        if is_tar_archive(path)? {
+            let abs = if dest.starts_with('/') {
+                dest.to_string()
+            } else {
+                format!("{}/{}", workdir.trim_end_matches('/'), dest)
+            };
+            return extracted_archive_tar(path, abs.trim_matches('/'));
+        }
+    }
     let (uid, gid) = match chown {
         None => (0, 0),
         Some(spec) => {
@@ -240,6 +255,95 @@ pub fn copy_tar(
         Resolved::LayerTar { .. } => return Err(std::io::Error::other("a layer cannot be COPY'd")),
     }
     out.extend_from_slice(&[0u8; 1024]);
+    Ok(out)
+}
+
+/// Whether ADD would extract `path`: its first block, decompressed when gzip'd, is a tar header
+/// with a valid checksum (what Go's tar reader accepts as a first entry). bzip2 and xz sources,
+/// which Docker also extracts, are refused rather than copied as plain files.
+fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(path)?.take(512).read_to_end(&mut head)?;
+    match head.as_slice() {
+        [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X', b'Z', ..] => {
+            return Err(std::io::Error::other(format!(
+                "{}: ADD of a bzip2 or xz archive is not supported by the replay; supply it uncompressed or gzip'd",
+                path.display()
+            )))
+        }
+        [0x1f, 0x8b, ..] => {
+            head.clear();
+            let gz = flate2::read::GzDecoder::new(std::fs::File::open(path)?);
+            // A gzip'd file that is not a tar (or is corrupt) is copied as a plain file, as Docker does.
+            if gz.take(512).read_to_end(&mut head).is_err() {
+                return Ok(false);
+            }
+        }
+        _ => {}
+    }
+    if head.len() < 512 || head[..100].iter().all(|&b| b == 0) {
+        return Ok(false);
+    }
+    let field = std::str::from_utf8(&head[148..156]).unwrap_or("");
+    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8) else {
+        return Ok(false);
+    };
+    let sum: u32 = head
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if (148..156).contains(&i) { b' ' as u32 } else { b as u32 })
+        .sum();
+    Ok(sum == stored)
+}
+
+/// The archive at `path` re-rooted at `prefix`, as a tar for the engine to extract at `/`. The
+/// archive comes from outside, so it is read by the hostile-archive reader (paths checked, sizes
+/// and entry counts bounded); hard link targets move with the entries, symlink targets stay.
+fn extracted_archive_tar(path: &Path, prefix: &str) -> std::io::Result<Vec<u8>> {
+    use crate::archive::{read_archive_file, Kind, Limits};
+    use std::io::Read;
+    let join = |p: &str| {
+        if prefix.is_empty() {
+            p.to_string()
+        } else {
+            format!("{prefix}/{p}")
+        }
+    };
+    let mut entries = Vec::new();
+    read_archive_file(path, None, &Limits::default(), |e, content| {
+        let kind = match &e.kind {
+            Kind::File => {
+                let mut data = Vec::with_capacity(e.size as usize);
+                content.read_to_end(&mut data)?;
+                EntryKind::File(data)
+            }
+            Kind::Dir => EntryKind::Dir,
+            Kind::Symlink(t) => EntryKind::Symlink(t.clone()),
+            Kind::Hardlink(t) => EntryKind::Hardlink(join(t)),
+            Kind::Char(major, minor) => EntryKind::CharDevice {
+                major: *major,
+                minor: *minor,
+            },
+            Kind::Block(major, minor) => EntryKind::BlockDevice {
+                major: *major,
+                minor: *minor,
+            },
+            Kind::Fifo => EntryKind::Fifo,
+        };
+        let mut entry = Entry::dir(join(&e.path), e.mode);
+        entry.kind = kind;
+        entry.uid = e.uid;
+        entry.gid = e.gid;
+        entry.mtime = e.mtime;
+        entry.xattrs = e.xattrs.clone();
+        entries.push(entry);
+        Ok(())
+    })
+    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+    let profile = Profile::from_name("docker-20.10").map_err(std::io::Error::other)?;
+    let mut out = Vec::new();
+    write_tar(&entries, &profile, &mut out)?;
     Ok(out)
 }
 
@@ -326,10 +430,91 @@ mod tests {
         let file = dir.path().join("entrypoint.sh");
         std::fs::write(&file, "#!/bin/sh\n").unwrap();
         let source = Resolved::File(file);
-        let own = copy_tar(&source, "/usr/local/bin/", "/", None, None).unwrap();
+        let own = copy_tar(&source, "/usr/local/bin/", "/", None, None, false).unwrap();
         assert_ne!(first_mtime(&own), 1_704_067_200);
-        let stated = copy_tar(&source, "/usr/local/bin/", "/", None, Some(1_704_067_200)).unwrap();
+        let stated = copy_tar(&source, "/usr/local/bin/", "/", None, Some(1_704_067_200), false).unwrap();
         assert_eq!(first_mtime(&stated), 1_704_067_200);
         assert_eq!(&stated[..28], b"usr/local/bin/entrypoint.sh\0");
+    }
+
+    /// (name, type flag, link name, mtime) of every entry of a tar.
+    fn listing(tar: &[u8]) -> Vec<(String, u8, String, u64)> {
+        let mut ar = tar::Archive::new(tar);
+        ar.entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                let link = h
+                    .link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                (
+                    e.path().unwrap().to_string_lossy().to_string(),
+                    h.entry_type().as_byte(),
+                    link,
+                    h.mtime().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn add_extracts_a_gzipped_tar_into_the_destination_and_copies_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = vec![
+            Entry::dir("pkg", 0o755),
+            Entry::file("pkg/README", 0o644, b"read me\n".to_vec()),
+            Entry {
+                kind: EntryKind::Hardlink("pkg/README".into()),
+                ..Entry::file("pkg/README.again", 0o644, Vec::new())
+            },
+            Entry::symlink("pkg/latest", "README"),
+        ]
+        .into_iter()
+        .map(|mut e| {
+            e.mtime = 1_500_000_000;
+            e
+        })
+        .collect::<Vec<_>>();
+        let profile = Profile::from_name("docker-18.06").unwrap();
+        let blob = dir.path().join("pkg.tar.gz");
+        let mut tar = Vec::new();
+        write_tar(&entries, &profile, &mut tar).unwrap();
+        let mut gz = GzipWriter::new(Vec::new(), 6).unwrap();
+        gz.write_all(&tar).unwrap();
+        std::fs::write(&blob, gz.finish().unwrap()).unwrap();
+
+        let out = copy_tar(
+            &Resolved::File(blob.clone()),
+            "src/",
+            "/usr",
+            Some("1000:1000"),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            listing(&out),
+            [
+                ("usr/src/pkg/".to_string(), b'5', String::new(), 1_500_000_000),
+                ("usr/src/pkg/README".into(), b'0', String::new(), 1_500_000_000),
+                (
+                    "usr/src/pkg/README.again".into(),
+                    b'1',
+                    "usr/src/pkg/README".into(),
+                    1_500_000_000
+                ),
+                ("usr/src/pkg/latest".into(), b'2', "README".into(), 1_500_000_000),
+            ]
+        );
+        // COPY never extracts; ADD of a file that is no archive copies it.
+        let copied = copy_tar(&Resolved::File(blob), "/x/", "/", None, Some(7), false).unwrap();
+        assert_eq!(listing(&copied)[0].0, "x/pkg.tar.gz");
+        let plain = dir.path().join("notes.txt");
+        std::fs::write(&plain, "just text, not a tar\n".repeat(40)).unwrap();
+        let added = copy_tar(&Resolved::File(plain), "/x/", "/", None, Some(7), true).unwrap();
+        assert_eq!(listing(&added)[0].0, "x/notes.txt");
     }
 }

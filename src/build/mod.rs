@@ -103,6 +103,9 @@ pub struct BuildOptions {
     pub progress: bool,
     /// Also write `images/<platform>.tar`, a `docker load` archive, for every fully built platform.
     pub docker_archives: bool,
+    /// Run every step again instead of taking it from the build cache (the cache is still
+    /// refreshed with the new results).
+    pub no_cache: bool,
 }
 
 /// What a platform's replay produced, for the report and the OCI layout.
@@ -117,6 +120,7 @@ struct Ctx<'a> {
     recipe: &'a Recipe,
     out: PathBuf,
     cache: cache::BuildCache,
+    no_cache: bool,
     keep_going: bool,
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
@@ -170,6 +174,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         recipe,
         out: opts.out.clone(),
         cache: cache::BuildCache::new(&recipe.cache.join("build")),
+        no_cache: opts.no_cache,
         keep_going: opts.keep_going,
         failed: AtomicBool::new(false),
         multi,
@@ -367,7 +372,8 @@ fn run_steps(
             None => cache::key(exec.endpoint(), parent.as_ref(), &step.action, &inputs),
         };
         let tag = format!("{slug}-{}", &key.hex()[..16]);
-        let snap: Snapshot = match ctx.cache.get(&key).filter(|e| exec.has_image(&e.image)) {
+        let cached = if ctx.no_cache { None } else { ctx.cache.get(&key) };
+        let snap: Snapshot = match cached.filter(|e| exec.has_image(&e.image)) {
             Some(hit) => {
                 *cached_steps += 1;
                 let _ = writeln!(log, "    (cached: {})", hit.image.0);
@@ -401,14 +407,18 @@ fn run_steps(
                     }
                     (
                         Action::Copy {
-                            dest, workdir, chown, ..
+                            add,
+                            dest,
+                            workdir,
+                            chown,
+                            ..
                         },
                         Some(r),
                     ) => {
                         let parent = parent
                             .as_ref()
                             .ok_or_else(|| StepError::Other("COPY before any base layer".into()))?;
-                        let tar = layers::copy_tar(r, dest, workdir, chown.as_deref(), copy_mtime)
+                        let tar = layers::copy_tar(r, dest, workdir, chown.as_deref(), copy_mtime, *add)
                             .map_err(|e| StepError::Other(e.to_string()))?;
                         exec.copy(parent, tar, &tag).map_err(exec_err)?
                     }

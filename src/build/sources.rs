@@ -255,6 +255,8 @@ fn cached_download(
     };
     let found = Digest::of_reader(std::fs::File::open(&path).map_err(io_err)?).map_err(io_err)?;
     if found != *sha256 {
+        // The cache is content-addressed: wrong bytes must not stay under the pinned name.
+        let _ = std::fs::remove_file(&path);
         return Err(SourceError::Mismatch {
             reference: reference.to_string(),
             origin: url.to_string(),
@@ -277,13 +279,43 @@ pub fn download_path(recipe: &Recipe, url: &str, sha256: &Option<Digest>) -> Pat
     }
 }
 
-/// Fetches `url` into `path` (temporary file + rename).
+/// The largest download a source may be (a rootfs or a source tarball; a bound against a server
+/// that never stops sending).
+const MAX_DOWNLOAD: u64 = 8 << 30;
+
+/// Fetches `url` into `path`: streamed into a temporary file beside it, renamed into place only
+/// when complete, so an interrupted download leaves nothing under the final name. The caller
+/// verifies the content against its pinned digest.
 fn download(url: &str, path: &Path) -> Result<(), String> {
-    let _ = (url, path);
-    Err("this build of retrace has no HTTP client".into())
+    use std::io::Write as _;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(format!(
+            "only http:// and https:// downloads are supported, not `{url}`"
+        ));
+    }
+    let client = reqwest::blocking::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(20))
+        .timeout(std::time::Duration::from_secs(3600))
+        .user_agent(concat!("retrace/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client.get(url).send().map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("the server answered {}", response.status()));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copied = io::copy(&mut response.take(MAX_DOWNLOAD + 1), tmp.as_file_mut()).map_err(|e| e.to_string())?;
+    if copied > MAX_DOWNLOAD {
+        return Err(format!("larger than the {} GiB limit", MAX_DOWNLOAD >> 30));
+    }
+    tmp.as_file_mut().flush().map_err(|e| e.to_string())?;
+    tmp.persist(path)
+        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
+    Ok(())
 }
 
-/// A registry blob from the local content store, where the registry client keeps what it fetched.
 /// The published layer `digest` of the recipe's image, for comparing a rebuilt layer with it:
 /// from the content stores, else fetched from the repository of the recipe's `tag`.
 pub fn published_layer(recipe: &Recipe, digest: &Digest) -> Result<PathBuf, String> {

@@ -23,6 +23,9 @@ pub struct Args {
     /// Also write `images/<platform>.tar` per fully built platform, for `docker load`.
     #[arg(long)]
     docker_archives: bool,
+    /// Run every step again instead of reusing the build cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -38,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         keep_going: args.keep_going,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         docker_archives: args.docker_archives,
+        no_cache: args.no_cache,
     };
     Ok(retrace::build::command(&args.recipe, args.out.as_deref(), opts)?)
 }

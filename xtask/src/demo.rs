@@ -341,7 +341,7 @@ pub fn demo() -> Result<()> {
     if retrace(&["pull", &reference])? != 0 {
         bail!("retrace pull {reference} failed");
     }
-    match retrace(&["build", "recipes/demo.yaml"])? {
+    match retrace(&["build", "recipes/demo.yaml", "--docker-archives"])? {
         0 => Ok(()),
         1 => {
             eprintln!("demo: some rebuilt layers differ from the document (see retrace-out/demo/report.json)");

@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <task>`. Each task is a plain function so `.ci/run` and the
 //! README call the same code a developer does.
 
+mod bench_build;
 mod bench_diff;
 mod bench_gzip;
 mod bench_parse;
@@ -38,9 +39,10 @@ fn bench(name: Option<&str>, rest: &[String]) -> Result<()> {
         Some("gzip") => bench_gzip::run(),
         Some("reproduce") => run_example("reproduce_bench"),
         Some("diff") => bench_diff::run(),
+        Some("build") => bench_build::run(),
         Some("parse") => bench_parse::run(rest),
         other => Err(anyhow!(
-            "unknown bench `{}` (known: gzip, reproduce, diff, parse)",
+            "unknown bench `{}` (known: gzip, reproduce, diff, parse, build)",
             other.unwrap_or("")
         )),
     }

@@ -1,0 +1,138 @@
+//! `cargo xtask bench build`: wall time of `retrace build recipes/demo.yaml` (seven platforms, six
+//! under QEMU, no build cache) with every platform in parallel against one after the other, and
+//! the overhead of retrace over the daemon's own time for the same steps: the same Dockerfile
+//! built by the daemon's classic builder (`docker build --no-cache`) from the fixture's context,
+//! platform after platform. All measured side by side in the same run, alternating, best of
+//! `REPS`, and printed as ratios.
+//!
+//! Needs `cargo xtask setup` and `cargo xtask demo-fixture` (the recipe's base layers come from
+//! the local registry, the daemon baseline from the fixture's build contexts).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::demo::PLATFORMS;
+use crate::setup;
+
+const REPS: usize = 3;
+
+fn time(mut cmd: Command, what: &str) -> Result<Duration> {
+    let start = Instant::now();
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    let elapsed = start.elapsed();
+    // retrace exits 1 when a layer differs; the timing is still valid, the verdicts are not this
+    // bench's business (tests/build_demo.rs checks them).
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        bail!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(elapsed)
+}
+
+fn retrace_build(retrace: &Path, out: &Path, jobs: usize) -> Result<Duration> {
+    let _ = std::fs::remove_dir_all(out);
+    let mut cmd = Command::new(retrace);
+    cmd.args([
+        "build",
+        "recipes/demo.yaml",
+        "--no-cache",
+        "--jobs",
+        &jobs.to_string(),
+        "--out",
+    ])
+    .arg(out)
+    .current_dir(setup::repo_root());
+    time(cmd, &format!("retrace build --jobs {jobs}"))
+}
+
+/// The daemon alone: the demo's Dockerfile for every platform, one after the other.
+fn docker_builds(contexts: &Path) -> Result<Duration> {
+    let mut total = Duration::ZERO;
+    for p in PLATFORMS {
+        let slug = match p.variant {
+            Some(v) => format!("{}/{}/{v}", p.os, p.arch),
+            None => format!("{}/{}", p.os, p.arch),
+        };
+        let mut cmd = Command::new("docker");
+        cmd.args(["build", "--no-cache", "-q", "--platform", &slug, "-t"])
+            .arg(format!("retrace-bench:{}", p.deb_arch))
+            .arg(contexts.join(p.deb_arch))
+            .env("DOCKER_BUILDKIT", "0");
+        total += time(cmd, &format!("docker build for {slug}"))?;
+    }
+    Ok(total)
+}
+
+pub fn run() -> Result<()> {
+    let root = setup::repo_root();
+    ensure!(
+        setup::registry_answers(setup::REGISTRY_ADDR),
+        "the local registry does not answer; run `cargo xtask setup` and `cargo xtask demo-fixture` first"
+    );
+    let contexts = setup::state_dir().join("demo");
+    ensure!(
+        PLATFORMS
+            .iter()
+            .all(|p| contexts.join(p.deb_arch).join("Dockerfile").is_file()),
+        "the demo build contexts are missing under {}; run `cargo xtask demo-fixture`",
+        contexts.display()
+    );
+    eprintln!("building retrace (release)...");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--bin", "retrace"])
+        .current_dir(&root)
+        .status()?;
+    ensure!(status.success(), "cargo build --release failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let retrace = target.join("release/retrace");
+    let work = target.join("bench-build");
+    std::fs::create_dir_all(&work)?;
+
+    let jobs = PLATFORMS.len();
+    let (mut parallel, mut sequential, mut daemon) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for rep in 1..=REPS {
+        // Alternate so a change in machine load hits all three alike.
+        let p = retrace_build(&retrace, &work.join("parallel"), jobs)?;
+        let s = retrace_build(&retrace, &work.join("sequential"), 1)?;
+        let d = docker_builds(&contexts)?;
+        eprintln!(
+            "rep {rep}: parallel {:.1}s  sequential {:.1}s  docker build {:.1}s",
+            p.as_secs_f64(),
+            s.as_secs_f64(),
+            d.as_secs_f64()
+        );
+        parallel = parallel.min(p);
+        sequential = sequential.min(s);
+        daemon = daemon.min(d);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "demo build, {} platforms, no cache, best of {REPS}, {cores} cores:",
+        PLATFORMS.len()
+    );
+    println!(
+        "  parallel (--jobs {jobs}) {:6.1}s   sequential (--jobs 1) {:6.1}s   speed-up {:.2}x",
+        parallel.as_secs_f64(),
+        sequential.as_secs_f64(),
+        sequential.as_secs_f64() / parallel.as_secs_f64()
+    );
+    println!(
+        "  retrace sequential {:6.1}s   docker build (same steps, classic builder) {:6.1}s   overhead {:+.1}% (target < 10%)",
+        sequential.as_secs_f64(),
+        daemon.as_secs_f64(),
+        (sequential.as_secs_f64() / daemon.as_secs_f64() - 1.0) * 100.0
+    );
+    Ok(())
+}
