@@ -302,7 +302,6 @@ fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
 /// and entry counts bounded); hard link targets move with the entries, symlink targets stay.
 fn extracted_archive_tar(path: &Path, prefix: &str) -> std::io::Result<Vec<u8>> {
     use crate::archive::{read_archive_file, Kind, Limits};
-    use std::io::Read;
     let join = |p: &str| {
         if prefix.is_empty() {
             p.to_string()
