@@ -138,3 +138,127 @@ fn needs_docker_killed_build_leaves_no_corrupt_output_and_resumes_from_cache() {
     let log = std::fs::read_to_string(out.join("logs/linux-amd64.log")).unwrap();
     assert!(log.contains("(cached:"), "{log}");
 }
+
+/// A one-platform document with the given history lines (each made at 22:19:5N) and one made-up
+/// layer digest per layer-making step.
+fn document_with(steps: &[&str], layers: usize) -> String {
+    let fake = |s: &str| Digest::of(s.as_bytes()).to_string();
+    let history: String = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("# Wed, 30 Jan 2019 22:19:{:02} GMT\n{s}\n", 50 + i))
+        .collect();
+    let layer_list: String = (0..layers)
+        .map(|i| {
+            format!(
+                "\t-\t`{}`  \n\t\tLast Modified: Wed, 30 Jan 2019 22:21:08 GMT  \n\t\tSize: 1.0 KB (1000 bytes)  \n\t\tMIME: application/vnd.docker.image.rootfs.diff.tar.gzip\n",
+                fake(&format!("layer {i}"))
+            )
+        })
+        .collect();
+    format!(
+        "## `chown:test`\n\n```console\n$ docker pull chown@{list}\n```\n\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.list.v2+json`\n-\tPlatforms:\n\t-\tlinux; amd64\n\n\
+### `chown:test` - linux; amd64\n\n```console\n$ docker pull chown@{man}\n```\n\n-\tDocker Version: 18.06.1-ce\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.v2+json`\n-\tTotal Size: **3.0 KB (3000 bytes)**  \n\t(compressed transfer size, not on-disk size)\n-\tImage ID: `{id}`\n-\tDefault Command: `[\"sh\"]`\n\n\
+```dockerfile\n{history}```\n\n-\tLayers:\n{layer_list}",
+        list = fake("list"),
+        man = fake("manifest"),
+        id = fake("id"),
+    )
+}
+
+/// The (path, uid, gid) of every entry of a gzip layer blob in the output.
+fn owners(out: &Path, digest: &str) -> Vec<(String, u64, u64)> {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let f = std::fs::File::open(out.join("blobs/sha256").join(hex)).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a Docker daemon (cargo xtask setup)"]
+fn needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder() {
+    let test = "needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder";
+    if !daemon_or_skip(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::docker::rootfs_tar_with(
+        &busybox("amd64"),
+        &root.join("rootfs.tar"),
+        "root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1001:demo:/srv:/bin/sh\n",
+        Some("root:x:0:\ndemo:x:1001:\nstaff:x:50:\n"),
+    );
+    std::fs::write(root.join("hello.txt"), "hello\n").unwrap();
+    // A gzip'd tar for ADD, made by the layer writer (owner 7:8 inside the archive).
+    let mut pkg = Vec::new();
+    let entries = [
+        retrace::layer::Entry::dir("pkg", 0o755).with_owner(7, 8),
+        retrace::layer::Entry::file("pkg/README", 0o644, b"read me\n".to_vec()).with_owner(7, 8),
+    ];
+    let profile = retrace::layer::Profile::from_name("docker-18.06").unwrap();
+    retrace::layer::write_tar(&entries, &profile, &mut pkg).unwrap();
+    let mut gz = retrace::gzip::GzipWriter::new(Vec::new(), 6).unwrap();
+    std::io::Write::write_all(&mut gz, &pkg).unwrap();
+    std::fs::write(root.join("pkg.tar.gz"), gz.finish().unwrap()).unwrap();
+
+    let hash = |name: &str| retrace::build::sources::file_hash(&root.join(name)).unwrap().hex();
+    let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
+    let (hello, tarball) = (hash("hello.txt"), hash("pkg.tar.gz"));
+    let doc = document_with(
+        &[
+            &format!("ADD {base_ref} in / "),
+            &format!("COPY --chown=demo file:{hello} in /srv/ "),
+            &format!("COPY --chown=root:staff file:{hello} in /etc/hello "),
+            &format!("ADD --chown=demo file:{tarball} in /opt/ "),
+            "CMD [\"sh\"]",
+        ],
+        4,
+    );
+    std::fs::write(root.join("doc.md"), doc).unwrap();
+    std::fs::write(
+        root.join("recipe.yaml"),
+        format!(
+            "document: doc.md\ntag: chown:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n  - for: file:{hello}\n    path: hello.txt\n  - for: file:{tarball}\n    path: pkg.tar.gz\n"
+        ),
+    )
+    .unwrap();
+    let out = root.join("out");
+    // The digests are made up: no timestamp search can match them, so none is run.
+    let run = retrace(&[
+        "build",
+        root.join("recipe.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--search-candidates",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    eprintln!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(run.status.code(), Some(1), "made-up digests differ, nothing failed");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let layers = report["platforms"][0]["layers"].as_array().unwrap();
+    let rebuilt = |i: usize| layers[i]["rebuilt"].as_str().unwrap().to_string();
+    // `--chown=demo`: the user's uid and the *group named demo* (1001), looked up in the image.
+    assert!(owners(&out, &rebuilt(1)).contains(&("srv/hello.txt".to_string(), 1000, 1001)));
+    assert!(owners(&out, &rebuilt(2)).contains(&("etc/hello".to_string(), 0, 50)));
+    // ADD of a tar extracts it, keeping the archive's owners (the builder ignores --chown there).
+    let added = owners(&out, &rebuilt(3));
+    assert!(added.contains(&("opt/pkg/README".to_string(), 7, 8)), "{added:?}");
+}

@@ -141,6 +141,7 @@ fn options(out: &Path) -> BuildOptions {
         progress: false,
         docker_archives: true,
         no_cache: false,
+        search_candidates: retrace::build::layers::BUILD_SEARCH_CANDIDATES,
     }
 }
 

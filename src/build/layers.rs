@@ -139,8 +139,9 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Res
     inner().map_err(|e| format!("writing the layer blob: {e}"))
 }
 
-/// The most candidates one layer's timestamp search may hash inside `retrace build`.
-const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
+/// The most candidates one layer's timestamp search may hash inside `retrace build`, unless the
+/// user says otherwise (`--search-candidates`).
+pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 
 /// Asks the timestamp search whether the rebuilt tree matches the document's digest once the
 /// replayed mtimes are moved back to the times the document records (the same search as
@@ -151,7 +152,14 @@ pub fn search_timestamps(
     document: &Path,
     platform: &str,
     layer: usize,
+    max_candidates: u64,
 ) -> (Verdict, String) {
+    if max_candidates == 0 {
+        return (
+            Verdict::Differs,
+            "rebuilt bytes differ (timestamp search off: --search-candidates 0)".into(),
+        );
+    }
     let facts = match crate::reproduce::facts::layer_facts(document, platform, layer) {
         Ok(facts) => facts,
         Err(e) => {
@@ -165,7 +173,7 @@ pub fn search_timestamps(
     // on two cores (the 35 seed layers need at most 431,000 candidates); a layer whose lost times
     // cannot be inferred (a COPY'd file's build-context mtime) must not hold the build for minutes.
     let mut input = facts.input;
-    input.limits.max_candidates = input.limits.max_candidates.min(BUILD_SEARCH_CANDIDATES);
+    input.limits.max_candidates = input.limits.max_candidates.min(max_candidates);
     match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
         Ok(report) if report.matched => (
             Verdict::MatchAfterTimestamps,
@@ -186,6 +194,35 @@ pub fn search_timestamps(
             format!("rebuilt bytes differ; timestamp search failed: {e}"),
         ),
     }
+}
+
+/// Resolves a `--chown` spec (`user`, `user:group`, names or ids) to numeric ids the way the
+/// classic builder does: a lone user stands for the group too, numbers are taken as they are, and
+/// names are looked up in the parent image's `/etc/passwd` and `/etc/group` (`None` when the file
+/// is absent). An unknown name is an error naming it.
+pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<String, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (user, grp) = match parts.as_slice() {
+        [u] => (*u, *u),
+        [u, g] => (*u, *g),
+        _ => return Err(format!("--chown={spec}: expected `user[:group]`")),
+    };
+    let lookup = |name: &str, file: Option<&[u8]>, what: &str| -> Result<u64, String> {
+        if let Ok(id) = name.parse::<u64>() {
+            return Ok(id);
+        }
+        let text =
+            file.ok_or_else(|| format!("--chown={spec}: the image has no /etc/{what} to look up `{name}` in"))?;
+        String::from_utf8_lossy(text)
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && f[0] == name)
+            .and_then(|f| f[2].parse().ok())
+            .ok_or_else(|| format!("--chown={spec}: no {what} entry for `{name}` in the image's /etc/{what}"))
+    };
+    let uid = lookup(user, passwd, "passwd")?;
+    let gid = lookup(grp, group, "group")?;
+    Ok(format!("{uid}:{gid}"))
 }
 
 /// The tar to extract at `/` for a COPY/ADD of `source` to `dest`: the classic builder's result,
@@ -434,6 +471,24 @@ mod tests {
         let stated = copy_tar(&source, "/usr/local/bin/", "/", None, Some(1_704_067_200), false).unwrap();
         assert_eq!(first_mtime(&stated), 1_704_067_200);
         assert_eq!(&stated[..28], b"usr/local/bin/entrypoint.sh\0");
+    }
+
+    #[test]
+    fn chown_names_resolve_like_the_classic_builder() {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1001:retrace demo:/srv/demo:/bin/sh\n";
+        let group = b"root:x:0:\ndemo:x:1001:\nstaff:x:50:\n";
+        let r = |spec| resolve_chown(spec, Some(passwd), Some(group));
+        assert_eq!(r("1000:50"), Ok("1000:50".into()));
+        assert_eq!(r("33"), Ok("33:33".into()));
+        // A lone user name is looked up as a group name too (not the user's primary group).
+        assert_eq!(r("demo"), Ok("1000:1001".into()));
+        assert_eq!(r("demo:staff"), Ok("1000:50".into()));
+        assert_eq!(r("root:1001"), Ok("0:1001".into()));
+        let err = r("nobody").unwrap_err();
+        assert!(err.contains("no passwd entry for `nobody`"), "{err}");
+        let err = resolve_chown("demo", None, None).unwrap_err();
+        assert!(err.contains("no /etc/passwd"), "{err}");
+        assert!(r("a:b:c").is_err());
     }
 
     /// (name, type flag, link name, mtime) of every entry of a tar.

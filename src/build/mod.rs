@@ -106,6 +106,8 @@ pub struct BuildOptions {
     /// Run every step again instead of taking it from the build cache (the cache is still
     /// refreshed with the new results).
     pub no_cache: bool,
+    /// The timestamp search budget per differing layer, in candidates hashed (0: no search).
+    pub search_candidates: u64,
 }
 
 /// What a platform's replay produced, for the report and the OCI layout.
@@ -121,6 +123,7 @@ struct Ctx<'a> {
     out: PathBuf,
     cache: cache::BuildCache,
     no_cache: bool,
+    search_candidates: u64,
     keep_going: bool,
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
@@ -175,6 +178,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         out: opts.out.clone(),
         cache: cache::BuildCache::new(&recipe.cache.join("build")),
         no_cache: opts.no_cache,
+        search_candidates: opts.search_candidates,
         keep_going: opts.keep_going,
         failed: AtomicBool::new(false),
         multi,
@@ -418,6 +422,18 @@ fn run_steps(
                         let parent = parent
                             .as_ref()
                             .ok_or_else(|| StepError::Other("COPY before any base layer".into()))?;
+                        // Names in --chown are looked up in the parent image, as the builder does.
+                        let chown = match chown.as_deref() {
+                            Some(spec) if spec.split(':').any(|p| p.parse::<u64>().is_err()) => {
+                                let read = |path| exec.read_file(parent, path, 16 << 20).map_err(exec_err);
+                                let (passwd, group) = (read("/etc/passwd")?, read("/etc/group")?);
+                                Some(
+                                    layers::resolve_chown(spec, passwd.as_deref(), group.as_deref())
+                                        .map_err(StepError::Other)?,
+                                )
+                            }
+                            other => other.map(str::to_string),
+                        };
                         let tar = layers::copy_tar(r, dest, workdir, chown.as_deref(), copy_mtime, *add)
                             .map_err(|e| StepError::Other(e.to_string()))?;
                         exec.copy(parent, tar, &tag).map_err(exec_err)?
@@ -462,6 +478,7 @@ fn run_steps(
                     &ctx.recipe.document,
                     &plan.platform.to_string(),
                     slot.index,
+                    ctx.search_candidates,
                 )
             };
             let mut causes = Vec::new();

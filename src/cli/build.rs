@@ -26,6 +26,9 @@ pub struct Args {
     /// Run every step again instead of reusing the build cache.
     #[arg(long)]
     no_cache: bool,
+    /// Timestamp search budget per differing layer, in candidates (0 turns the search off).
+    #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES)]
+    search_candidates: u64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -42,6 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         docker_archives: args.docker_archives,
         no_cache: args.no_cache,
+        search_candidates: args.search_candidates,
     };
     Ok(retrace::build::command(&args.recipe, args.out.as_deref(), opts)?)
 }

@@ -22,8 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CommitContainerOptions, CreateContainerOptions, ImportImageOptions, LogsOptions, RemoveContainerOptions,
-    UploadToContainerOptions, WaitContainerOptions,
+    CommitContainerOptions, CreateContainerOptions, DownloadFromContainerOptions, ImportImageOptions, LogsOptions,
+    RemoveContainerOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::{body_full, ClientVersion, Docker};
 use futures_util::StreamExt;
@@ -353,6 +353,76 @@ impl Executor for DockerExecutor {
                 started,
                 finished: now(),
             })
+        })
+    }
+
+    fn read_file(&self, image: &ImageId, path: &str, limit: u64) -> Result<Option<Vec<u8>>, ExecError> {
+        runtime().block_on(async {
+            let name = format!(
+                "read-{}",
+                &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]
+            );
+            let id = self
+                .create(
+                    &name,
+                    ContainerCreateBody {
+                        image: Some(image.0.clone()),
+                        cmd: Some(vec!["true".into()]),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let mut stream = self
+                .docker
+                .download_from_container(&id, Some(DownloadFromContainerOptions { path: path.to_string() }));
+            // The archive holds one entry (the file); a little over `limit` covers its header.
+            let mut tar = Vec::new();
+            let mut result = Ok(());
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(bytes) => {
+                        tar.extend_from_slice(&bytes);
+                        if tar.len() as u64 > limit + 64 * 1024 {
+                            result = Err(ExecError::Engine {
+                                endpoint: self.endpoint.clone(),
+                                operation: "read file",
+                                message: format!("{path} is larger than {limit} bytes"),
+                            });
+                            break;
+                        }
+                    }
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                        self.remove(&id).await;
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        result = Err(self.engine_err("read file")(e));
+                        break;
+                    }
+                }
+            }
+            self.remove(&id).await;
+            result?;
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let entries = archive.entries().map_err(|e| ExecError::Engine {
+                endpoint: self.endpoint.clone(),
+                operation: "read file",
+                message: e.to_string(),
+            })?;
+            for entry in entries {
+                let Ok(mut entry) = entry else { break };
+                if entry.header().entry_type() != tar::EntryType::Regular {
+                    return Ok(None);
+                }
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).map_err(|e| ExecError::Engine {
+                    endpoint: self.endpoint.clone(),
+                    operation: "read file",
+                    message: e.to_string(),
+                })?;
+                return Ok(Some(data));
+            }
+            Ok(None)
         })
     }
 

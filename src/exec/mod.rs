@@ -107,6 +107,11 @@ pub trait Executor: Send + Sync {
 
     /// Where the diff of `image`'s top layer can be read.
     fn diff(&self, image: &ImageId) -> Result<Diff, ExecError>;
+
+    /// The content of the regular file `path` in `image` (at most `limit` bytes), `None` when
+    /// there is no such file. The builder reads `/etc/passwd` and `/etc/group` this way to
+    /// resolve `--chown` names as the classic builder does.
+    fn read_file(&self, image: &ImageId, path: &str, limit: u64) -> Result<Option<Vec<u8>>, ExecError>;
 }
 
 /// Appends one regular file to a plain ustar stream. Such streams are only envelopes an engine

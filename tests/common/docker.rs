@@ -53,6 +53,11 @@ pub const MTIME: i64 = 1_704_067_200;
 
 /// A minimal root file system tar: busybox, the applets the history uses, /etc, /tmp.
 pub fn rootfs_tar(busybox: &Path, out: &Path) {
+    rootfs_tar_with(busybox, out, "root:x:0:0:root:/root:/bin/sh\n", None)
+}
+
+/// [`rootfs_tar`] with the given `/etc/passwd` and, when some, `/etc/group`.
+pub fn rootfs_tar_with(busybox: &Path, out: &Path, passwd: &str, group: Option<&str>) {
     let mut t = Vec::new();
     let h = retrace::exec::tar_header;
     for d in ["bin/", "etc/", "root/", "usr/", "usr/local/", "usr/local/bin/"] {
@@ -66,7 +71,10 @@ pub fn rootfs_tar(busybox: &Path, out: &Path) {
     for applet in ["sh", "mkdir", "echo", "cat", "chown", "true", "uname", "sleep", "touch"] {
         h(&mut t, &format!("bin/{applet}"), 0o777, 0, 0, 0, MTIME, b'2', "busybox").unwrap();
     }
-    retrace::exec::tar_file(&mut t, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    retrace::exec::tar_file(&mut t, "etc/passwd", passwd.as_bytes()).unwrap();
+    if let Some(group) = group {
+        retrace::exec::tar_file(&mut t, "etc/group", group.as_bytes()).unwrap();
+    }
     t.extend_from_slice(&[0u8; 1024]);
     std::fs::write(out, t).unwrap();
 }
