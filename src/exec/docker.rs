@@ -409,8 +409,8 @@ impl Executor for DockerExecutor {
                 operation: "read file",
                 message: e.to_string(),
             })?;
-            for entry in entries {
-                let Ok(mut entry) = entry else { break };
+            // The archive of a single file has that file as its first and only entry.
+            if let Some(Ok(mut entry)) = entries.into_iter().next() {
                 if entry.header().entry_type() != tar::EntryType::Regular {
                     return Ok(None);
                 }
