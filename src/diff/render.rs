@@ -26,9 +26,11 @@ fn write_change(out: &mut String, c: &Change, indent: &str) {
             .iter()
             .map(|f| {
                 // Content digests are long; the first hex digits are enough to tell them apart.
-                let shorten = |v: &str| match v.parse::<crate::Digest>() {
-                    Ok(d) => short(&d),
-                    Err(_) => v.to_string(),
+                // mtimes are epoch seconds in JSON (exact, sortable); a person reads dates.
+                let shorten = |v: &str| match (f.field.as_str(), v.parse::<crate::Digest>(), v.parse::<i64>()) {
+                    (_, Ok(d), _) => short(&d),
+                    ("mtime", _, Ok(secs)) => crate::model::Timestamp { unix: secs }.to_rfc3339(),
+                    _ => v.to_string(),
                 };
                 format!("{}: {} -> {}", f.field, shorten(&f.a), shorten(&f.b))
             })
