@@ -515,10 +515,25 @@ fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
 
     let mut downloads = Vec::new();
     for (i, d) in raw.downloads.into_iter().enumerate() {
-        if !(d.url.starts_with("http://") || d.url.starts_with("https://")) {
+        if d.url.starts_with("https://") {
             return Err(semantic(
                 format!("downloads[{i}].url"),
-                format!("`{}` is not an http(s) URL", d.url),
+                format!(
+                    "`{}`: RUN steps get downloads through an HTTP proxy, and an https fetch reaches a proxy as an encrypted tunnel it cannot answer from the cache; only http:// URLs can be served",
+                    d.url
+                ),
+            ));
+        }
+        if !d.url.starts_with("http://") {
+            return Err(semantic(
+                format!("downloads[{i}].url"),
+                format!("`{}` is not an http:// URL", d.url),
+            ));
+        }
+        if matches!(raw.network, Some(Network::None)) {
+            return Err(semantic(
+                "downloads".into(),
+                "RUN steps reach the download proxy over the bridge network, which `network: none` removes; use `network: bridge` (the default)".into(),
             ));
         }
         downloads.push(Download {

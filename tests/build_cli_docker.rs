@@ -262,3 +262,90 @@ fn needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder() {
     let added = owners(&out, &rebuilt(3));
     assert!(added.contains(&("opt/pkg/README".to_string(), 7, 8)), "{added:?}");
 }
+
+#[test]
+#[ignore = "needs a Docker daemon (cargo xtask setup)"]
+fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_named() {
+    let test = "needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_named";
+    if !daemon_or_skip(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::docker::rootfs_tar(&busybox("amd64"), &root.join("rootfs.tar"));
+    let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
+    // The file a RUN step fetches, put in the cache the way the docs tell an offline user to.
+    let body = b"served from retrace's download cache\n";
+    let sha = Digest::of(body);
+    let cached = root.join("cache/downloads/sha256").join(sha.hex());
+    std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+    std::fs::write(&cached, body).unwrap();
+    let listed = "http://downloads.retrace.invalid/pkg.txt";
+    let unlisted = "http://downloads.retrace.invalid/other.txt";
+    let build = |name: &str, url: &str| {
+        let doc = document_with(
+            &[
+                &format!("ADD {base_ref} in / "),
+                &format!("RUN wget -q -O /root/pkg.txt {url}"),
+                "CMD [\"sh\"]",
+            ],
+            2,
+        );
+        std::fs::write(root.join(format!("{name}.md")), doc).unwrap();
+        std::fs::write(
+            root.join(format!("{name}.yaml")),
+            format!(
+                "document: {name}.md\ntag: chown:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\ndownloads:\n  - url: {listed}\n    sha256: {sha}\n"
+            ),
+        )
+        .unwrap();
+        let out = root.join(format!("out-{name}"));
+        let run = retrace(&[
+            "build",
+            root.join(format!("{name}.yaml")).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--search-candidates",
+            "0",
+        ])
+        .output()
+        .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        eprintln!("{text}");
+        (run.status.code(), out, text)
+    };
+
+    // Listed and cached: the step gets the file (no network needed) and the layer holds it.
+    let (code, out, _) = build("listed", listed);
+    assert_eq!(code, Some(1), "made-up digests differ, nothing failed");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let layer = report["platforms"][0]["layers"][1]["rebuilt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hex = layer.strip_prefix("sha256:").unwrap();
+    let f = std::fs::File::open(out.join("blobs/sha256").join(hex)).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let mut found = None;
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_string_lossy() == "root/pkg.txt" {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            found = Some(data);
+        }
+    }
+    assert_eq!(found.as_deref(), Some(&body[..]));
+
+    // Not listed: the step fails, and the error names the URL and where its file would go.
+    let (code, _, text) = build("unlisted", unlisted);
+    assert_eq!(code, Some(2), "a failed step is an error");
+    assert!(
+        text.contains(&format!("the download proxy had no file for {unlisted}")),
+        "{text}"
+    );
+}

@@ -16,6 +16,7 @@ pub mod cache;
 pub mod input;
 pub mod layers;
 pub mod output;
+pub mod proxy;
 pub mod report;
 pub mod sources;
 
@@ -128,6 +129,8 @@ struct Ctx<'a> {
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
     summary: Mutex<Vec<String>>,
+    /// The download proxy RUN steps use, once started (or why it could not be).
+    proxy: std::sync::OnceLock<Result<proxy::DownloadProxy, String>>,
     /// Why fetching a published layer failed, once it has: later differing layers are then not
     /// fetched again (an offline machine would otherwise wait out every retry).
     published_unreachable: Mutex<Option<String>>,
@@ -183,6 +186,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         failed: AtomicBool::new(false),
         multi,
         summary: Mutex::new(Vec::new()),
+        proxy: std::sync::OnceLock::new(),
         published_unreachable: Mutex::new(None),
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -193,6 +197,11 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
             source: std::io::Error::other(e),
         })?;
     let results: Vec<PlatformResult> = pool.install(|| plans.par_iter().map(|p| replay_platform(&ctx, p)).collect());
+    // The per-platform lines (also on the finished progress bars) and notes such as downloads that
+    // could not be had: on stderr, so CI logs keep them.
+    for line in ctx.summary.lock().unwrap().iter() {
+        eprintln!("{line}");
+    }
 
     let built: Vec<(&PlatformPlan, &Vec<layers::BlobInfo>)> = plans
         .iter()
@@ -324,7 +333,8 @@ fn run_steps(
         }
         let _ = writeln!(log, "==> step {} {}", step.position, step.text);
         let exec_err = |source: ExecError| {
-            let hint = network_hint(&step.text, recipe, &source);
+            let misses = download_proxy(ctx, &exec).map(|p| p.take_misses());
+            let hint = network_hint(&step.text, recipe, &source, misses.as_ref());
             StepError::Exec {
                 position: step.position,
                 step: short.clone(),
@@ -397,9 +407,14 @@ fn run_steps(
                         },
                         _,
                     ) => {
+                        let mut env = env.clone();
+                        if let Some(p) = download_proxy(ctx, &exec) {
+                            p.take_misses();
+                            env.extend(p.env());
+                        }
                         let spec = RunSpec {
                             argv: argv.clone(),
-                            env: env.clone(),
+                            env,
                             workdir: workdir.clone(),
                             user: user.clone(),
                             network: recipe.network.clone(),
@@ -525,8 +540,9 @@ fn explain_difference(
     expected: &Digest,
     rebuilt: &Path,
 ) -> Result<crate::diff::cause::CauseSummary, String> {
-    if let Some(why) = ctx.published_unreachable.lock().unwrap().clone() {
-        return Err(format!("the published layers are unavailable ({why})"));
+    if ctx.published_unreachable.lock().unwrap().is_some() {
+        // The first failure's full reason is on the first layer that hit it.
+        return Err("an earlier fetch of a published layer in this build failed (see that layer)".into());
     }
     let published = sources::published_layer(ctx.recipe, expected).inspect_err(|why| {
         *ctx.published_unreachable.lock().unwrap() = Some(why.clone());
@@ -534,10 +550,31 @@ fn explain_difference(
     crate::diff::cause::classify_layers(rebuilt, &published).map_err(|e| e.to_string())
 }
 
-/// When a RUN fails, names the URLs its text fetches and how to supply them offline.
-fn network_hint(step: &str, recipe: &Recipe, err: &ExecError) -> String {
+/// When a RUN fails, names what it could not fetch and how to supply it: the `http://` URLs the
+/// download proxy was asked for and did not have, the hosts of `https://` fetches (which no cache
+/// can serve), and the URLs in the step's text.
+fn network_hint(step: &str, recipe: &Recipe, err: &ExecError, misses: Option<&proxy::Misses>) -> String {
     if !matches!(err, ExecError::StepFailed { .. }) {
         return String::new();
+    }
+    let mut hint = String::new();
+    if let Some(m) = misses {
+        if !m.urls.is_empty() {
+            hint.push_str(&format!(
+                "; the download proxy had no file for {} — add each under `downloads:` with its sha256 (the file goes to {})",
+                m.urls.iter().cloned().collect::<Vec<_>>().join(", "),
+                recipe.cache.join("downloads/sha256/<sha256>").display()
+            ));
+        }
+        if !m.tunnels.is_empty() {
+            hint.push_str(&format!(
+                "; https fetches from {} cannot be served from the cache and need network access",
+                m.tunnels.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !hint.is_empty() {
+            return hint;
+        }
     }
     let urls: Vec<&str> = step
         .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ';')
@@ -546,15 +583,57 @@ fn network_hint(step: &str, recipe: &Recipe, err: &ExecError) -> String {
     if urls.is_empty() {
         return String::new();
     }
-    let mut hint = format!(
-        "; the step fetches {} — without network access put each file in {} under its sha256 and list it under `downloads:` in the recipe",
-        urls.join(", "),
-        recipe.cache.join("downloads/sha256").display()
+    hint = format!(
+        "; the step fetches {} — without network access, `http://` files can be listed under `downloads:` (served to RUN steps by retrace's proxy); `https://` ones need the network",
+        urls.join(", ")
     );
     if recipe.network == "none" {
         hint.push_str(" (the recipe sets `network: none`)");
     }
     hint
+}
+
+/// The recipe's downloads in the cache, fetched and verified first when missing and reachable,
+/// by URL; those that cannot be had are left out (the proxy then reports them as misses).
+fn prefetch_downloads(recipe: &Recipe, log: &mut Vec<String>) -> std::collections::BTreeMap<String, PathBuf> {
+    let mut files = std::collections::BTreeMap::new();
+    for d in &recipe.downloads {
+        match sources::prefetch(recipe, d) {
+            Ok(path) => {
+                files.insert(d.url.clone(), path);
+            }
+            Err(e) => log.push(format!("download not available: {e}")),
+        }
+    }
+    files
+}
+
+/// The build's download proxy, started on first use where RUN containers can reach it.
+fn download_proxy<'a>(ctx: &'a Ctx, exec: &dyn Executor) -> Option<&'a proxy::DownloadProxy> {
+    if ctx.recipe.downloads.is_empty() || ctx.recipe.network != "bridge" {
+        return None;
+    }
+    let started = ctx.proxy.get_or_init(|| {
+        let ip = exec
+            .host_address()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the engine is not on this machine".to_string())?;
+        let mut notes = Vec::new();
+        let files = prefetch_downloads(ctx.recipe, &mut notes);
+        ctx.summary.lock().unwrap().extend(notes);
+        proxy::DownloadProxy::start(std::net::SocketAddr::new(ip, 0), files).map_err(|e| e.to_string())
+    });
+    match started {
+        Ok(p) => Some(p),
+        Err(why) => {
+            let mut summary = ctx.summary.lock().unwrap();
+            let line = format!("downloads not served to RUN steps: {why}");
+            if !summary.contains(&line) {
+                summary.push(line);
+            }
+            None
+        }
+    }
 }
 
 /// Plans every platform of the recipe's document (parse, IR, mapping, plan).

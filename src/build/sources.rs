@@ -267,6 +267,12 @@ fn cached_download(
     Ok(path)
 }
 
+/// A download RUN steps need (`downloads:`), in the cache and verified: fetched first when
+/// missing and the network allows.
+pub fn prefetch(recipe: &Recipe, download: &crate::recipe::Download) -> Result<PathBuf, SourceError> {
+    cached_download(recipe, &download.url, &download.url, &Some(download.sha256))
+}
+
 /// Where a download lives in the cache dir: under its sha256 when pinned, else under the hash of
 /// its URL (a `file:` source is then verified by the document's hash).
 pub fn download_path(recipe: &Recipe, url: &str, sha256: &Option<Digest>) -> PathBuf {

@@ -426,6 +426,36 @@ impl Executor for DockerExecutor {
         })
     }
 
+    fn host_address(&self) -> Result<Option<std::net::IpAddr>, ExecError> {
+        // Only a daemon on this machine shares its bridge with us.
+        if !self.endpoint.starts_with("unix://") {
+            return Ok(None);
+        }
+        runtime().block_on(async {
+            let bridge = self
+                .docker
+                .inspect_network("bridge", None)
+                .await
+                .map_err(self.engine_err("inspect the bridge network"))?;
+            let configs = bridge.ipam.and_then(|ipam| ipam.config).unwrap_or_default();
+            // The default bridge often records only its subnet; its gateway (docker0's address)
+            // is then the subnet's first address, which is what the daemon assigns.
+            let first_of_subnet = |subnet: &str| -> Option<std::net::IpAddr> {
+                let (net, _) = subnet.split_once('/')?;
+                let v4: std::net::Ipv4Addr = net.parse().ok()?;
+                Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(u32::from(v4) + 1)))
+            };
+            Ok(configs
+                .iter()
+                .find_map(|c| c.gateway.as_deref().and_then(|g| g.parse().ok()))
+                .or_else(|| {
+                    configs
+                        .iter()
+                        .find_map(|c| c.subnet.as_deref().and_then(first_of_subnet))
+                }))
+        })
+    }
+
     fn workdir(&self, parent: &ImageId, path: &str, tag: &str) -> Result<Snapshot, ExecError> {
         runtime().block_on(async {
             let started = now();

@@ -112,6 +112,10 @@ pub trait Executor: Send + Sync {
     /// there is no such file. The builder reads `/etc/passwd` and `/etc/group` this way to
     /// resolve `--chown` names as the classic builder does.
     fn read_file(&self, image: &ImageId, path: &str, limit: u64) -> Result<Option<Vec<u8>>, ExecError>;
+
+    /// The address at which RUN containers on the bridge network reach this machine (where the
+    /// build's download proxy listens), or `None` when the engine runs elsewhere.
+    fn host_address(&self) -> Result<Option<std::net::IpAddr>, ExecError>;
 }
 
 /// Appends one regular file to a plain ustar stream. Such streams are only envelopes an engine

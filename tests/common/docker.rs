@@ -68,7 +68,9 @@ pub fn rootfs_tar_with(busybox: &Path, out: &Path, passwd: &str, group: Option<&
     h(&mut t, "bin/busybox", 0o755, 0, 0, data.len() as u64, MTIME, b'0', "").unwrap();
     t.extend_from_slice(&data);
     t.resize(t.len().div_ceil(512) * 512, 0);
-    for applet in ["sh", "mkdir", "echo", "cat", "chown", "true", "uname", "sleep", "touch"] {
+    for applet in [
+        "sh", "mkdir", "echo", "cat", "chown", "true", "uname", "sleep", "touch", "wget",
+    ] {
         h(&mut t, &format!("bin/{applet}"), 0o777, 0, 0, 0, MTIME, b'2', "busybox").unwrap();
     }
     retrace::exec::tar_file(&mut t, "etc/passwd", passwd.as_bytes()).unwrap();
