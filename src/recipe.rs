@@ -375,7 +375,7 @@ fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
         if expanded.is_absolute() {
             expanded
         } else {
-            base.join(expanded)
+            lexically_normal(&base.join(expanded))
         }
     };
     let semantic = |field: String, message: String| RecipeError::Semantic {
@@ -583,6 +583,29 @@ fn expand_home(p: &Path) -> PathBuf {
     }
 }
 
+/// `recipes/../retrace-out` as `retrace-out`: `..` cancels the component before it when that is
+/// a plain name, so paths in messages read as the user would write them. Lexical only (a symlinked
+/// directory followed by `..` is the one case this reads differently from the file system, and
+/// recipes name project directories, not symlinks).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match (c, out.last()) {
+            (Component::CurDir, _) => {}
+            (Component::ParentDir, Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            _ => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 fn default_cache_dir() -> PathBuf {
     match std::env::var_os("XDG_CACHE_HOME")
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache").into()))
@@ -595,6 +618,19 @@ fn default_cache_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_read_from_the_recipe_and_shown_without_dot_dot() {
+        let r = parse(
+            "document: ../testdata/demo/demo.md\ntag: a:b\noutput: ../retrace-out/demo\n",
+            Path::new("recipes/demo.yaml"),
+        )
+        .unwrap();
+        assert_eq!(r.document, Path::new("testdata/demo/demo.md"));
+        assert_eq!(r.output.as_deref(), Some(Path::new("retrace-out/demo")));
+        assert_eq!(lexically_normal(Path::new("../a/./b/../c")), Path::new("../a/c"));
+        assert_eq!(lexically_normal(Path::new("a/..")), Path::new("."));
+    }
 
     #[test]
     fn platforms_parse_in_both_spellings() {

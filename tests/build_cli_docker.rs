@@ -166,22 +166,29 @@ fn document_with(steps: &[&str], layers: usize) -> String {
     )
 }
 
-/// The (path, uid, gid) of every entry of a gzip layer blob in the output.
-fn owners(out: &Path, digest: &str) -> Vec<(String, u64, u64)> {
+/// (path, uid, gid, content) of every entry of a gzip layer blob in the output.
+fn layer_entries(out: &Path, digest: &str) -> Vec<(String, u64, u64, Vec<u8>)> {
     let hex = digest.strip_prefix("sha256:").unwrap();
     let f = std::fs::File::open(out.join("blobs/sha256").join(hex)).unwrap();
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
     ar.entries()
         .unwrap()
         .map(|e| {
-            let e = e.unwrap();
-            let h = e.header();
-            (
-                e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string(),
-                h.uid().unwrap(),
-                h.gid().unwrap(),
-            )
+            let mut e = e.unwrap();
+            let (uid, gid) = (e.header().uid().unwrap(), e.header().gid().unwrap());
+            let path = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (path, uid, gid, data)
         })
+        .collect()
+}
+
+/// The (path, uid, gid) of every entry of a gzip layer blob in the output.
+fn owners(out: &Path, digest: &str) -> Vec<(String, u64, u64)> {
+    layer_entries(out, digest)
+        .into_iter()
+        .map(|(p, u, g, _)| (p, u, g))
         .collect()
 }
 
@@ -327,18 +334,10 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
         .as_str()
         .unwrap()
         .to_string();
-    let hex = layer.strip_prefix("sha256:").unwrap();
-    let f = std::fs::File::open(out.join("blobs/sha256").join(hex)).unwrap();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
-    let mut found = None;
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.path().unwrap().to_string_lossy() == "root/pkg.txt" {
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            found = Some(data);
-        }
-    }
+    let found = layer_entries(&out, &layer)
+        .into_iter()
+        .find(|(p, ..)| p == "root/pkg.txt")
+        .map(|(.., data)| data);
     assert_eq!(found.as_deref(), Some(&body[..]));
 
     // Not listed: the step fails, and the error names the URL and where its file would go.

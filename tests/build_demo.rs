@@ -16,6 +16,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
+use common::run_ok as run;
 
 const DEMO: &str = "127.0.0.1:5000/retrace/demo:latest";
 
@@ -62,16 +63,6 @@ fn retrace(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn json_file(path: &Path) -> Value {

@@ -7,6 +7,9 @@ use retrace::layer::{write_blob, Entry, Profile};
 use retrace::oci::{write_docker_archive, write_oci_layout, BlobSource, ImageInput, LayerBlob};
 use serde_json::{json, Value};
 
+mod common;
+use common::run_ok as run;
+
 fn layer(entries: &[Entry]) -> LayerBlob {
     let mut blob = Vec::new();
     let info = write_blob(entries, &Profile::docker_18_06(), &mut blob).unwrap();
@@ -45,16 +48,6 @@ fn image(reference: &str) -> ImageInput {
         layers: vec![base, top],
         reference: Some(reference.to_string()),
     }
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

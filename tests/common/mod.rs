@@ -218,3 +218,14 @@ pub fn shape(doc: &str) -> Shape {
     }
     shape
 }
+
+/// Runs `cmd`, fails the test with its stderr unless it succeeds, and returns its stdout.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -74,7 +74,6 @@ fn docker_builds(contexts: &Path) -> Result<Duration> {
 }
 
 pub fn run() -> Result<()> {
-    let root = setup::repo_root();
     ensure!(
         setup::registry_answers(setup::REGISTRY_ADDR),
         "the local registry does not answer; run `cargo xtask setup` and `cargo xtask demo-fixture` first"
@@ -87,16 +86,8 @@ pub fn run() -> Result<()> {
         "the demo build contexts are missing under {}; run `cargo xtask demo-fixture`",
         contexts.display()
     );
-    eprintln!("building retrace (release)...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "--bin", "retrace"])
-        .current_dir(&root)
-        .status()?;
-    ensure!(status.success(), "cargo build --release failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let retrace = target.join("release/retrace");
+    let retrace = crate::release_retrace()?;
+    let target = crate::target_dir();
     let work = target.join("bench-build");
     std::fs::create_dir_all(&work)?;
 

@@ -158,12 +158,6 @@ fn write_layer(path: &Path, side: Side) -> Result<()> {
 /// Paths side B changes: 4 small contents, 1 large content, 1 removed, 1 added, 3 mtimes.
 const EXPECTED_CHANGES: usize = 10;
 
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
-
 fn prepare(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     fs::create_dir_all(dir)?;
     let marker = dir.join("generation");
@@ -203,24 +197,8 @@ fn measure(cmd: &mut Command, rss_file: &Path) -> Result<(Duration, u64, i32)> {
 }
 
 pub fn run() -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let target = target_dir(&root);
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--package",
-            "retrace",
-            "--bin",
-            "retrace",
-        ])
-        .current_dir(&root)
-        .status()?;
-    if !status.success() {
-        bail!("building retrace failed");
-    }
-    let retrace = target.join("release/retrace");
+    let target = crate::target_dir();
+    let retrace = crate::release_retrace()?;
     let dir = target.join("bench-diff");
     let (a, b) = prepare(&dir)?;
     let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);

@@ -7,7 +7,7 @@
 //! sides. Each is run a few times and the best time counts. The outputs must be identical, or the
 //! bench fails: a fast encoder with different bytes is worthless for retrace.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,16 +21,6 @@ mod mixture;
 
 const INPUT_LEN: usize = 64 << 20;
 const REPS: usize = 3;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
 
 /// CPU time (user + system) used so far by `who` (RUSAGE_SELF or RUSAGE_CHILDREN).
 fn cpu_time(who: libc::c_int) -> Duration {
@@ -80,17 +70,10 @@ fn mb_per_s(bytes: usize, d: Duration) -> f64 {
 }
 
 pub fn run() -> Result<()> {
-    let root = workspace_root();
-    let work = target_dir().join("bench-gzip");
+    let root = crate::setup::repo_root();
+    let work = crate::target_dir().join("bench-gzip");
     std::fs::create_dir_all(&work)?;
-
-    eprintln!("building retrace (release)...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "--bin", "retrace"])
-        .current_dir(&root)
-        .status()?;
-    ensure!(status.success(), "cargo build --release failed");
-    let retrace = target_dir().join("release/retrace");
+    let retrace = crate::release_retrace()?;
 
     eprintln!("building the Go oracle...");
     let go = gobuild::build_oracle(&root.join("testdata/oracle/gogzip"), &work)

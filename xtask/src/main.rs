@@ -48,6 +48,34 @@ fn bench(name: Option<&str>, rest: &[String]) -> Result<()> {
     }
 }
 
+/// The cargo target directory (`CARGO_TARGET_DIR` or the workspace's `target/`).
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| setup::repo_root().join("target"))
+}
+
+/// Builds the `retrace` binary in release mode, as the benches measure it, and returns its path.
+pub fn release_retrace() -> Result<std::path::PathBuf> {
+    eprintln!("building retrace (release)...");
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "retrace",
+            "--bin",
+            "retrace",
+        ])
+        .current_dir(setup::repo_root())
+        .status()?;
+    if !status.success() {
+        return Err(anyhow!("cargo build --release of retrace failed: {status}"));
+    }
+    Ok(target_dir().join("release/retrace"))
+}
+
 /// Runs a release-built example of the retrace crate that measures itself against a reference.
 fn run_example(example: &str) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
