@@ -153,6 +153,7 @@ pub fn search_timestamps(
     platform: &str,
     layer: usize,
     max_candidates: u64,
+    replay_began: i64,
 ) -> (Verdict, String) {
     if max_candidates == 0 {
         return (
@@ -174,6 +175,10 @@ pub fn search_timestamps(
     // cannot be inferred (a COPY'd file's build-context mtime) must not hold the build for minutes.
     let mut input = facts.input;
     input.limits.max_candidates = input.limits.max_candidates.min(max_candidates);
+    // Everything this replay set is later than its first step began. Usually the document's own
+    // times say the same, but a build cached before the document was made (a rebuilt fixture, a
+    // document regenerated after the replay) would otherwise look "not replayed" and go unsearched.
+    input.replayed_after = input.replayed_after.min(replay_began - 1);
     match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
         Ok(report) if report.matched => (
             Verdict::MatchAfterTimestamps,

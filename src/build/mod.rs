@@ -322,6 +322,8 @@ fn run_steps(
         .map_err(|e| StepError::Other(e.to_string()))?;
     let profile = layers::profile_for(plan.docker_version.as_deref()).map_err(StepError::Other)?;
     let mut parent: Option<ImageId> = None;
+    // When the platform's replay began (the earliest step start, cached steps included).
+    let mut replay_began = i64::MAX;
 
     for step in &plan.steps {
         if matches!(step.action, Action::Config) {
@@ -473,6 +475,7 @@ fn run_steps(
             snap.image.0, snap.started, snap.finished
         );
         parent = Some(snap.image.clone());
+        replay_began = replay_began.min(snap.started);
 
         if let Some(slot) = step.layer {
             let layer_err = |message: String| StepError::Layer {
@@ -494,6 +497,7 @@ fn run_steps(
                     &plan.platform.to_string(),
                     slot.index,
                     ctx.search_candidates,
+                    replay_began,
                 )
             };
             let mut causes = Vec::new();

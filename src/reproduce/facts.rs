@@ -152,9 +152,11 @@ pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFact
                 platform: platform.clone(),
                 layer: want_layer,
             })?;
+        let base_tarball = want_layer == 1 && is_base_tarball(&step.1.instruction);
         steps.push(StepTime {
             created: step.0,
-            base_tarball: want_layer == 1 && is_base_tarball(&step.1.instruction),
+            base_tarball,
+            copies_context: !base_tarball && matches!(step.1.instruction, Instruction::Add(_) | Instruction::Copy(_)),
         });
     }
     Ok(LayerFacts {

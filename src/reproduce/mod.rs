@@ -35,7 +35,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::layer::Entry;
+use crate::layer::{Entry, EntryKind};
 use crate::Digest;
 
 pub use template::Template;
@@ -50,6 +50,9 @@ pub struct StepTime {
     /// Whether the step extracts a root file system tarball (the base `ADD file:… in /`), whose
     /// entries keep the tarball's own times instead of the step's.
     pub base_tarball: bool,
+    /// Whether the step copies build-context files (a COPY, or an ADD that is not the base): the
+    /// files keep their build-context mtimes, which lie before the step, not in its window.
+    pub copies_context: bool,
 }
 
 /// How far the search looks. The defaults come from the seed data (FINDINGS.md).
@@ -63,6 +66,9 @@ pub struct SearchLimits {
     pub epoch_days: i64,
     /// The base tarball's times are searched second by second this far back from its `created`.
     pub base_window: i64,
+    /// A COPY'd file's build-context mtime is searched second by second this far back from the
+    /// COPY's `created` (the seeds' were 112 to 193 s before it).
+    pub context_window: i64,
     /// Groups of at most this many entries may split across the whole step window; larger groups
     /// split only across the likely offsets, to keep the product small.
     pub wide_split_max: usize,
@@ -83,6 +89,7 @@ impl Default for SearchLimits {
             step_window: 21,
             epoch_days: 7,
             base_window: 3 * DAY,
+            context_window: 3600,
             wide_split_max: 3,
             split_max_entries: 8,
             base_max_entries: 16,
@@ -194,6 +201,9 @@ struct Group {
     /// Steps (1-based) that may have set this group, from the strictly increasing assignment.
     first_step: usize,
     last_step: usize,
+    /// Files a COPY of the layer's own step brought from the build context: their one shared time
+    /// is the context's, searched back from the step instead of in any step's window.
+    context: bool,
 }
 
 /// Searches the original mtimes of `entries` (a rebuilt layer, in tar order) so the blob
@@ -214,7 +224,8 @@ where
     if n == 0 {
         return Err(ReproduceError::NoSteps);
     }
-    let groups = find_groups(entries, input.replayed_after, n)?;
+    let own_copies_context = input.steps[n - 1].copies_context;
+    let groups = find_groups(entries, input.replayed_after, n, own_copies_context)?;
     let variable: Vec<usize> = groups.iter().flat_map(|g| g.members.iter().copied()).collect();
     let template = Template::build(entries, &variable, &write_tar)?;
     let as_given = new_hasher().blob_digest(template.bytes());
@@ -281,30 +292,54 @@ where
 }
 
 /// Groups the replayed entries by their mtime, ordered by it, and bounds the steps each group may
-/// stem from: strictly increasing, the last group being step `n`.
-fn find_groups(entries: &[Entry], replayed_after: i64, n: usize) -> Result<Vec<Group>, ReproduceError> {
+/// stem from: strictly increasing, the last group being step `n`. When step `n` copies build
+/// context files, an earlier group made only of non-directories is taken for those files (their
+/// context mtime predates the replay of the step) and uses no step of its own.
+fn find_groups(
+    entries: &[Entry],
+    replayed_after: i64,
+    n: usize,
+    own_copies_context: bool,
+) -> Result<Vec<Group>, ReproduceError> {
     let mut by_time: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         if e.mtime > replayed_after {
             by_time.entry(e.mtime).or_default().push(i);
         }
     }
-    let count = by_time.len();
+    let all = by_time.len();
+    let is_context = |i: usize, members: &[usize]| {
+        own_copies_context && i + 1 < all && members.iter().all(|&m| !matches!(entries[m].kind, EntryKind::Dir))
+    };
+    let contexts = by_time.values().enumerate().filter(|(i, m)| is_context(*i, m)).count();
+    let count = all - contexts;
     if count > n {
         return Err(ReproduceError::TooManyGroups {
             groups: count,
             steps: n,
         });
     }
-    Ok(by_time
-        .into_values()
-        .enumerate()
-        .map(|(i, members)| Group {
+    let mut groups = Vec::with_capacity(all);
+    let mut i = 0;
+    for (g, members) in by_time.into_values().enumerate() {
+        if is_context(g, &members) {
+            groups.push(Group {
+                members,
+                first_step: n,
+                last_step: n,
+                context: true,
+            });
+            continue;
+        }
+        groups.push(Group {
             members,
             first_step: if i + 1 == count { n } else { i + 1 },
             last_step: n - (count - 1 - i),
-        })
-        .collect())
+            context: false,
+        });
+        i += 1;
+    }
+    Ok(groups)
 }
 
 /// The candidate lists of one group for each tier.
@@ -317,6 +352,15 @@ fn tier_lists(g: &Group, input: &SearchInput) -> [TimeList; 4] {
     }
     let steps = &input.steps[g.first_step - 1..g.last_step];
     let base = input.steps[0];
+    if g.context {
+        // One shared build-context time, nearest to the COPY first.
+        let mut seen = std::collections::HashSet::new();
+        let own = steps[steps.len() - 1].created;
+        for back in 0..=lim.context_window {
+            out[1].push_shared(own - back, &mut seen);
+        }
+        return out;
+    }
     let may_be_base = g.first_step == 1 && base.base_tarball;
 
     let mut seen = std::collections::HashSet::new();

@@ -42,6 +42,7 @@ fn steps(created: &[i64], base_tarball: bool) -> Vec<StepTime> {
         .map(|(i, &c)| StepTime {
             created: c,
             base_tarball: base_tarball && i == 0,
+            copies_context: false,
         })
         .collect()
 }
@@ -151,4 +152,51 @@ fn more_groups_than_steps_is_an_error() {
         search(&tree, &input, toy_tar, || Sha),
         Err(ReproduceError::TooManyGroups { groups: 2, steps: 1 })
     ));
+}
+
+#[test]
+fn a_copied_files_context_mtime_is_searched_back_from_the_copy() {
+    // COPY httpd-foreground /usr/local/bin/: the directory takes the COPY's time, the file keeps
+    // the build context's, 150 s earlier (the seeds' were 112 to 193 s). usr and usr/local keep
+    // the base image's times and were not replayed.
+    let copy = 1_500_000_300;
+    let truth = [
+        Entry::dir("usr", 0o755).with_mtime(1_300_000_000),
+        Entry::dir("usr/local", 0o755).with_mtime(1_300_000_000),
+        Entry::dir("usr/local/bin", 0o755).with_mtime(copy - 1),
+        Entry::file("usr/local/bin/httpd-foreground", 0o755, b"#!/bin/sh\n".to_vec()).with_mtime(copy - 150),
+    ];
+    let mut steps = steps(&[1_400_000_000, 1_500_000_100, copy], true);
+    steps[2].copies_context = true;
+    // The rebuilt tree: the context file checked out before the replay ran the COPY.
+    let replayed = [
+        truth[0].clone(),
+        truth[1].clone(),
+        truth[2].clone().with_mtime(NOW + 10),
+        truth[3].clone().with_mtime(NOW),
+    ];
+    let input = SearchInput {
+        expected: digest_of(&truth),
+        steps: steps.clone(),
+        replayed_after: 1_600_000_000,
+        limits: SearchLimits::default(),
+    };
+    let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
+    assert!(r.matched, "{r:?}");
+    assert_eq!(r.mtimes["usr/local/bin/httpd-foreground"], copy - 150);
+    assert_eq!(r.mtimes["usr/local/bin"], copy - 1);
+    assert!(r.candidates < 3 * 3601, "{r:?}");
+
+    // Without the COPY fact, the two groups would need two steps' windows and miss the file.
+    steps[2].copies_context = false;
+    let input = SearchInput {
+        steps,
+        limits: SearchLimits {
+            max_candidates: 50_000,
+            ..SearchLimits::default()
+        },
+        ..input
+    };
+    let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
+    assert!(!r.matched, "{r:?}");
 }
