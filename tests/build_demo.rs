@@ -163,6 +163,12 @@ fn needs_docker_demo_build_matches_every_layer_and_its_outputs_load() {
                 l["reason"]
             );
             assert!(l["rebuilt"].is_string());
+            if verdict == "match-after-timestamps" {
+                // The search says which original times it found, per re-timed entry.
+                let recovered = l["recovered_mtimes"].as_object().expect("recovered_mtimes");
+                assert!(!recovered.is_empty());
+                assert!(recovered.values().all(|t| t.as_str().is_some_and(|t| t.ends_with('Z'))));
+            }
         }
     }
 

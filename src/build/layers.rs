@@ -139,6 +139,9 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Res
     inner().map_err(|e| format!("writing the layer blob: {e}"))
 }
 
+/// The original mtimes the search recovered, by path, as RFC 3339 times.
+pub type Recovered = std::collections::BTreeMap<String, String>;
+
 /// The most candidates one layer's timestamp search may hash inside `retrace build`, unless the
 /// user says otherwise (`--search-candidates`).
 pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
@@ -154,11 +157,12 @@ pub fn search_timestamps(
     layer: usize,
     max_candidates: u64,
     replay_began: i64,
-) -> (Verdict, String) {
+) -> (Verdict, String, Recovered) {
     if max_candidates == 0 {
         return (
             Verdict::Differs,
             "rebuilt bytes differ (timestamp search off: --search-candidates 0)".into(),
+            Recovered::new(),
         );
     }
     let facts = match crate::reproduce::facts::layer_facts(document, platform, layer) {
@@ -167,6 +171,7 @@ pub fn search_timestamps(
             return (
                 Verdict::Differs,
                 format!("rebuilt bytes differ; timestamp search impossible: {e}"),
+                Recovered::new(),
             )
         }
     };
@@ -186,6 +191,11 @@ pub fn search_timestamps(
                 "matched after {} timestamp candidates ({:.1} s)",
                 report.candidates, report.seconds
             ),
+            report
+                .mtimes
+                .into_iter()
+                .map(|(path, t)| (path, crate::model::Timestamp { unix: t }.to_rfc3339()))
+                .collect(),
         ),
         Ok(report) => (
             Verdict::Differs,
@@ -193,10 +203,12 @@ pub fn search_timestamps(
                 "rebuilt bytes differ even after {} timestamp candidates",
                 report.candidates
             ),
+            Recovered::new(),
         ),
         Err(e) => (
             Verdict::Differs,
             format!("rebuilt bytes differ; timestamp search failed: {e}"),
+            Recovered::new(),
         ),
     }
 }

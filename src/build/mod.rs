@@ -273,6 +273,7 @@ fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult {
                     (None, _) => "not reached".into(),
                 },
                 causes: Vec::new(),
+                recovered_mtimes: Default::default(),
             });
         }
     }
@@ -487,8 +488,8 @@ fn run_steps(
             let diff = exec.diff(&snap.image).map_err(exec_err)?;
             let entries = layers::capture(&diff).map_err(layer_err)?;
             let blob = layers::write_blob(&entries, &profile, &ctx.out.join("blobs/sha256")).map_err(layer_err)?;
-            let (verdict, mut reason) = if blob.digest == slot.expected {
-                (Verdict::Match, "byte for byte".to_string())
+            let (verdict, mut reason, recovered_mtimes) = if blob.digest == slot.expected {
+                (Verdict::Match, "byte for byte".to_string(), layers::Recovered::new())
             } else {
                 layers::search_timestamps(
                     &entries,
@@ -527,6 +528,7 @@ fn run_steps(
                 verdict,
                 reason,
                 causes,
+                recovered_mtimes,
             });
             blobs.push(blob);
             if let Some(b) = bar {

@@ -19,6 +19,10 @@ pub struct LayerReport {
     /// For a layer that still differs: what the comparison with the published layer found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<crate::diff::cause::Cause>,
+    /// For `match-after-timestamps`: the original mtime of every entry the replay re-timed, as the
+    /// search recovered it (the rebuilt blob keeps the replay's own times).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub recovered_mtimes: super::layers::Recovered,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -103,7 +103,8 @@ pub fn run(extra: &[String]) -> Result<()> {
 /// summing the per-binary `test result:` lines.
 fn cargo_test(ignored: bool, filters: &[String]) -> Result<(Counts, bool)> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["test", "--workspace", "--"]);
+    // --no-fail-fast: one failing test binary must not hide the results of the others.
+    cmd.args(["test", "--workspace", "--no-fail-fast", "--"]);
     if ignored {
         cmd.arg("--ignored");
     }
