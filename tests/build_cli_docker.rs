@@ -12,26 +12,19 @@ use retrace::digest::Digest;
 mod common;
 use common::docker::{busybox, daemon_or_skip, rootfs_tar};
 
-/// A one-platform repo-info document: base ADD, a quick RUN, a slow RUN, CMD. The layer digests
-/// are made up, so the verdicts are `differs` and the exit code 1 (not 2: nothing failed).
+/// A one-platform repo-info document for the kill test: base ADD, a quick RUN, a slow RUN, CMD.
+/// The layer digests are made up, so the verdicts are `differs` and the exit code 1 (not 2:
+/// nothing failed).
 fn document(base_ref: &str) -> String {
-    let fake = |s: &str| Digest::of(s.as_bytes()).to_string();
-    let layer = |s: &str| {
-        format!(
-            "\t-\t`{}`  \n\t\tLast Modified: Wed, 30 Jan 2019 22:21:08 GMT  \n\t\tSize: 1.0 KB (1000 bytes)  \n\t\tMIME: application/vnd.docker.image.rootfs.diff.tar.gzip\n",
-            fake(s)
-        )
-    };
-    format!(
-        "## `kill:test`\n\n```console\n$ docker pull kill@{list}\n```\n\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.list.v2+json`\n-\tPlatforms:\n\t-\tlinux; amd64\n\n\
-### `kill:test` - linux; amd64\n\n```console\n$ docker pull kill@{man}\n```\n\n-\tDocker Version: 18.06.1-ce\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.v2+json`\n-\tTotal Size: **3.0 KB (3000 bytes)**  \n\t(compressed transfer size, not on-disk size)\n-\tImage ID: `{id}`\n-\tDefault Command: `[\"sh\"]`\n\n\
-```dockerfile\n# Wed, 30 Jan 2019 22:19:52 GMT\nADD {base_ref} in / \n# Wed, 30 Jan 2019 22:19:53 GMT\nRUN mkdir /a && echo one > /a/one\n# Wed, 30 Jan 2019 22:20:13 GMT\nRUN sleep 20 && echo two > /a/two\n# Wed, 30 Jan 2019 22:20:13 GMT\nCMD [\"sh\"]\n```\n\n-\tLayers:\n{}{}{}",
-        layer("1"),
-        layer("2"),
-        layer("3"),
-        list = fake("list"),
-        man = fake("manifest"),
-        id = fake("id"),
+    document_with(
+        "kill:test",
+        &[
+            &format!("ADD {base_ref} in / "),
+            "RUN mkdir /a && echo one > /a/one",
+            "RUN sleep 20 && echo two > /a/two",
+            "CMD [\"sh\"]",
+        ],
+        3,
     )
 }
 
@@ -139,9 +132,9 @@ fn needs_docker_killed_build_leaves_no_corrupt_output_and_resumes_from_cache() {
     assert!(log.contains("(cached:"), "{log}");
 }
 
-/// A one-platform document with the given history lines (each made at 22:19:5N) and one made-up
-/// layer digest per layer-making step.
-fn document_with(steps: &[&str], layers: usize) -> String {
+/// A one-platform document of `tag` with the given history lines (each made at 22:19:5N) and
+/// `layers` made-up layer digests.
+fn document_with(tag: &str, steps: &[&str], layers: usize) -> String {
     let fake = |s: &str| Digest::of(s.as_bytes()).to_string();
     let history: String = steps
         .iter()
@@ -157,8 +150,8 @@ fn document_with(steps: &[&str], layers: usize) -> String {
         })
         .collect();
     format!(
-        "## `chown:test`\n\n```console\n$ docker pull chown@{list}\n```\n\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.list.v2+json`\n-\tPlatforms:\n\t-\tlinux; amd64\n\n\
-### `chown:test` - linux; amd64\n\n```console\n$ docker pull chown@{man}\n```\n\n-\tDocker Version: 18.06.1-ce\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.v2+json`\n-\tTotal Size: **3.0 KB (3000 bytes)**  \n\t(compressed transfer size, not on-disk size)\n-\tImage ID: `{id}`\n-\tDefault Command: `[\"sh\"]`\n\n\
+        "## `{tag}`\n\n```console\n$ docker pull test@{list}\n```\n\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.list.v2+json`\n-\tPlatforms:\n\t-\tlinux; amd64\n\n\
+### `{tag}` - linux; amd64\n\n```console\n$ docker pull test@{man}\n```\n\n-\tDocker Version: 18.06.1-ce\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.v2+json`\n-\tTotal Size: **3.0 KB (3000 bytes)**  \n\t(compressed transfer size, not on-disk size)\n-\tImage ID: `{id}`\n-\tDefault Command: `[\"sh\"]`\n\n\
 ```dockerfile\n{history}```\n\n-\tLayers:\n{layer_list}",
         list = fake("list"),
         man = fake("manifest"),
@@ -224,6 +217,7 @@ fn needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder() {
     let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
     let (hello, tarball) = (hash("hello.txt"), hash("pkg.tar.gz"));
     let doc = document_with(
+        "chown:test",
         &[
             &format!("ADD {base_ref} in / "),
             &format!("COPY --chown=demo file:{hello} in /srv/ "),
@@ -291,6 +285,7 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
     let unlisted = "http://downloads.retrace.invalid/other.txt";
     let build = |name: &str, url: &str| {
         let doc = document_with(
+            "chown:test",
             &[
                 &format!("ADD {base_ref} in / "),
                 &format!("RUN wget -q -O /root/pkg.txt {url}"),

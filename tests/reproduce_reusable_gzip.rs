@@ -5,33 +5,26 @@
 
 use retrace::gzip::{gzip, ReusableGzip};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+mod common;
+use common::mixture::Rng;
 
 /// Inputs that exercise matches (tar-like headers, runs of zeros, repeats) and literals.
 fn input(rng: &mut Rng, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
-        match rng.next() % 4 {
-            0 => out.extend(std::iter::repeat_n(0u8, (rng.next() % 1500) as usize)),
+        match rng.next_u64() % 4 {
+            0 => out.extend(std::iter::repeat_n(0u8, (rng.next_u64() % 1500) as usize)),
             1 => out.extend_from_slice(b"usr/local/bin\x000000755\x000000000\x0013242162603\x00ustar\x0000"),
             2 => {
-                let back = out.len().min(1 + (rng.next() % 4000) as usize);
+                let back = out.len().min(1 + (rng.next_u64() % 4000) as usize);
                 let start = out.len() - back;
-                let take = back.min((rng.next() % 300) as usize);
+                let take = back.min((rng.next_u64() % 300) as usize);
                 let piece = out[start..start + take].to_vec();
                 out.extend_from_slice(&piece);
             }
             _ => {
-                for _ in 0..(rng.next() % 64) {
-                    out.push(rng.next() as u8);
+                for _ in 0..(rng.next_u64() % 64) {
+                    out.push(rng.next_u64() as u8);
                 }
             }
         }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
+// A small deterministic generator so failures reproduce.
+use common::mixture::Rng;
 
 use retrace::layer::{write_tar, Entry, EntryKind, Profile};
 use serde_json::{json, Value};
@@ -24,24 +26,6 @@ fn go_oracle(dir: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/oracle/gotar");
     common::gobuild::build_go_program(&src, dir, "gotar")
         .unwrap_or_else(|e| panic!("cannot build the Go tar oracle ({e}); is `go` installed (`cargo xtask setup`)?"))
-}
-
-/// A small deterministic generator so failures reproduce (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
 }
 
 fn component(rng: &mut Rng, long: bool) -> String {

@@ -123,6 +123,21 @@ impl DockerExecutor {
         Ok(created.id)
     }
 
+    /// Creates (without starting) a container of `image` that would only run `true`: the envelope
+    /// for copying files in, reading them out, or committing a working directory.
+    async fn create_idle(&self, tag: &str, image: &ImageId, working_dir: Option<&str>) -> Result<String, ExecError> {
+        self.create(
+            tag,
+            ContainerCreateBody {
+                image: Some(image.0.clone()),
+                cmd: Some(vec!["true".into()]),
+                working_dir: working_dir.map(str::to_string),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     /// Commits `container` as `retrace-cache:<tag>` and removes the container whatever happens.
     async fn commit_and_remove(&self, container: &str, tag: &str) -> Result<ImageId, ExecError> {
         let committed = self
@@ -321,16 +336,7 @@ impl Executor for DockerExecutor {
 
     fn copy(&self, parent: &ImageId, tar: Vec<u8>, tag: &str) -> Result<Snapshot, ExecError> {
         runtime().block_on(async {
-            let id = self
-                .create(
-                    tag,
-                    ContainerCreateBody {
-                        image: Some(parent.0.clone()),
-                        cmd: Some(vec!["true".into()]),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            let id = self.create_idle(tag, parent, None).await?;
             let started = now();
             let uploaded = self
                 .docker
@@ -362,16 +368,7 @@ impl Executor for DockerExecutor {
                 "read-{}",
                 &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]
             );
-            let id = self
-                .create(
-                    &name,
-                    ContainerCreateBody {
-                        image: Some(image.0.clone()),
-                        cmd: Some(vec!["true".into()]),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            let id = self.create_idle(&name, image, None).await?;
             let mut stream = self
                 .docker
                 .download_from_container(&id, Some(DownloadFromContainerOptions { path: path.to_string() }));
@@ -459,17 +456,7 @@ impl Executor for DockerExecutor {
     fn workdir(&self, parent: &ImageId, path: &str, tag: &str) -> Result<Snapshot, ExecError> {
         runtime().block_on(async {
             let started = now();
-            let id = self
-                .create(
-                    tag,
-                    ContainerCreateBody {
-                        image: Some(parent.0.clone()),
-                        cmd: Some(vec!["true".into()]),
-                        working_dir: Some(path.to_string()),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            let id = self.create_idle(tag, parent, Some(path)).await?;
             let image = self.commit_and_remove(&id, tag).await?;
             Ok(Snapshot {
                 image,

@@ -14,26 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+// The same deterministic generator the tests use.
+use crate::bench_gzip::mixture::Rng;
+
 const SMALL_FILES: u32 = 40_000;
 const LARGE_FILES: u32 = 10;
 const LARGE_SIZE: u64 = 68 << 20;
 /// Bump when the generated layers change, so cached copies are rebuilt.
-const GENERATION: &str = "v1";
-
-/// xorshift64*: tiny, deterministic, good enough to vary sizes and offsets.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+const GENERATION: &str = "v2";
 
 /// A pool of word-like text the file contents are cut from, so gzip sees realistic ratios.
 fn text_pool(rng: &mut Rng) -> Vec<u8> {
@@ -60,7 +48,7 @@ fn text_pool(rng: &mut Rng) -> Vec<u8> {
         pool.extend_from_slice(WORDS[rng.below(16) as usize].as_bytes());
         pool.push(if rng.below(12) == 0 { b'\n' } else { b' ' });
         if rng.below(50) == 0 {
-            pool.extend_from_slice(format!("{}", rng.next()).as_bytes());
+            pool.extend_from_slice(format!("{}", rng.next_u64()).as_bytes());
         }
     }
     pool

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 #[path = "../../tests/common/gobuild.rs"]
 mod gobuild;
 #[path = "../../tests/common/mixture.rs"]
-mod mixture;
+pub mod mixture;
 
 const INPUT_LEN: usize = 64 << 20;
 const REPS: usize = 3;
