@@ -364,6 +364,7 @@ fn ensure_dockerd(state: &Path, report: &mut Report) -> Result<()> {
         "already running".to_string()
     } else {
         let log = state.join("dockerd.log");
+        remove_stale_docker_pid_file();
         let pid = spawn_daemon(&mut Command::new("dockerd"), &log)?;
         fs::write(state.join("dockerd.pid"), pid.to_string())?;
         wait_for("dockerd", Duration::from_secs(90), &log, docker_answers)?;
@@ -375,6 +376,28 @@ fn ensure_dockerd(state: &Path, report: &mut Report) -> Result<()> {
         format!("{what}; storage driver and version: {}", driver.trim()),
     );
     Ok(())
+}
+
+/// A dockerd that was killed leaves `/var/run/docker.pid` behind, and a new one then refuses to
+/// start ("pid file found"). The file is removed only when no process has that pid.
+fn remove_stale_docker_pid_file() {
+    // dockerd's own, and that of the containerd it supervises (a new dockerd waits for the old
+    // containerd to answer when its pid file names it).
+    for path in ["/var/run/docker.pid", "/var/run/docker/containerd/containerd.pid"] {
+        remove_stale_pid_file(Path::new(path));
+    }
+}
+
+fn remove_stale_pid_file(path: &Path) {
+    let Ok(text) = fs::read_to_string(path) else { return };
+    // A killed daemon whose parent never reaps it stays a zombie (state Z): not alive.
+    let alive = text.trim().parse::<u32>().is_ok_and(|pid| {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    });
+    if !alive {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// Starts a daemon in its own process group (so a Ctrl-C on setup does not kill it), with stdout and
