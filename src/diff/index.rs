@@ -11,21 +11,14 @@ use sha2::{Digest as _, Sha256};
 use crate::archive::{read_archive, ArchiveEntry, ArchiveError, ArchiveSummary, Kind, Limits};
 use crate::Digest;
 
-/// What the index keeps of one entry.
+/// What the index keeps of one entry: the archive reader's facts, plus the content digest and the
+/// position. Field reads (`node.mode`, `node.mtime`...) go through to the entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    pub kind: Kind,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub uname: String,
-    pub gname: String,
-    pub mtime: i64,
-    pub size: u64,
+    /// The entry as read; its `path` is left empty, since the index is keyed by it.
+    pub entry: ArchiveEntry,
     /// sha256 of the content, for regular files.
     pub digest: Option<Digest>,
-    pub xattrs: BTreeMap<String, Vec<u8>>,
-    pub format: String,
     /// Position in the archive, to tell whether two layers list the same entries in the same order.
     pub pos: u32,
 }
@@ -33,19 +26,21 @@ pub struct Node {
 impl Node {
     pub fn from_entry(e: &ArchiveEntry, digest: Option<Digest>, pos: u32) -> Node {
         Node {
-            kind: e.kind.clone(),
-            mode: e.mode,
-            uid: e.uid,
-            gid: e.gid,
-            uname: e.uname.clone(),
-            gname: e.gname.clone(),
-            mtime: e.mtime,
-            size: e.size,
+            entry: ArchiveEntry {
+                path: String::new(),
+                ..e.clone()
+            },
             digest,
-            xattrs: e.xattrs.clone(),
-            format: e.format.clone(),
             pos,
         }
+    }
+}
+
+impl std::ops::Deref for Node {
+    type Target = ArchiveEntry;
+
+    fn deref(&self) -> &ArchiveEntry {
+        &self.entry
     }
 }
 

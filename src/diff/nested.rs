@@ -7,7 +7,7 @@ use std::io::{Cursor, Read};
 
 use super::compare::{compare, Change, CompareOptions, PackageChange};
 use super::index::{LayerIndex, Node, Retention};
-use crate::archive::{Kind, Limits};
+use crate::archive::{ArchiveEntry, Kind, Limits};
 use crate::Digest;
 
 pub enum Descent {
@@ -149,7 +149,8 @@ fn zip_index(bytes: &[u8]) -> Result<LayerIndex, String> {
                     + t.second() as i64
             })
             .unwrap_or(0);
-        let node = Node {
+        let entry = ArchiveEntry {
+            path: String::new(),
             kind: if is_dir { Kind::Dir } else { Kind::File },
             mode: f.unix_mode().unwrap_or(0) & 0o7777,
             uid: 0,
@@ -158,11 +159,10 @@ fn zip_index(bytes: &[u8]) -> Result<LayerIndex, String> {
             gname: String::new(),
             mtime,
             size: content.len() as u64,
-            digest: (!is_dir).then(|| Digest::of(&content)),
             xattrs: BTreeMap::new(),
             format: "zip".into(),
-            pos: i as u32,
         };
+        let node = Node::from_entry(&entry, (!is_dir).then(|| Digest::of(&content)), i as u32);
         if !is_dir && content.len() <= Retention::default().max_text as usize {
             index.contents.insert(path.clone(), content);
         }

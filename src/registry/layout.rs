@@ -1,7 +1,8 @@
-//! A minimal OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/<hex>`), written by
-//! `retrace pull -o` and read by the offline source. `src/oci.rs` (the image output stage) is the
-//! project's full layout writer; this one exists so pull works before that lands, and the two are to
-//! be unified.
+//! The OCI image layout as a copy of fetched blobs (`oci-layout`, `index.json`,
+//! `blobs/sha256/<hex>`), written by `retrace pull -o` and read by the offline source. It copies
+//! manifests, configs and layers verbatim from the content store, so every digest stays the
+//! registry's. `src/oci.rs` is the other writer: it makes the manifests and configs of images
+//! retrace constructs (build outputs). Both write blobs under temporary names and the index last.
 
 use std::fs;
 use std::path::{Path, PathBuf};
