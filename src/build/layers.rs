@@ -139,6 +139,11 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Res
     inner().map_err(|e| format!("writing the layer blob: {e}"))
 }
 
+/// "1 timestamp candidate", "46 timestamp candidates".
+fn candidates(n: u64) -> String {
+    format!("{n} timestamp candidate{}", if n == 1 { "" } else { "s" })
+}
+
 /// The original mtimes the search recovered, by path, as RFC 3339 times.
 pub type Recovered = std::collections::BTreeMap<String, String>;
 
@@ -188,8 +193,9 @@ pub fn search_timestamps(
         Ok(report) if report.matched => (
             Verdict::MatchAfterTimestamps,
             format!(
-                "matched after {} timestamp candidates ({:.1} s)",
-                report.candidates, report.seconds
+                "matched after {} ({:.1} s)",
+                candidates(report.candidates),
+                report.seconds
             ),
             report
                 .mtimes
@@ -200,8 +206,8 @@ pub fn search_timestamps(
         Ok(report) => (
             Verdict::Differs,
             format!(
-                "rebuilt bytes differ even after {} timestamp candidates",
-                report.candidates
+                "rebuilt bytes differ even after {}",
+                candidates(report.candidates)
             ),
             Recovered::new(),
         ),
