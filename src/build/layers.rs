@@ -205,10 +205,7 @@ pub fn search_timestamps(
         ),
         Ok(report) => (
             Verdict::Differs,
-            format!(
-                "rebuilt bytes differ even after {}",
-                candidates(report.candidates)
-            ),
+            format!("rebuilt bytes differ even after {}", candidates(report.candidates)),
             Recovered::new(),
         ),
         Err(e) => (
