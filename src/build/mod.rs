@@ -129,6 +129,8 @@ struct Ctx<'a> {
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
     summary: Mutex<Vec<String>>,
+    /// Build-wide notes (downloads that could not be had, a proxy that could not start).
+    notes: Mutex<Vec<String>>,
     /// The download proxy RUN steps use, once started (or why it could not be).
     proxy: std::sync::OnceLock<Result<proxy::DownloadProxy, String>>,
     /// Why fetching a published layer failed, once it has: later differing layers are then not
@@ -186,6 +188,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         failed: AtomicBool::new(false),
         multi,
         summary: Mutex::new(Vec::new()),
+        notes: Mutex::new(Vec::new()),
         proxy: std::sync::OnceLock::new(),
         published_unreachable: Mutex::new(None),
     };
@@ -197,9 +200,15 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
             source: std::io::Error::other(e),
         })?;
     let results: Vec<PlatformResult> = pool.install(|| plans.par_iter().map(|p| replay_platform(&ctx, p)).collect());
-    // The per-platform lines (also on the finished progress bars) and notes such as downloads that
-    // could not be had: on stderr, so CI logs keep them.
-    for line in ctx.summary.lock().unwrap().iter() {
+    // The per-platform lines are already on the finished progress bars when those are drawn;
+    // without bars (CI logs, pipes) they go to stderr. Notes such as downloads that could not be
+    // had always do.
+    if !opts.progress {
+        for line in ctx.summary.lock().unwrap().iter() {
+            eprintln!("{line}");
+        }
+    }
+    for line in ctx.notes.lock().unwrap().iter() {
         eprintln!("{line}");
     }
 
@@ -626,16 +635,16 @@ fn download_proxy<'a>(ctx: &'a Ctx, exec: &dyn Executor) -> Option<&'a proxy::Do
             .ok_or_else(|| "the engine is not on this machine".to_string())?;
         let mut notes = Vec::new();
         let files = prefetch_downloads(ctx.recipe, &mut notes);
-        ctx.summary.lock().unwrap().extend(notes);
+        ctx.notes.lock().unwrap().extend(notes);
         proxy::DownloadProxy::start(std::net::SocketAddr::new(ip, 0), files).map_err(|e| e.to_string())
     });
     match started {
         Ok(p) => Some(p),
         Err(why) => {
-            let mut summary = ctx.summary.lock().unwrap();
+            let mut notes = ctx.notes.lock().unwrap();
             let line = format!("downloads not served to RUN steps: {why}");
-            if !summary.contains(&line) {
-                summary.push(line);
+            if !notes.contains(&line) {
+                notes.push(line);
             }
             None
         }
