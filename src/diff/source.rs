@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -124,7 +124,10 @@ pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subje
         });
     }
     if !path.exists() {
-        return Err(DiffError::io(path, io::Error::from(io::ErrorKind::NotFound)));
+        return Err(DiffError::Spec {
+            spec: spec.into(),
+            message: "no such file or directory (an operand is a layer file, DIR@sha256:…, oci:DIR, docker-archive:FILE, a build output dir, registry:REF or store:REF)".into(),
+        });
     }
     Ok(Subject::Layer(LayerSource {
         label: spec.to_string(),
