@@ -4,13 +4,13 @@
 //! `#[ignore]`d and named `needs_docker_` (see tests/replay_docker.rs for the convention).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use retrace::digest::Digest;
 
 mod common;
-use common::build::{assert_blobs_sound, document_with, kill_document, retrace};
-use common::docker::{busybox, daemon_or_skip, rootfs_tar};
+use common::build::{assert_blobs_sound, document_with, retrace, KillFixture};
+use common::docker::{busybox, daemon_or_skip};
 
 #[test]
 #[ignore = "needs a Docker daemon (cargo xtask setup)"]
@@ -18,46 +18,12 @@ fn needs_docker_killed_build_leaves_no_corrupt_output_and_resumes_from_cache() {
     if !daemon_or_skip("needs_docker_killed_build_leaves_no_corrupt_output_and_resumes_from_cache") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let tar = root.join("rootfs.tar");
-    rootfs_tar(&busybox("amd64"), &tar);
-    // A unique base per run, so the cache of an earlier test run cannot make this one trivial.
-    let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
-    std::fs::write(root.join("doc.md"), kill_document(&base_ref)).unwrap();
-    std::fs::write(
-        root.join("recipe.yaml"),
-        format!(
-            "document: doc.md\ntag: kill:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"
-        ),
-    )
-    .unwrap();
-    let recipe = root.join("recipe.yaml");
-    let out = root.join("out");
-    let cache = root.join("cache/build");
-    let recipe_s = recipe.to_str().unwrap();
-    let out_s = out.to_str().unwrap();
+    let f = KillFixture::new();
+    let (recipe_s, out_s) = (f.recipe.to_str().unwrap(), f.out.to_str().unwrap());
+    let out = f.out.clone();
 
     let mut child = retrace(&["build", recipe_s, "--out", out_s]).spawn().unwrap();
-    // Wait until the base and the quick RUN are cached: the slow RUN is then running.
-    let t0 = Instant::now();
-    loop {
-        let n = std::fs::read_dir(&cache)
-            .map(|d| {
-                d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
-                    .count()
-            })
-            .unwrap_or(0);
-        if n >= 2 {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the build ended before it could be killed: {status}");
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "no progress in 120 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(2));
+    f.wait_until_slow_step(&mut child);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
 

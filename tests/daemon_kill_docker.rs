@@ -11,11 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use retrace::digest::Digest;
-
 mod common;
-use common::build::{assert_blobs_sound, kill_document, retrace};
-use common::docker::{busybox, daemon_or_skip, rootfs_tar};
+use common::build::{assert_blobs_sound, retrace, KillFixture};
+use common::docker::daemon_or_skip;
 
 fn state_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".retrace")
@@ -81,50 +79,23 @@ fn needs_docker_killed_daemon_stops_the_build_cleanly_and_a_rerun_resumes() {
         eprintln!("SKIPPED: {test}: {why}");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    rootfs_tar(&busybox("amd64"), &root.join("rootfs.tar"));
-    let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
-    std::fs::write(root.join("doc.md"), kill_document(&base_ref)).unwrap();
-    std::fs::write(
-        root.join("recipe.yaml"),
-        format!(
-            "document: doc.md\ntag: kill:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"
-        ),
-    )
-    .unwrap();
-    let (recipe, out) = (root.join("recipe.yaml"), root.join("out"));
+    let f = KillFixture::new();
+    let out = f.out.clone();
     let args = [
         "build",
-        recipe.to_str().unwrap(),
+        f.recipe.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--search-candidates",
         "0",
     ];
 
-    let child = retrace(&args)
+    let mut child = retrace(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the base and the quick RUN are cached: the 20 s RUN is then running.
-    let cache = root.join("cache/build");
-    let t0 = Instant::now();
-    loop {
-        let n = std::fs::read_dir(&cache)
-            .map(|d| {
-                d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
-                    .count()
-            })
-            .unwrap_or(0);
-        if n >= 2 {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "no progress in 120 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(2));
+    f.wait_until_slow_step(&mut child);
     // SIGKILL: the daemon gets no chance to clean up either.
     assert!(Command::new("kill")
         .args(["-9", &pid.to_string()])

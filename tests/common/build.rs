@@ -70,3 +70,62 @@ pub fn document_with(tag: &str, steps: &[&str], layers: usize) -> String {
         id = fake("id"),
     )
 }
+
+/// A one-platform build to interrupt: `kill_document`'s base ADD, quick RUN and 20 s RUN, with a
+/// recipe whose cache is private to the test (a unique base per run, so an earlier run's cache
+/// cannot make this one trivial).
+pub struct KillFixture {
+    pub dir: tempfile::TempDir,
+    pub recipe: std::path::PathBuf,
+    pub out: std::path::PathBuf,
+    pub cache: std::path::PathBuf,
+}
+
+impl KillFixture {
+    pub fn new() -> KillFixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        super::docker::rootfs_tar(&super::docker::busybox("amd64"), &root.join("rootfs.tar"));
+        let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
+        std::fs::write(root.join("doc.md"), kill_document(&base_ref)).unwrap();
+        std::fs::write(
+            root.join("recipe.yaml"),
+            format!(
+                "document: doc.md\ntag: kill:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"
+            ),
+        )
+        .unwrap();
+        KillFixture {
+            recipe: root.join("recipe.yaml"),
+            out: root.join("out"),
+            cache: root.join("cache/build"),
+            dir,
+        }
+    }
+
+    /// Waits until the base and the quick RUN are in the build cache (the 20 s RUN is then
+    /// running), failing if `child` ends first or nothing happens for 120 s.
+    pub fn wait_until_slow_step(&self, child: &mut std::process::Child) {
+        let t0 = std::time::Instant::now();
+        loop {
+            let n = std::fs::read_dir(&self.cache)
+                .map(|d| {
+                    d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+                        .count()
+                })
+                .unwrap_or(0);
+            if n >= 2 {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the build ended before it could be interrupted: {status}");
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(120),
+                "no progress in 120 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
