@@ -220,7 +220,7 @@ pub fn search_timestamps(
 /// classic builder does: a lone user stands for the group too, numbers are taken as they are, and
 /// names are looked up in the parent image's `/etc/passwd` and `/etc/group` (`None` when the file
 /// is absent). An unknown name is an error naming it.
-pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<String, String> {
+pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<(u64, u64), String> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (user, grp) = match parts.as_slice() {
         [u] => (*u, *u),
@@ -240,15 +240,13 @@ pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) ->
             .and_then(|f| f[2].parse().ok())
             .ok_or_else(|| format!("--chown={spec}: no {what} entry for `{name}` in the image's /etc/{what}"))
     };
-    let uid = lookup(user, passwd, "passwd")?;
-    let gid = lookup(grp, group, "group")?;
-    Ok(format!("{uid}:{gid}"))
+    Ok((lookup(user, passwd, "passwd")?, lookup(grp, group, "group")?))
 }
 
 /// The tar to extract at `/` for a COPY/ADD of `source` to `dest`: the classic builder's result,
 /// files keep their mode and build-context mtime (or `mtime`, the recipe's statement of what the
-/// original context had), owned by root (or `--chown` with numeric ids); missing parent
-/// directories are created by the engine (0755, as the builder does).
+/// original context had), owned by `owner` (root, or `--chown` as [`resolve_chown`] resolved it);
+/// missing parent directories are created by the engine (0755, as the builder does).
 ///
 /// With `add` (an ADD step), a local tar archive (plain or gzip'd) is extracted into `dest`
 /// instead, as the classic builder does: entries keep the archive's modes, owners and mtimes (the
@@ -257,39 +255,20 @@ pub fn copy_tar(
     source: &Resolved,
     dest: &str,
     workdir: &str,
-    chown: Option<&str>,
+    owner: (u64, u64),
     mtime: Option<i64>,
     add: bool,
 ) -> std::io::Result<Vec<u8>> {
-    if let (true, Resolved::File(path)) = (add, source) {
-        if is_tar_archive(path)? {
-            let abs = if dest.starts_with('/') {
-                dest.to_string()
-            } else {
-                format!("{}/{}", workdir.trim_end_matches('/'), dest)
-            };
-            return extracted_archive_tar(path, abs.trim_matches('/'));
-        }
-    }
-    let (uid, gid) = match chown {
-        None => (0, 0),
-        Some(spec) => {
-            let (u, g) = spec.split_once(':').unwrap_or((spec, spec));
-            match (u.parse::<u64>(), g.parse::<u64>()) {
-                (Ok(u), Ok(g)) => (u, g),
-                _ => {
-                    return Err(std::io::Error::other(format!(
-                        "--chown={spec}: only numeric ids are supported by the replay"
-                    )))
-                }
-            }
-        }
-    };
     let abs = if dest.starts_with('/') {
         dest.to_string()
     } else {
         format!("{}/{}", workdir.trim_end_matches('/'), dest)
     };
+    if let (true, Resolved::File(path)) = (add, source) {
+        if is_tar_archive(path)? {
+            return extracted_archive_tar(path, abs.trim_matches('/'));
+        }
+    }
     let rel = abs.trim_start_matches('/').to_string();
     let mut out = Vec::new();
     match source {
@@ -303,11 +282,11 @@ pub fn copy_tar(
             } else {
                 rel.clone()
             };
-            add_file(&mut out, path, &name, (uid, gid), mtime)?;
+            add_file(&mut out, path, &name, owner, mtime)?;
         }
         Resolved::Dir(root) => {
             let prefix = rel.trim_end_matches('/').to_string();
-            add_tree(&mut out, root, root, &prefix, (uid, gid), mtime)?;
+            add_tree(&mut out, root, root, &prefix, owner, mtime)?;
         }
         Resolved::LayerTar { .. } => return Err(std::io::Error::other("a layer cannot be COPY'd")),
     }
@@ -339,19 +318,13 @@ fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
         }
         _ => {}
     }
-    if head.len() < 512 || head[..100].iter().all(|&b| b == 0) {
-        return Ok(false);
-    }
-    let field = std::str::from_utf8(&head[148..156]).unwrap_or("");
-    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8) else {
-        return Ok(false);
-    };
-    let sum: u32 = head
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { b' ' as u32 } else { b as u32 })
-        .sum();
-    Ok(sum == stored)
+    // The tar crate checks the header checksum; a first entry needs a name.
+    Ok(head.len() == 512
+        && head[..100].iter().any(|&b| b != 0)
+        && matches!(
+            tar::Archive::new(head.as_slice()).entries().map(|mut e| e.next()),
+            Ok(Some(Ok(_)))
+        ))
 }
 
 /// The archive at `path` re-rooted at `prefix`, as a tar for the engine to extract at `/`. The
@@ -486,9 +459,9 @@ mod tests {
         let file = dir.path().join("entrypoint.sh");
         std::fs::write(&file, "#!/bin/sh\n").unwrap();
         let source = Resolved::File(file);
-        let own = copy_tar(&source, "/usr/local/bin/", "/", None, None, false).unwrap();
+        let own = copy_tar(&source, "/usr/local/bin/", "/", (0, 0), None, false).unwrap();
         assert_ne!(first_mtime(&own), 1_704_067_200);
-        let stated = copy_tar(&source, "/usr/local/bin/", "/", None, Some(1_704_067_200), false).unwrap();
+        let stated = copy_tar(&source, "/usr/local/bin/", "/", (0, 0), Some(1_704_067_200), false).unwrap();
         assert_eq!(first_mtime(&stated), 1_704_067_200);
         assert_eq!(&stated[..28], b"usr/local/bin/entrypoint.sh\0");
     }
@@ -498,12 +471,12 @@ mod tests {
         let passwd = b"root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1001:retrace demo:/srv/demo:/bin/sh\n";
         let group = b"root:x:0:\ndemo:x:1001:\nstaff:x:50:\n";
         let r = |spec| resolve_chown(spec, Some(passwd), Some(group));
-        assert_eq!(r("1000:50"), Ok("1000:50".into()));
-        assert_eq!(r("33"), Ok("33:33".into()));
+        assert_eq!(r("1000:50"), Ok((1000, 50)));
+        assert_eq!(r("33"), Ok((33, 33)));
         // A lone user name is looked up as a group name too (not the user's primary group).
-        assert_eq!(r("demo"), Ok("1000:1001".into()));
-        assert_eq!(r("demo:staff"), Ok("1000:50".into()));
-        assert_eq!(r("root:1001"), Ok("0:1001".into()));
+        assert_eq!(r("demo"), Ok((1000, 1001)));
+        assert_eq!(r("demo:staff"), Ok((1000, 50)));
+        assert_eq!(r("root:1001"), Ok((0, 1001)));
         let err = r("nobody").unwrap_err();
         assert!(err.contains("no passwd entry for `nobody`"), "{err}");
         let err = resolve_chown("demo", None, None).unwrap_err();
@@ -560,15 +533,7 @@ mod tests {
         gz.write_all(&tar).unwrap();
         std::fs::write(&blob, gz.finish().unwrap()).unwrap();
 
-        let out = copy_tar(
-            &Resolved::File(blob.clone()),
-            "src/",
-            "/usr",
-            Some("1000:1000"),
-            None,
-            true,
-        )
-        .unwrap();
+        let out = copy_tar(&Resolved::File(blob.clone()), "src/", "/usr", (1000, 1000), None, true).unwrap();
         assert_eq!(
             listing(&out),
             [
@@ -584,11 +549,11 @@ mod tests {
             ]
         );
         // COPY never extracts; ADD of a file that is no archive copies it.
-        let copied = copy_tar(&Resolved::File(blob), "/x/", "/", None, Some(7), false).unwrap();
+        let copied = copy_tar(&Resolved::File(blob), "/x/", "/", (0, 0), Some(7), false).unwrap();
         assert_eq!(listing(&copied)[0].0, "x/pkg.tar.gz");
         let plain = dir.path().join("notes.txt");
         std::fs::write(&plain, "just text, not a tar\n".repeat(40)).unwrap();
-        let added = copy_tar(&Resolved::File(plain), "/x/", "/", None, Some(7), true).unwrap();
+        let added = copy_tar(&Resolved::File(plain), "/x/", "/", (0, 0), Some(7), true).unwrap();
         assert_eq!(listing(&added)[0].0, "x/notes.txt");
     }
 }

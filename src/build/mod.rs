@@ -450,18 +450,20 @@ fn run_steps(
                             .as_ref()
                             .ok_or_else(|| StepError::Other("COPY before any base layer".into()))?;
                         // Names in --chown are looked up in the parent image, as the builder does.
-                        let chown = match chown.as_deref() {
-                            Some(spec) if spec.split(':').any(|p| p.parse::<u64>().is_err()) => {
-                                let read = |path| exec.read_file(parent, path, 16 << 20).map_err(exec_err);
-                                let (passwd, group) = (read("/etc/passwd")?, read("/etc/group")?);
-                                Some(
-                                    layers::resolve_chown(spec, passwd.as_deref(), group.as_deref())
-                                        .map_err(StepError::Other)?,
-                                )
+                        let owner = match chown.as_deref() {
+                            None => (0, 0),
+                            Some(spec) => {
+                                let (passwd, group) = if spec.split(':').any(|p| p.parse::<u64>().is_err()) {
+                                    let read = |path| exec.read_file(parent, path, 16 << 20).map_err(exec_err);
+                                    (read("/etc/passwd")?, read("/etc/group")?)
+                                } else {
+                                    (None, None)
+                                };
+                                layers::resolve_chown(spec, passwd.as_deref(), group.as_deref())
+                                    .map_err(StepError::Other)?
                             }
-                            other => other.map(str::to_string),
                         };
-                        let tar = layers::copy_tar(r, dest, workdir, chown.as_deref(), copy_mtime, *add)
+                        let tar = layers::copy_tar(r, dest, workdir, owner, copy_mtime, *add)
                             .map_err(|e| StepError::Other(e.to_string()))?;
                         exec.copy(parent, tar, &tag).map_err(exec_err)?
                     }
