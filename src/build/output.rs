@@ -44,7 +44,7 @@ pub fn config_json(plan: &PlatformPlan, layers: &[BlobInfo]) -> Value {
 }
 
 /// The image of one fully built platform, its layers read from the build's blob store.
-fn image_input(out: &Path, plan: &PlatformPlan, layers: &[BlobInfo], reference: Option<String>) -> ImageInput {
+fn image_input(out: &Path, plan: &PlatformPlan, layers: &[BlobInfo]) -> ImageInput {
     ImageInput {
         config: config_json(plan, layers),
         layers: layers
@@ -56,17 +56,22 @@ fn image_input(out: &Path, plan: &PlatformPlan, layers: &[BlobInfo], reference: 
                 source: BlobSource::File(out.join("blobs/sha256").join(l.digest.hex())),
             })
             .collect(),
-        reference,
+        reference: None,
+    }
+}
+
+/// `repo[:tag]` split at the tag's colon (a registry's `host:port` is not a tag).
+fn split_tag(reference: &str) -> (&str, Option<&str>) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag)),
+        _ => (reference, None),
     }
 }
 
 /// The tag a platform's docker archive loads as: the document's repository name under `retrace/`,
 /// tagged with the platform (`retrace/demo:linux-arm-v7`), so loading never replaces the original.
 pub fn archive_reference(tag: &str, plan: &PlatformPlan) -> String {
-    let repo = tag
-        .rsplit_once(':')
-        .filter(|(_, t)| !t.contains('/'))
-        .map_or(tag, |(r, _)| r);
+    let repo = split_tag(tag).0;
     let name = repo.rsplit('/').next().unwrap_or(repo).to_ascii_lowercase();
     format!("retrace/{name}:{}", plan.platform.slug())
 }
@@ -87,17 +92,16 @@ pub fn write_layout(
 ) -> Result<(), OciError> {
     let images: Vec<ImageInput> = built
         .iter()
-        .map(|(plan, layers)| image_input(out, plan, layers, None))
+        .map(|(plan, layers)| image_input(out, plan, layers))
         .collect();
     // One multi-platform image, named by the document's tag (`latest` of `demo:latest`).
-    let name = tag
-        .rsplit_once(':')
-        .filter(|(_, t)| !t.contains('/'))
-        .map_or("latest", |(_, t)| t);
-    crate::oci::update_oci_layout(out, &images, Some(name))?;
+    crate::oci::update_oci_layout(out, &images, Some(split_tag(tag).1.unwrap_or("latest")))?;
     if archives {
-        for (plan, layers) in built {
-            let image = image_input(out, plan, layers, Some(archive_reference(tag, plan)));
+        for ((plan, _), image) in built.iter().zip(images) {
+            let image = ImageInput {
+                reference: Some(archive_reference(tag, plan)),
+                ..image
+            };
             crate::oci::write_docker_archive(&archive_path(out, plan), &image)?;
         }
     }
