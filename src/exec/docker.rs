@@ -368,6 +368,11 @@ impl Executor for DockerExecutor {
                 "read-{}",
                 &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]
             );
+            let read_err = |message: String| ExecError::Engine {
+                endpoint: self.endpoint.clone(),
+                operation: "read file",
+                message,
+            };
             let id = self.create_idle(&name, image, None).await?;
             let mut stream = self
                 .docker
@@ -380,11 +385,7 @@ impl Executor for DockerExecutor {
                     Ok(bytes) => {
                         tar.extend_from_slice(&bytes);
                         if tar.len() as u64 > limit + 64 * 1024 {
-                            result = Err(ExecError::Engine {
-                                endpoint: self.endpoint.clone(),
-                                operation: "read file",
-                                message: format!("{path} is larger than {limit} bytes"),
-                            });
+                            result = Err(read_err(format!("{path} is larger than {limit} bytes")));
                             break;
                         }
                     }
@@ -401,22 +402,14 @@ impl Executor for DockerExecutor {
             self.remove(&id).await;
             result?;
             let mut archive = tar::Archive::new(tar.as_slice());
-            let entries = archive.entries().map_err(|e| ExecError::Engine {
-                endpoint: self.endpoint.clone(),
-                operation: "read file",
-                message: e.to_string(),
-            })?;
+            let entries = archive.entries().map_err(|e| read_err(e.to_string()))?;
             // The archive of a single file has that file as its first and only entry.
             if let Some(Ok(mut entry)) = entries.into_iter().next() {
                 if entry.header().entry_type() != tar::EntryType::Regular {
                     return Ok(None);
                 }
                 let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(|e| ExecError::Engine {
-                    endpoint: self.endpoint.clone(),
-                    operation: "read file",
-                    message: e.to_string(),
-                })?;
+                entry.read_to_end(&mut data).map_err(|e| read_err(e.to_string()))?;
                 return Ok(Some(data));
             }
             Ok(None)
@@ -425,7 +418,7 @@ impl Executor for DockerExecutor {
 
     fn host_address(&self) -> Result<Option<std::net::IpAddr>, ExecError> {
         // Only a daemon on this machine shares its bridge with us.
-        if !self.endpoint.starts_with("unix://") {
+        if !self.local {
             return Ok(None);
         }
         runtime().block_on(async {
