@@ -21,6 +21,8 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The annotation naming an image in a layout's index (`skopeo ... oci:DIR:NAME`).
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Where a layer's gzip blob is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +240,7 @@ pub fn update_oci_layout(
             desc["platform"] = p;
         }
         if let Some(r) = &image.reference {
-            desc["annotations"] = json!({ "org.opencontainers.image.ref.name": r });
+            desc["annotations"] = json!({ REF_NAME: r });
         }
         manifests.push(desc);
         written.push(WrittenImage {
@@ -258,7 +260,7 @@ pub fn update_oci_layout(
             "mediaType": OCI_INDEX,
             "digest": digest,
             "size": bytes.len(),
-            "annotations": { "org.opencontainers.image.ref.name": name },
+            "annotations": { REF_NAME: name },
         }]});
     }
     let index_path = dir.join("index.json");

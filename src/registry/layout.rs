@@ -12,7 +12,7 @@ use super::manifest::{Descriptor, Index, OCI_INDEX};
 use super::store::Store;
 use crate::digest::Digest;
 
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub use crate::oci::REF_NAME;
 /// The full reference the image was pulled as (containerd's annotation, also used by skopeo).
 pub const IMAGE_NAME: &str = "io.containerd.image.name";
 
