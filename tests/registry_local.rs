@@ -300,18 +300,7 @@ fn needs_registry_demo_pull_verifies_every_blob_of_every_platform() {
     let r = demo_reference();
     let report = pull(&source, &r, None, None).unwrap();
     assert_eq!(report.platforms.len(), 7);
-    assert_eq!(
-        report.platforms,
-        [
-            "linux/amd64",
-            "linux/arm/v5",
-            "linux/arm/v7",
-            "linux/arm64/v8",
-            "linux/386",
-            "linux/ppc64le",
-            "linux/s390x"
-        ]
-    );
+    assert_eq!(report.platforms, common::DEMO_PLATFORMS);
     // Seven configs and three layers each; platforms share no layer (different binaries, and the
     // RUN/COPY layers carry per-build timestamps).
     assert!(report.blobs >= 7 * 2, "{report:?}");

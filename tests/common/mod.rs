@@ -14,6 +14,17 @@ use std::time::Duration;
 
 pub const REGISTRY: &str = "127.0.0.1:5000";
 
+/// The demo image's platforms, in the order its manifest list (and so its document) lists them.
+pub const DEMO_PLATFORMS: [&str; 7] = [
+    "linux/amd64",
+    "linux/arm/v5",
+    "linux/arm/v7",
+    "linux/arm64/v8",
+    "linux/386",
+    "linux/ppc64le",
+    "linux/s390x",
+];
+
 /// True when the local registry answers. When it does not and CI is not "true", prints the loud skip
 /// line and returns false so the test can return; under CI a missing registry is a failure.
 pub fn registry_here(test: &str) -> bool {
