@@ -27,6 +27,7 @@ pub mod recipe;
 pub mod registry;
 pub mod report;
 pub mod reproduce;
+pub mod verdict;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

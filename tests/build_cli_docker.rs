@@ -115,7 +115,11 @@ fn needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder() {
     std::io::Write::write_all(&mut gz, &pkg).unwrap();
     std::fs::write(root.join("pkg.tar.gz"), gz.finish().unwrap()).unwrap();
 
-    let hash = |name: &str| retrace::build::sources::file_hash(&root.join(name)).unwrap().hex();
+    let hash = |name: &str| {
+        retrace::layer::hash_file_on_disk(&root.join(name), None, &retrace::layer::Profile::docker_18_06())
+            .unwrap()
+            .hex()
+    };
     let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
     let (hello, tarball) = (hash("hello.txt"), hash("pkg.tar.gz"));
     let doc = document_with(

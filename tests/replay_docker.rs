@@ -46,7 +46,12 @@ fn fixture(platforms: &[(&str, &str)], slow: bool) -> Fixture {
     let f = std::fs::File::options().write(true).open(&entry).unwrap();
     f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(MTIME as u64))
         .unwrap();
-    let copy_ref = format!("file:{}", build::sources::file_hash(&entry).unwrap().hex());
+    let copy_ref = format!(
+        "file:{}",
+        retrace::layer::hash_file_on_disk(&entry, None, &retrace::layer::Profile::docker_18_06())
+            .unwrap()
+            .hex()
+    );
 
     let mut yaml = format!(
         "document: unused.md\ntag: test:latest\ncache: {}\nsources:\n  - for: {copy_ref}\n    path: entrypoint.sh\n",
@@ -142,6 +147,8 @@ fn options(out: &Path) -> BuildOptions {
         docker_archives: true,
         no_cache: false,
         search_candidates: retrace::build::layers::BUILD_SEARCH_CANDIDATES,
+        offline: false,
+        inputs: Vec::new(),
     }
 }
 

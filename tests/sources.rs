@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use retrace::build::sources::{self, SourceError};
+use retrace::build::sources::{self, SourceEnv, SourceError};
 use retrace::digest::Digest;
+use retrace::layer::Profile;
 use retrace::recipe::{self, Platform};
 
 fn recipe_in(dir: &Path, body: &str) -> recipe::Recipe {
@@ -23,7 +24,14 @@ fn a_missing_base_blob_names_its_digest_and_repository() {
         .parse()
         .unwrap();
     let platform: Platform = "linux/amd64".parse().unwrap();
-    let err = sources::resolve_base(&r, &platform, "file:2a1f", &layer).unwrap_err();
+    let err = sources::resolve_base(
+        &SourceEnv::recipe_only(&r),
+        &platform,
+        "file:2a1f",
+        &layer,
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(err, SourceError::BlobUnavailable { digest, .. } if digest == layer),
@@ -42,12 +50,26 @@ fn a_copy_source_with_other_content_is_refused_with_both_hashes() {
         dir.path(),
         &format!("sources:\n  - for: {want}\n    path: httpd-foreground\n"),
     );
-    let err = sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), want).unwrap_err();
-    let found = format!("file:{}", sources::file_hash(&file).unwrap().hex());
-    match err {
-        SourceError::Mismatch { expected, found: f, .. } => {
-            assert_eq!(expected, want);
-            assert_eq!(f, found);
+    let err = sources::resolve_copy(
+        &SourceEnv::recipe_only(&r),
+        &"linux/amd64".parse().unwrap(),
+        want,
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
+    let found = retrace::layer::hash_file_on_disk(&file, None, &Profile::docker_18_06())
+        .unwrap()
+        .hex();
+    match &err {
+        SourceError::FileHashMismatch {
+            reference,
+            found: f,
+            modes,
+            ..
+        } => {
+            assert_eq!(reference, want);
+            assert_eq!(f, &found);
+            assert_eq!(&modes[1..], &[0o644, 0o664, 0o755, 0o775]);
         }
         e => panic!("{e}"),
     }
@@ -57,7 +79,13 @@ fn a_copy_source_with_other_content_is_refused_with_both_hashes() {
 fn a_reference_without_source_tells_how_to_add_one() {
     let dir = tempfile::tempdir().unwrap();
     let r = recipe_in(dir.path(), "");
-    let err = sources::resolve_copy(&r, &"linux/s390x".parse().unwrap(), "file:00").unwrap_err();
+    let err = sources::resolve_copy(
+        &SourceEnv::recipe_only(&r),
+        &"linux/s390x".parse().unwrap(),
+        "file:00",
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "linux/s390x: the recipe gives no source for `file:00`; add `sources: [{for: \"file:00\", path: ...}]`"
@@ -71,7 +99,13 @@ fn a_download_that_cannot_be_fetched_names_the_url_and_the_cache_path() {
     // A port nothing listens on stands for "no network".
     let url = "http://127.0.0.1:9/httpd-foreground";
     let r = recipe_in(dir.path(), &format!("sources:\n  - for: {want}\n    url: {url}\n"));
-    let err = sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), want).unwrap_err();
+    let err = sources::resolve_copy(
+        &SourceEnv::recipe_only(&r),
+        &"linux/amd64".parse().unwrap(),
+        want,
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
     let msg = err.to_string();
     let path = sources::download_path(&r, url, &None);
     assert!(matches!(err, SourceError::NotCached { .. }), "{msg}");
@@ -110,9 +144,18 @@ fn a_download_is_fetched_once_verified_and_kept_under_its_digest() {
         dir.path(),
         &format!("sources:\n  - for: dir:0000000000000000000000000000000000000000000000000000000000000000\n    url: {url}\n    sha256: {sha}\n"),
     );
-    let got = sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), &format!("dir:{}", "0".repeat(64))).unwrap();
+    let got = sources::resolve_copy(
+        &SourceEnv::recipe_only(&r),
+        &"linux/amd64".parse().unwrap(),
+        &format!("dir:{}", "0".repeat(64)),
+        &Profile::docker_18_06(),
+    )
+    .unwrap();
     let path = sources::download_path(&r, &url, &Some(sha));
-    assert!(matches!(got, sources::Resolved::File(ref p) if *p == path), "{got:?}");
+    assert!(
+        matches!(got, sources::Resolved::File { path: ref p, .. } if *p == path),
+        "{got:?}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), body);
 }
 
@@ -125,8 +168,13 @@ fn a_download_with_other_bytes_is_refused_and_not_kept() {
         dir.path(),
         &format!("sources:\n  - for: dir:0000000000000000000000000000000000000000000000000000000000000000\n    url: {url}\n    sha256: {pinned}\n"),
     );
-    let err =
-        sources::resolve_copy(&r, &"linux/amd64".parse().unwrap(), &format!("dir:{}", "0".repeat(64))).unwrap_err();
+    let err = sources::resolve_copy(
+        &SourceEnv::recipe_only(&r),
+        &"linux/amd64".parse().unwrap(),
+        &format!("dir:{}", "0".repeat(64)),
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
     match &err {
         SourceError::Mismatch { expected, found, .. } => {
             assert_eq!(expected, &pinned.to_string());

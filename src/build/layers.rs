@@ -139,6 +139,13 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Res
     inner().map_err(|e| format!("writing the layer blob: {e}"))
 }
 
+/// The digest of the blob `entries` make, without writing it anywhere.
+pub fn blob_digest(entries: &[Entry], profile: &Profile) -> Result<Digest, String> {
+    crate::layer::write_blob(entries, profile, &mut std::io::sink())
+        .map(|b| b.digest)
+        .map_err(|e| format!("writing the layer blob: {e}"))
+}
+
 /// "1 timestamp candidate", "46 timestamp candidates".
 fn candidates(n: u64) -> String {
     format!("{n} timestamp candidate{}", if n == 1 { "" } else { "s" })
@@ -264,7 +271,7 @@ pub fn copy_tar(
     } else {
         format!("{}/{}", workdir.trim_end_matches('/'), dest)
     };
-    if let (true, Resolved::File(path)) = (add, source) {
+    if let (true, Resolved::File { path, .. }) = (add, source) {
         if is_tar_archive(path)? {
             return extracted_archive_tar(path, abs.trim_matches('/'));
         }
@@ -272,7 +279,7 @@ pub fn copy_tar(
     let rel = abs.trim_start_matches('/').to_string();
     let mut out = Vec::new();
     match source {
-        Resolved::File(path) => {
+        Resolved::File { path, mode } => {
             let name = if abs.ends_with('/') {
                 let base = path
                     .file_name()
@@ -282,7 +289,7 @@ pub fn copy_tar(
             } else {
                 rel.clone()
             };
-            add_file(&mut out, path, &name, owner, mtime)?;
+            add_file(&mut out, path, &name, owner, mtime, *mode)?;
         }
         Resolved::Dir(root) => {
             let prefix = rel.trim_end_matches('/').to_string();
@@ -376,7 +383,16 @@ fn extracted_archive_tar(path: &Path, prefix: &str) -> std::io::Result<Vec<u8>> 
     Ok(out)
 }
 
-fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, owner: (u64, u64), mtime: Option<i64>) -> std::io::Result<()> {
+/// One file of a COPY: `mode` is the build-context mode its `file:` hash was verified under (the
+/// mode the builder saw), else the file's own.
+fn add_file(
+    out: &mut Vec<u8>,
+    path: &Path,
+    name: &str,
+    owner: (u64, u64),
+    mtime: Option<i64>,
+    mode: Option<u32>,
+) -> std::io::Result<()> {
     let (uid, gid) = owner;
     let meta = std::fs::symlink_metadata(path)?;
     let time = mtime.unwrap_or(meta.mtime());
@@ -388,7 +404,7 @@ fn add_file(out: &mut Vec<u8>, path: &Path, name: &str, owner: (u64, u64), mtime
     tar_header(
         out,
         name,
-        meta.mode() & 0o7777,
+        mode.unwrap_or(meta.mode() & 0o7777),
         uid,
         gid,
         data.len() as u64,
@@ -437,7 +453,7 @@ fn add_tree(
             )?;
             add_tree(out, root, &path, prefix, owner, mtime)?;
         } else {
-            add_file(out, &path, &name, owner, mtime)?;
+            add_file(out, &path, &name, owner, mtime, None)?;
         }
     }
     Ok(())
@@ -458,7 +474,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("entrypoint.sh");
         std::fs::write(&file, "#!/bin/sh\n").unwrap();
-        let source = Resolved::File(file);
+        let source = Resolved::File { path: file, mode: None };
         let own = copy_tar(&source, "/usr/local/bin/", "/", (0, 0), None, false).unwrap();
         assert_ne!(first_mtime(&own), 1_704_067_200);
         let stated = copy_tar(&source, "/usr/local/bin/", "/", (0, 0), Some(1_704_067_200), false).unwrap();
@@ -533,7 +549,18 @@ mod tests {
         gz.write_all(&tar).unwrap();
         std::fs::write(&blob, gz.finish().unwrap()).unwrap();
 
-        let out = copy_tar(&Resolved::File(blob.clone()), "src/", "/usr", (1000, 1000), None, true).unwrap();
+        let out = copy_tar(
+            &Resolved::File {
+                path: blob.clone(),
+                mode: None,
+            },
+            "src/",
+            "/usr",
+            (1000, 1000),
+            None,
+            true,
+        )
+        .unwrap();
         assert_eq!(
             listing(&out),
             [
@@ -549,11 +576,30 @@ mod tests {
             ]
         );
         // COPY never extracts; ADD of a file that is no archive copies it.
-        let copied = copy_tar(&Resolved::File(blob), "/x/", "/", (0, 0), Some(7), false).unwrap();
+        let copied = copy_tar(
+            &Resolved::File { path: blob, mode: None },
+            "/x/",
+            "/",
+            (0, 0),
+            Some(7),
+            false,
+        )
+        .unwrap();
         assert_eq!(listing(&copied)[0].0, "x/pkg.tar.gz");
         let plain = dir.path().join("notes.txt");
         std::fs::write(&plain, "just text, not a tar\n".repeat(40)).unwrap();
-        let added = copy_tar(&Resolved::File(plain), "/x/", "/", (0, 0), Some(7), true).unwrap();
+        let added = copy_tar(
+            &Resolved::File {
+                path: plain,
+                mode: None,
+            },
+            "/x/",
+            "/",
+            (0, 0),
+            Some(7),
+            true,
+        )
+        .unwrap();
         assert_eq!(listing(&added)[0].0, "x/notes.txt");
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::digest::Digest;
 
 /// The verdict vocabulary is the one `retrace report` reads back, so both sides share one type.
-pub use crate::report::Verdict;
+pub use crate::verdict::Verdict;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerReport {
@@ -23,6 +23,36 @@ pub struct LayerReport {
     /// search recovered it (the rebuilt blob keeps the replay's own times).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub recovered_mtimes: super::layers::Recovered,
+    /// Dates written into files (`/etc/shadow` last-change days) set back to the recorded step's
+    /// day before the comparison, by path.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub recovered_dates: std::collections::BTreeMap<String, String>,
+    /// The builder variant the published layer matched with (`plain`, `opaque-new-dirs`), so a
+    /// nightly run learns which quirks a platform's builder had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Every builder variant tried on a layer that did not match as committed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants_tried: Vec<String>,
+}
+
+impl LayerReport {
+    /// A layer not built (yet): the verdict and reason are filled in by whoever builds it.
+    pub fn new(slot: crate::plan::LayerSlot, step: String) -> LayerReport {
+        LayerReport {
+            index: slot.index,
+            step,
+            expected: slot.expected,
+            rebuilt: None,
+            verdict: Verdict::NotBuilt,
+            reason: String::new(),
+            causes: Vec::new(),
+            recovered_mtimes: Default::default(),
+            recovered_dates: Default::default(),
+            variant: None,
+            variants_tried: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +62,10 @@ pub struct PlatformReport {
     /// Why the platform stopped early, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the platform stopped without an error (a step that needs the network, offline): its
+    /// remaining layers are `not-built`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Wall-clock seconds the platform's replay took.
     pub seconds: f64,
     /// How many layer-making steps were taken from the build cache.
@@ -49,11 +83,13 @@ impl Report {
         self.platforms.iter().any(|p| p.error.is_some())
     }
 
+    /// Whether some layer differs or was not built (exit 1): imported layers were not checked,
+    /// so they neither pass nor fail.
     pub fn any_differs(&self) -> bool {
         self.platforms
             .iter()
             .flat_map(|p| &p.layers)
-            .any(|l| l.verdict == Verdict::Differs)
+            .any(|l| matches!(l.verdict, Verdict::Differs | Verdict::NotBuilt))
     }
 
     /// A fixed-width table: one row per layer, platforms one after another.
@@ -108,7 +144,7 @@ impl Report {
             }
         }
         for p in &self.platforms {
-            if let Some(e) = &p.error {
+            if let Some(e) = p.error.as_ref().or(p.stopped.as_ref()) {
                 out.push_str(&format!("{}: stopped: {}\n", p.platform, e));
             }
         }

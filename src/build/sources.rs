@@ -8,8 +8,45 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use super::inputs::{Inputs, InputsError};
 use crate::digest::Digest;
-use crate::recipe::{Origin, Platform, Recipe};
+use crate::layer::{context_mode_for, Profile};
+use crate::recipe::{Origin, Platform, Recipe, Source};
+
+/// Where a build's sources come from: the recipe, the `--inputs` directories (searched first, by
+/// content), and whether anything may be fetched from the network.
+#[derive(Debug)]
+pub struct SourceEnv<'a> {
+    pub recipe: &'a Recipe,
+    /// `--offline`: nothing is downloaded or fetched from a registry; only the caches, the
+    /// content stores and the inputs directories are used.
+    pub offline: bool,
+    pub inputs: Inputs,
+}
+
+impl<'a> SourceEnv<'a> {
+    pub fn new(recipe: &'a Recipe, offline: bool, inputs: Vec<PathBuf>) -> SourceEnv<'a> {
+        SourceEnv {
+            recipe,
+            offline,
+            inputs: Inputs::new(inputs),
+        }
+    }
+
+    /// Only the recipe: online, no inputs directories.
+    pub fn recipe_only(recipe: &'a Recipe) -> SourceEnv<'a> {
+        SourceEnv::new(recipe, false, Vec::new())
+    }
+}
+
+/// How a base layer was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseOrigin {
+    /// The published blob itself (named by its digest in the recipe): taken, not rebuilt.
+    Published { origin: String },
+    /// A root file system tarball verified by the step's `file:` hash under `context_mode`.
+    Tarball { path: PathBuf, context_mode: u32 },
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -40,6 +77,25 @@ pub enum SourceError {
         found: String,
     },
 
+    /// A `file:` source whose bytes give the document's hash under none of the usual modes.
+    #[error("`{reference}` from {origin}: no build-context mode gives the document's hash (tried {}); with its own mode it hashes to file:{found}", .modes.iter().map(|m| format!("{m:04o}")).collect::<Vec<_>>().join(", "))]
+    FileHashMismatch {
+        reference: String,
+        origin: String,
+        found: String,
+        modes: Vec<u32>,
+    },
+
+    #[error("`{reference}`: {origin} cannot supply it: {why}")]
+    WrongOrigin {
+        reference: String,
+        origin: String,
+        why: &'static str,
+    },
+
+    #[error(transparent)]
+    Inputs(#[from] InputsError),
+
     #[error("`{reference}`: {path}: {source}")]
     Io {
         reference: String,
@@ -54,8 +110,9 @@ pub enum SourceError {
 pub enum Resolved {
     /// An uncompressed layer (or rootfs) tar, kept in the cache dir under its diff_id.
     LayerTar { path: PathBuf, diff_id: Digest },
-    /// A single file to COPY.
-    File(PathBuf),
+    /// A single file to COPY, with the build-context mode its `file:` hash was verified under
+    /// (the mode the layer records), when it was verified by one.
+    File { path: PathBuf, mode: Option<u32> },
     /// A directory to COPY.
     Dir(PathBuf),
 }
@@ -65,198 +122,257 @@ impl Resolved {
     pub fn content_key(&self) -> io::Result<String> {
         Ok(match self {
             Resolved::LayerTar { diff_id, .. } => diff_id.to_string(),
-            Resolved::File(p) => Digest::of_reader(std::fs::File::open(p)?)?.to_string(),
+            Resolved::File { path, mode } => format!(
+                "{}{}",
+                Digest::of_reader(std::fs::File::open(path)?)?,
+                mode.map(|m| format!(" mode {m:o}")).unwrap_or_default()
+            ),
             Resolved::Dir(p) => format!("dir:{}", p.display()),
         })
     }
 }
 
 /// Resolves the base layer of a platform: `reference` is what the first step added
-/// (`file:<hex>`), `layer` the published digest of layer 1; a recipe source may name either.
+/// (`file:<hex>`), `layer` the published digest of layer 1. A recipe source naming the digest
+/// imports the published blob; otherwise the `file:` tarball is found (recipe, then inputs),
+/// verified by its hash, and unpacked to a tar.
 pub fn resolve_base(
-    recipe: &Recipe,
+    env: &SourceEnv,
     platform: &Platform,
     reference: &str,
     layer: &Digest,
-) -> Result<Resolved, SourceError> {
-    let layer_ref = layer.to_string();
-    let (source, by_layer) = match recipe.source_for(&layer_ref, platform) {
-        Some(s) => (s, true),
-        None => (
-            recipe
-                .source_for(reference, platform)
-                .ok_or_else(|| SourceError::Missing {
-                    platform: platform.to_string(),
-                    reference: reference.to_string(),
-                })?,
-            false,
-        ),
-    };
-    let reference = &source.reference;
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SourceError::Io {
-            reference: reference.clone(),
-            path,
-            source,
-        }
-    };
-    let raw: PathBuf = match &source.origin {
-        Origin::Path(p) => p.clone(),
-        Origin::Url { url, sha256 } => cached_download(recipe, reference, url, sha256)?,
-        Origin::RegistryBlob { repository, digest } => {
-            registry_blob(recipe, repository, digest).map_err(|message| SourceError::BlobUnavailable {
-                reference: reference.clone(),
-                digest: *digest,
-                message,
-            })?
-        }
-        Origin::OciLayout { path, digest } => {
-            let blob = path.join("blobs/sha256").join(digest.hex());
-            if !blob.is_file() {
-                return Err(SourceError::BlobUnavailable {
-                    reference: reference.clone(),
-                    digest: *digest,
-                    message: format!("{} is missing", blob.display()),
-                });
-            }
-            blob
-        }
-        Origin::DockerArchive { path, diff_id } => docker_archive_layer(recipe, path, diff_id).map_err(io_err(path))?,
-    };
-    // A published layer named by digest must hash to it, compressed as fetched.
-    if by_layer {
-        let found = Digest::of_reader(std::fs::File::open(&raw).map_err(io_err(&raw))?).map_err(io_err(&raw))?;
-        if found != *layer {
-            // The recipe may also have supplied the uncompressed tar; then its diff_id is checked
-            // later against the config, so only a compressed blob must match here.
-            if is_gzip(&raw).map_err(io_err(&raw))? {
-                return Err(SourceError::Mismatch {
-                    reference: reference.clone(),
-                    origin: raw.display().to_string(),
-                    expected: layer.to_string(),
-                    found: found.to_string(),
-                });
-            }
-        }
+    profile: &Profile,
+) -> Result<(Resolved, BaseOrigin), SourceError> {
+    if let Some(source) = env.recipe.source_for(&layer.to_string(), platform) {
+        return published_base(env, source, layer);
     }
-    let (path, diff_id) = uncompressed(recipe, &raw).map_err(io_err(&raw))?;
-    Ok(Resolved::LayerTar { path, diff_id })
-}
-
-/// Resolves a COPY/ADD source and checks it against the document's `file:`/`dir:` hash.
-pub fn resolve_copy(recipe: &Recipe, platform: &Platform, reference: &str) -> Result<Resolved, SourceError> {
-    let source = recipe
-        .source_for(reference, platform)
-        .ok_or_else(|| SourceError::Missing {
-            platform: platform.to_string(),
-            reference: reference.to_string(),
-        })?;
-    let path = match &source.origin {
-        Origin::Path(p) => p.clone(),
-        Origin::Url { url, sha256 } => cached_download(recipe, reference, url, sha256)?,
+    let file = context_file(env, platform, reference, profile)?;
+    let (path, mode) = match file {
+        Resolved::File { path, mode: Some(mode) } => (path, mode),
         _ => {
-            return Err(SourceError::Mismatch {
+            return Err(SourceError::WrongOrigin {
                 reference: reference.to_string(),
-                origin: "a layer blob".into(),
-                expected: "a file or directory".into(),
-                found: "a layer".into(),
+                origin: "a directory".into(),
+                why: "a base layer is added from a root file system tarball",
             })
         }
     };
-    let io_err = |source| SourceError::Io {
-        reference: reference.to_string(),
-        path: path.clone(),
-        source,
+    let io_err = io_error(reference, &path);
+    let (tar, diff_id) = uncompressed(env.recipe, &path).map_err(io_err)?;
+    Ok((
+        Resolved::LayerTar { path: tar, diff_id },
+        BaseOrigin::Tarball {
+            path,
+            context_mode: mode,
+        },
+    ))
+}
+
+/// The published blob a recipe source supplies for a base layer, checked against its digest.
+fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(Resolved, BaseOrigin), SourceError> {
+    let reference = &source.reference;
+    let unavailable = |digest: &Digest, message: String| SourceError::BlobUnavailable {
+        reference: reference.clone(),
+        digest: *digest,
+        message,
     };
-    let meta = std::fs::metadata(&path).map_err(io_err)?;
-    if let Some(hex) = reference.strip_prefix("file:") {
-        if !meta.is_file() {
-            return Err(io_err(io::Error::other("a file: source must be a regular file")));
+    let (raw, origin): (PathBuf, String) = match &source.origin {
+        Origin::Path(p) => (p.clone(), p.display().to_string()),
+        Origin::Url { url, sha256 } => (cached_download(env, reference, url, sha256)?, url.clone()),
+        Origin::RegistryBlob { repository, digest } => (
+            registry_blob(env, repository, digest).map_err(|m| unavailable(digest, m))?,
+            format!("{repository}@{digest}"),
+        ),
+        Origin::OciLayout { path, digest } => {
+            let blob = path.join("blobs/sha256").join(digest.hex());
+            if !blob.is_file() {
+                return Err(unavailable(digest, format!("{} is missing", blob.display())));
+            }
+            (blob, format!("oci:{}@{digest}", path.display()))
         }
-        let found = file_hash(&path).map_err(io_err)?;
-        if found.hex() != hex {
-            return Err(SourceError::Mismatch {
-                reference: reference.to_string(),
-                origin: path.display().to_string(),
-                expected: format!("file:{hex}"),
-                found: format!("file:{}", found.hex()),
+        Origin::DockerArchive { path, diff_id } => (
+            docker_archive_layer(env.recipe, path, diff_id).map_err(io_error(reference, path))?,
+            format!("docker-archive:{}", path.display()),
+        ),
+    };
+    // A published layer named by digest must hash to it, compressed as fetched. The recipe may
+    // also have supplied the uncompressed tar; its diff_id is then checked against the config.
+    let io_err = io_error(reference, &raw);
+    let found = Digest::of_reader(std::fs::File::open(&raw).map_err(&io_err)?).map_err(&io_err)?;
+    if found != *layer && is_gzip(&raw).map_err(&io_err)? {
+        return Err(SourceError::Mismatch {
+            reference: reference.clone(),
+            origin: raw.display().to_string(),
+            expected: layer.to_string(),
+            found: found.to_string(),
+        });
+    }
+    let (path, diff_id) = uncompressed(env.recipe, &raw).map_err(io_err)?;
+    Ok((Resolved::LayerTar { path, diff_id }, BaseOrigin::Published { origin }))
+}
+
+fn io_error<'a>(reference: &'a str, path: &'a Path) -> impl Fn(io::Error) -> SourceError + 'a {
+    move |source| SourceError::Io {
+        reference: reference.to_string(),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Resolves a COPY/ADD source and checks it against the document's `file:`/`dir:` hash.
+pub fn resolve_copy(
+    env: &SourceEnv,
+    platform: &Platform,
+    reference: &str,
+    profile: &Profile,
+) -> Result<Resolved, SourceError> {
+    context_file(env, platform, reference, profile)
+}
+
+/// The local bytes of a build-context reference: the recipe's source (a path, or a download from
+/// the cache, the inputs or the network), else a file under `--inputs` with the same `file:` hash.
+/// A `file:` source is verified by its hash under the profile's conventions, trying its own mode
+/// and then the usual context modes; the mode that matched is the one the layer records.
+fn context_file(
+    env: &SourceEnv,
+    platform: &Platform,
+    reference: &str,
+    profile: &Profile,
+) -> Result<Resolved, SourceError> {
+    let hex = reference.strip_prefix("file:");
+    let Some(source) = env.recipe.source_for(reference, platform) else {
+        if let Some(found) = hex.map(|h| env.inputs.by_file_hash(h, profile)).transpose()?.flatten() {
+            return Ok(Resolved::File {
+                path: found.path,
+                mode: Some(found.mode),
             });
         }
-        Ok(Resolved::File(path))
-    } else if meta.is_dir() {
+        return Err(SourceError::Missing {
+            platform: platform.to_string(),
+            reference: reference.to_string(),
+        });
+    };
+    let path = match &source.origin {
+        Origin::Path(p) => p.clone(),
+        Origin::Url { url, sha256 } => cached_download(env, reference, url, sha256)?,
+        _ => {
+            return Err(SourceError::WrongOrigin {
+                reference: reference.to_string(),
+                origin: "a layer blob".into(),
+                why: "a build-context source is a file or a directory",
+            })
+        }
+    };
+    let meta = std::fs::metadata(&path).map_err(io_error(reference, &path))?;
+    let Some(hex) = hex else {
         // A `dir:` hash covers the whole context tar of the directory, which depends on the
         // builder's client; it is not re-derived here, so directories are used as given.
-        Ok(Resolved::Dir(path))
-    } else {
-        Ok(Resolved::File(path))
+        return Ok(if meta.is_dir() {
+            Resolved::Dir(path)
+        } else {
+            Resolved::File { path, mode: None }
+        });
+    };
+    if !meta.is_file() {
+        return Err(io_error(reference, &path)(io::Error::other(
+            "a file: source must be a regular file",
+        )));
     }
+    let mode = verify_file_hash(reference, hex, &path, profile)?;
+    Ok(Resolved::File { path, mode: Some(mode) })
 }
 
-/// The classic builder's hash of one build-context file (tarsum v1 per-file sum, layer-bytes.md):
-/// the header fields the docker client put in the context tar, then the content. The client sent
-/// the file as `name` = its base name, uid/gid 0 and no user/group names (docker's archive code
-/// clears them on the client side), and the mode from the file system.
-pub fn file_hash(path: &Path) -> io::Result<Digest> {
+/// The context mode under which the file at `path` hashes to `hex`, or the refusal naming the
+/// modes tried and what the file hashes to with its own.
+fn verify_file_hash(reference: &str, hex: &str, path: &Path, profile: &Profile) -> Result<u32, SourceError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)?;
+    let io_err = io_error(reference, path);
+    let own = std::fs::metadata(path).map_err(&io_err)?.permissions().mode() & 0o7777;
+    let content = std::fs::read(path).map_err(&io_err)?;
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().to_string())
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mode = 0o100000 | (meta.permissions().mode() & 0o7777);
-    let mut data = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut data)?;
-    let mut text = Vec::new();
-    for (k, v) in [
-        ("name", name),
-        ("mode", (mode & 0o7777).to_string()),
-        ("uid", "0".into()),
-        ("gid", "0".into()),
-        ("size", data.len().to_string()),
-        ("typeflag", "0".into()),
-        ("linkname", String::new()),
-        ("uname", String::new()),
-        ("gname", String::new()),
-        ("devmajor", "0".into()),
-        ("devminor", "0".into()),
-    ] {
-        text.extend_from_slice(k.as_bytes());
-        text.extend_from_slice(v.as_bytes());
-    }
-    text.extend_from_slice(&data);
-    Ok(Digest::of(&text))
+    context_mode_for(&name, own, &content, hex, profile).ok_or_else(|| SourceError::FileHashMismatch {
+        reference: reference.to_string(),
+        origin: path.display().to_string(),
+        found: crate::layer::context_file_hash(&name, own, &content, profile).hex(),
+        modes: std::iter::once(own).chain(crate::layer::CONTEXT_MODES).collect(),
+    })
 }
 
-/// A download from the cache dir, fetched first when missing and verified; offline, a missing one
-/// names the URL and the path to put it at.
+/// A download: from the cache dir, else a file under `--inputs` with its pinned sha256, else
+/// fetched (unless offline) and verified. A missing one names the URL and the path to put it at.
 fn cached_download(
-    recipe: &Recipe,
+    env: &SourceEnv,
     reference: &str,
     url: &str,
     sha256: &Option<Digest>,
 ) -> Result<PathBuf, SourceError> {
-    let path = download_path(recipe, url, sha256);
+    let path = download_path(env.recipe, url, sha256);
     if !path.is_file() {
-        if let Err(why) = download(url, &path) {
-            return Err(SourceError::NotCached {
-                reference: reference.to_string(),
-                url: url.to_string(),
-                path,
-                why,
-            });
+        if let Some(local) = sha256.as_ref().map(|d| env.inputs.by_sha256(d)).transpose()?.flatten() {
+            // Indexed by the sha256 of its bytes a moment ago; verified again below.
+            return verified(reference, &local, url, sha256);
+        }
+        let fetched = if env.offline {
+            Err(Fetch::Failed(offline_why(env)))
+        } else {
+            download(url, &path, sha256)
+        };
+        match fetched {
+            Ok(()) => {}
+            Err(Fetch::Failed(why)) => {
+                return Err(SourceError::NotCached {
+                    reference: reference.to_string(),
+                    url: url.to_string(),
+                    path,
+                    why,
+                })
+            }
+            Err(Fetch::Mismatch { found }) => {
+                return Err(SourceError::Mismatch {
+                    reference: reference.to_string(),
+                    origin: url.to_string(),
+                    expected: sha256.map(|d| d.to_string()).unwrap_or_default(),
+                    found: found.to_string(),
+                })
+            }
         }
     }
-    let Some(sha256) = sha256 else { return Ok(path) };
-    let io_err = |source| SourceError::Io {
-        reference: reference.to_string(),
-        path: path.clone(),
-        source,
-    };
-    let found = Digest::of_reader(std::fs::File::open(&path).map_err(io_err)?).map_err(io_err)?;
-    if found != *sha256 {
+    let kept = verified(reference, &path, url, sha256);
+    if matches!(kept, Err(SourceError::Mismatch { .. })) {
         // The cache is content-addressed: wrong bytes must not stay under the pinned name.
         let _ = std::fs::remove_file(&path);
+    }
+    kept
+}
+
+/// Why nothing was fetched: the build is offline, and which inputs directories were searched.
+fn offline_why(env: &SourceEnv) -> String {
+    if env.inputs.is_empty() {
+        "offline (--offline), and no --inputs directory was given".into()
+    } else {
+        format!(
+            "offline (--offline), and no file under {} has its content",
+            env.inputs
+                .dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// `path` when its bytes hash to `sha256` (or nothing is pinned).
+fn verified(reference: &str, path: &Path, url: &str, sha256: &Option<Digest>) -> Result<PathBuf, SourceError> {
+    let Some(sha256) = sha256 else {
+        return Ok(path.to_path_buf());
+    };
+    let io_err = io_error(reference, path);
+    let found = Digest::of_reader(std::fs::File::open(path).map_err(&io_err)?).map_err(&io_err)?;
+    if found != *sha256 {
         return Err(SourceError::Mismatch {
             reference: reference.to_string(),
             origin: url.to_string(),
@@ -264,13 +380,13 @@ fn cached_download(
             found: found.to_string(),
         });
     }
-    Ok(path)
+    Ok(path.to_path_buf())
 }
 
 /// A download RUN steps need (`downloads:`), in the cache and verified: fetched first when
 /// missing and the network allows.
-pub fn prefetch(recipe: &Recipe, download: &crate::recipe::Download) -> Result<PathBuf, SourceError> {
-    cached_download(recipe, &download.url, &download.url, &Some(download.sha256))
+pub fn prefetch(env: &SourceEnv, download: &crate::recipe::Download) -> Result<PathBuf, SourceError> {
+    cached_download(env, &download.url, &download.url, &Some(download.sha256))
 }
 
 /// Where a download lives in the cache dir: under its sha256 when pinned, else under the hash of
@@ -289,15 +405,29 @@ pub fn download_path(recipe: &Recipe, url: &str, sha256: &Option<Digest>) -> Pat
 /// that never stops sending).
 const MAX_DOWNLOAD: u64 = 8 << 30;
 
-/// Fetches `url` into `path`: streamed into a temporary file beside it, renamed into place only
-/// when complete, so an interrupted download leaves nothing under the final name. The caller
-/// verifies the content against its pinned digest.
-fn download(url: &str, path: &Path) -> Result<(), String> {
+/// Why a download was not kept.
+enum Fetch {
+    /// It could not be had (no network, a server error, too large).
+    Failed(String),
+    /// It was had, but its bytes are not the pinned ones.
+    Mismatch { found: Digest },
+}
+
+impl From<String> for Fetch {
+    fn from(why: String) -> Fetch {
+        Fetch::Failed(why)
+    }
+}
+
+/// Fetches `url` into `path`: streamed into a temporary file beside it and hashed on the way,
+/// renamed into place only when complete and (when pinned) verified, so neither an interrupted
+/// download nor wrong bytes ever sit under the final, content-addressed name.
+fn download(url: &str, path: &Path, sha256: &Option<Digest>) -> Result<(), Fetch> {
     use std::io::Write as _;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(format!(
+        return Err(Fetch::Failed(format!(
             "only http:// and https:// downloads are supported, not `{url}`"
-        ));
+        )));
     }
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(20))
@@ -307,45 +437,58 @@ fn download(url: &str, path: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let response = client.get(url).send().map_err(|e| e.to_string())?;
     if !response.status().is_success() {
-        return Err(format!("the server answered {}", response.status()));
+        return Err(Fetch::Failed(format!("the server answered {}", response.status())));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let copied = io::copy(&mut response.take(MAX_DOWNLOAD + 1), tmp.as_file_mut()).map_err(|e| e.to_string())?;
+    let mut hashing = crate::digest::DigestWriter::new(tmp.as_file_mut());
+    let copied =
+        io::copy(&mut response.take(MAX_DOWNLOAD + 1), &mut hashing).map_err(|e| Fetch::Failed(e.to_string()))?;
+    let (found, _, file) = hashing.finish();
     if copied > MAX_DOWNLOAD {
-        return Err(format!("larger than the {} GiB limit", MAX_DOWNLOAD >> 30));
+        return Err(Fetch::Failed(format!(
+            "larger than the {} GiB limit",
+            MAX_DOWNLOAD >> 30
+        )));
     }
-    tmp.as_file_mut().flush().map_err(|e| e.to_string())?;
+    if sha256.is_some_and(|e| e != found) {
+        return Err(Fetch::Mismatch { found });
+    }
+    file.flush().map_err(|e| e.to_string())?;
     tmp.persist(path)
         .map_err(|e| format!("{}: {}", path.display(), e.error))?;
     Ok(())
 }
 
 /// The published layer `digest` of the recipe's image, for comparing a rebuilt layer with it:
-/// from the content stores, else fetched from the repository of the recipe's `tag`.
-pub fn published_layer(recipe: &Recipe, digest: &Digest) -> Result<PathBuf, String> {
-    let reference: crate::registry::Reference = recipe
+/// from the content stores, else (unless offline) fetched from the repository of the recipe's `tag`.
+pub fn published_layer(env: &SourceEnv, digest: &Digest) -> Result<PathBuf, String> {
+    let reference: crate::registry::Reference = env
+        .recipe
         .tag
         .parse()
-        .map_err(|e| format!("the recipe's tag `{}` is not an image reference: {e}", recipe.tag))?;
-    registry_blob(
-        recipe,
-        &format!("{}/{}", reference.registry, reference.repository),
-        digest,
-    )
+        .map_err(|e| format!("the recipe's tag `{}` is not an image reference: {e}", env.recipe.tag))?;
+    registry_blob(env, &format!("{}/{}", reference.registry, reference.repository), digest)
 }
 
 /// A layer blob named by digest: from the recipe's content store, else from the default store
-/// (`retrace pull` fills it), else fetched from `repository` into the recipe's store. The client
-/// stores a blob only once its bytes hash to `digest`, so a corrupt download never lands.
-fn registry_blob(recipe: &Recipe, repository: &str, digest: &Digest) -> Result<PathBuf, String> {
+/// (`retrace pull` fills it), else fetched from `repository` into the recipe's store unless the
+/// build is offline. The client stores a blob only once its bytes hash to `digest`, so a corrupt
+/// download never lands.
+fn registry_blob(env: &SourceEnv, repository: &str, digest: &Digest) -> Result<PathBuf, String> {
     use crate::registry::{Client, ClientOptions, Reference, Store};
-    let store = Store::new(&recipe.cache);
+    let store = Store::new(&env.recipe.cache);
     for candidate in [store.blob_path(digest), Store::open_default().blob_path(digest)] {
         if candidate.is_file() {
             return Ok(candidate);
         }
+    }
+    if env.offline {
+        return Err(format!(
+            "offline: not in the content store {} (`retrace pull` fills it)",
+            store.root().display()
+        ));
     }
     let fetch = || -> Result<PathBuf, String> {
         let reference: Reference = repository
@@ -375,6 +518,8 @@ fn is_gzip(path: &Path) -> io::Result<bool> {
 
 /// The uncompressed tar of a (possibly gzip-compressed) layer, stored once in the cache dir under
 /// its diff_id (written to a temporary file and renamed, so an interrupted run leaves nothing).
+/// Decompression is bounded like every archive read ([`crate::archive::Limits`]): a gzip bomb
+/// is refused before it fills the disk, and its partial output is removed.
 fn uncompressed(recipe: &Recipe, raw: &Path) -> io::Result<(PathBuf, Digest)> {
     if !is_gzip(raw)? {
         let diff_id = Digest::of_reader(std::fs::File::open(raw)?)?;
@@ -382,12 +527,26 @@ fn uncompressed(recipe: &Recipe, raw: &Path) -> io::Result<(PathBuf, Digest)> {
     }
     let dir = recipe.cache.join("layers");
     std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".retrace-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
     let mut hasher = crate::digest::DigestWriter::new(io::BufWriter::new(tmp.as_file_mut()));
-    io::copy(
-        &mut flate2::read::GzDecoder::new(io::BufReader::new(std::fs::File::open(raw)?)),
-        &mut hasher,
-    )?;
+    let compressed = std::fs::File::open(raw)?.metadata()?.len();
+    let limits = crate::archive::Limits::default();
+    let bound = limits.max_total_bytes.min(
+        compressed
+            .saturating_mul(limits.max_ratio)
+            .max(limits.ratio_grace_bytes),
+    );
+    let mut gz = flate2::read::GzDecoder::new(io::BufReader::new(std::fs::File::open(raw)?)).take(bound + 1);
+    let copied = io::copy(&mut gz, &mut hasher)?;
+    if copied > bound {
+        return Err(io::Error::other(format!(
+            "decompresses to more than {bound} bytes ({compressed} compressed; limits: ratio {}:1 after {} bytes, {} bytes in all): refused as a gzip bomb",
+            limits.max_ratio, limits.ratio_grace_bytes, limits.max_total_bytes
+        )));
+    }
     let (diff_id, _, mut w) = hasher.finish();
     io::Write::flush(&mut w)?;
     drop(w);

@@ -29,6 +29,15 @@ pub struct Args {
     /// Timestamp search budget per differing layer, in candidates (0 turns the search off).
     #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES)]
     search_candidates: u64,
+    /// Fetch nothing: no download, no registry, no network for RUN steps. Sources come from the
+    /// caches, the content stores and `--inputs`; a RUN step that needs the network stops its
+    /// platform with `not-built` layers.
+    #[arg(long)]
+    offline: bool,
+    /// A directory whose files satisfy sources by content (sha256 for `url`/`sha256:` sources,
+    /// the `file:` hash for `file:` sources); repeatable.
+    #[arg(long = "inputs", value_name = "DIR")]
+    inputs: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -46,6 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         docker_archives: args.docker_archives,
         no_cache: args.no_cache,
         search_candidates: args.search_candidates,
+        offline: args.offline,
+        inputs: args.inputs,
     };
     Ok(retrace::build::command(&args.recipe, args.out.as_deref(), opts)?)
 }

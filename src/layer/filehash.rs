@@ -115,6 +115,20 @@ pub fn context_file_hash(name: &str, mode: u32, content: &[u8], profile: &Profil
     tarsum_v1(&h, content)
 }
 
+/// The permission modes a build-context file commonly had: a checkout under umask 022 or 002,
+/// for plain files and executables. The `file:` hash covers the mode, and a file fetched today
+/// (a download, a checkout under another umask) rarely keeps the builder's.
+pub const CONTEXT_MODES: [u32; 4] = [0o644, 0o664, 0o755, 0o775];
+
+/// The mode under which `content`, named `name`, hashes to the `file:` hash `hex` for `profile`:
+/// `own_mode` first (the file's mode on disk), then [`CONTEXT_MODES`]. `None` when no mode does,
+/// that is, when the content or the name is not the one the builder hashed.
+pub fn context_mode_for(name: &str, own_mode: u32, content: &[u8], hex: &str, profile: &Profile) -> Option<u32> {
+    std::iter::once(own_mode & 0o7777)
+        .chain(CONTEXT_MODES)
+        .find(|&mode| context_file_hash(name, mode, content, profile).hex() == hex)
+}
+
 /// [`context_file_hash`] of a file on disk; `name` defaults to the file's base name.
 pub fn hash_file_on_disk(path: &Path, name: Option<&str>, profile: &Profile) -> std::io::Result<Digest> {
     use std::os::unix::fs::PermissionsExt;

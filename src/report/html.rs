@@ -23,6 +23,7 @@ td.none { background: repeating-linear-gradient(45deg, #f6f8fa, #f6f8fa 4px, #ff
 .match-after-timestamps { background: #ddf4ff; color: #0550ae; border-color: #54aeff; }
 .differs { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
 .not-built { background: #eaeef2; color: #424a53; border-color: #afb8c1; }
+.imported { background: #fbefff; color: #6e40c9; border-color: #d2a8ff; }
 table.list { border-collapse: collapse; margin-top: 6px; }
 table.list td, table.list th { border-bottom: 1px solid #d1d9e0; padding: 4px 10px 4px 0; text-align: left; vertical-align: top; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
@@ -35,6 +36,7 @@ fn label(v: Verdict) -> &'static str {
         Verdict::MatchAfterTimestamps => "\u{2248} timestamps",
         Verdict::Differs => "\u{2717} differs",
         Verdict::NotBuilt => "\u{2013} not built",
+        Verdict::Imported => "\u{2193} imported",
     }
 }
 
@@ -54,6 +56,7 @@ fn badges(out: &mut String, t: &Totals) {
         ),
         (Verdict::Differs, t.differs, "differ"),
         (Verdict::NotBuilt, t.not_built, "not built"),
+        (Verdict::Imported, t.imported, "imported, not rebuilt"),
     ] {
         let _ = writeln!(out, "<span class=\"badge {}\">{n} {text}</span>", v.as_str());
     }
@@ -71,8 +74,8 @@ pub fn render_html(s: &Summary) -> String {
         let _ = writeln!(out, "<h2>Since the previous report</h2>");
         let _ = writeln!(
             out,
-            "<p class=\"muted\">Previously {} layers: {} match, {} after timestamps, {} differ, {} not built.</p>",
-            prev.layers, prev.matched, prev.match_after_timestamps, prev.differs, prev.not_built
+            "<p class=\"muted\">Previously {} layers: {} match, {} after timestamps, {} differ, {} not built, {} imported.</p>",
+            prev.layers, prev.matched, prev.match_after_timestamps, prev.differs, prev.not_built, prev.imported
         );
         if changes.is_empty() {
             let _ = writeln!(out, "<p>No verdict changed.</p>");

@@ -30,7 +30,9 @@ pub fn render_junit(s: &Summary) -> String {
     let _ = writeln!(
         out,
         "<testsuites name=\"retrace\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" errors=\"0\">",
-        t.layers, t.differs, t.not_built
+        t.layers,
+        t.differs,
+        t.not_built + t.imported
     );
     for b in &s.builds {
         for p in &b.platforms {
@@ -41,7 +43,7 @@ pub fn render_junit(s: &Summary) -> String {
                 xml_escape(&format!("{} {}", b.recipe, p.platform)),
                 pt.layers,
                 pt.differs,
-                pt.not_built
+                pt.not_built + pt.imported
             );
             for l in &p.layers {
                 let name = format!("layer {:02}: {}", l.index, l.step);
@@ -72,6 +74,14 @@ pub fn render_junit(s: &Summary) -> String {
                             out,
                             "\n      <skipped message=\"{}\"/>\n    ",
                             xml_escape(&format!("not built: {}", l.reason))
+                        );
+                    }
+                    // A published blob taken as it is was not tested: skipped, never passed.
+                    Verdict::Imported => {
+                        let _ = write!(
+                            out,
+                            "\n      <skipped message=\"{}\"/>\n    ",
+                            xml_escape(&format!("imported, not rebuilt: {}", l.reason))
                         );
                     }
                     Verdict::Match | Verdict::MatchAfterTimestamps => {

@@ -44,29 +44,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     }
 }
 
-/// A layer's verdict, as `retrace build` writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// The rebuilt layer is byte for byte the published one.
-    Match,
-    /// It is, once the timestamp search set the entries' mtimes to recovered values.
-    MatchAfterTimestamps,
-    Differs,
-    /// The step that makes it did not run (an earlier step failed, or a source is missing).
-    NotBuilt,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Match => "match",
-            Verdict::MatchAfterTimestamps => "match-after-timestamps",
-            Verdict::Differs => "differs",
-            Verdict::NotBuilt => "not-built",
-        }
-    }
-}
+pub use crate::verdict::Verdict;
 
 /// One layer row of a build's report.json (unknown fields are ignored so the build may add more).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +69,9 @@ pub struct Totals {
     pub match_after_timestamps: u32,
     pub differs: u32,
     pub not_built: u32,
+    /// Layers taken from a published blob, not rebuilt (absent in summaries written before).
+    #[serde(default)]
+    pub imported: u32,
 }
 
 impl Totals {
@@ -101,6 +82,7 @@ impl Totals {
             Verdict::MatchAfterTimestamps => self.match_after_timestamps += 1,
             Verdict::Differs => self.differs += 1,
             Verdict::NotBuilt => self.not_built += 1,
+            Verdict::Imported => self.imported += 1,
         }
     }
 
@@ -110,6 +92,7 @@ impl Totals {
         self.match_after_timestamps += o.match_after_timestamps;
         self.differs += o.differs;
         self.not_built += o.not_built;
+        self.imported += o.imported;
     }
 }
 
@@ -310,8 +293,8 @@ pub fn render_json(s: &Summary) -> String {
 
 fn totals_line(t: &Totals) -> String {
     format!(
-        "{} layers: {} match, {} match after timestamps, {} differ, {} not built",
-        t.layers, t.matched, t.match_after_timestamps, t.differs, t.not_built
+        "{} layers: {} match, {} match after timestamps, {} differ, {} not built, {} imported (not rebuilt)",
+        t.layers, t.matched, t.match_after_timestamps, t.differs, t.not_built, t.imported
     )
 }
 

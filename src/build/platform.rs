@@ -1,0 +1,506 @@
+//! One platform's replay, phase by phase. [`PlatformRun`] holds what the steps of a platform
+//! share (the engine, the profile, the log, the parent image); each step goes through
+//! [`PlatformRun::source`] (verified inputs), [`PlatformRun::snapshot`] (the build cache or the
+//! engine) and, when it makes a layer, [`PlatformRun::check_layer`] (write, compare, variants,
+//! timestamp search, explanation).
+
+use std::io::Write;
+use std::time::Instant;
+
+use super::layers::{self, BlobInfo};
+use super::report::{LayerReport, PlatformReport, Verdict};
+use super::sources::{BaseOrigin, Resolved, SourceError};
+use super::variants::{self, LowerDirs, Variant};
+use super::{cache, network, Ctx, StepError};
+use crate::exec::docker::DockerExecutor;
+use crate::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
+use crate::layer::{Entry, Profile};
+use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
+
+/// What a platform's replay produced, for the report and the OCI layout.
+pub(super) struct PlatformResult {
+    pub report: PlatformReport,
+    /// The blobs written, by layer, when every layer of the platform was built.
+    pub layers: Option<Vec<BlobInfo>>,
+}
+
+/// A step's verified input: what it reads, and whether the layer is a published blob taken as is.
+struct StepSource {
+    resolved: Resolved,
+    /// The published blob's origin when the recipe supplied the layer itself.
+    imported: Option<String>,
+    /// The build-context mtime the recipe states for a COPY source.
+    mtime: Option<i64>,
+}
+
+/// The state one platform's steps share.
+pub(super) struct PlatformRun<'a> {
+    ctx: &'a Ctx<'a>,
+    plan: &'a PlatformPlan,
+    exec: DockerExecutor,
+    profile: Profile,
+    log: std::fs::File,
+    bar: Option<&'a indicatif::ProgressBar>,
+    parent: Option<ImageId>,
+    /// When the replay began (the earliest step start, cached steps included).
+    replay_began: i64,
+    /// The directories of the layers below the current step (for the opaque-marker variant).
+    lower: LowerDirs,
+    /// The builder variant an earlier layer of this platform matched with: tried first.
+    seen: Option<Variant>,
+    layers: Vec<LayerReport>,
+    blobs: Vec<BlobInfo>,
+    cached_steps: usize,
+}
+
+/// Replays one platform and reports every layer of it, built or not.
+pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult {
+    let start = Instant::now();
+    let bar = ctx.progress_bar(plan);
+    let mut run = None;
+    let result = if ctx.should_skip() {
+        Err(StepError::Skipped)
+    } else {
+        PlatformRun::start(ctx, plan, bar.as_ref()).and_then(|r| run.insert(r).run())
+    };
+    let (mut layers, blobs, cached_steps) = run.map(|r| (r.layers, r.blobs, r.cached_steps)).unwrap_or_default();
+    // A step that needs the network stops an offline platform without an error: its layers are
+    // reported as not built, with the reason (exit 1, not 2).
+    let (error, stopped) = match result {
+        Ok(()) => (None, None),
+        Err(e @ StepError::NeedsNetwork { .. }) => (None, Some(e.to_string())),
+        Err(e) => (Some(e.to_string()), None),
+    };
+    if error.is_some() {
+        ctx.mark_failed();
+    }
+    report_unreached(plan, &mut layers, error.as_deref().or(stopped.as_deref()));
+    let seconds = start.elapsed().as_secs_f64();
+    let complete = error.is_none() && stopped.is_none() && layers.iter().all(|l| l.rebuilt.is_some());
+    let report = PlatformReport {
+        platform: plan.platform.to_string(),
+        layers,
+        error,
+        stopped,
+        seconds,
+        cached_steps,
+    };
+    ctx.summarize(&report, bar.as_ref());
+    PlatformResult {
+        layers: complete.then_some(blobs),
+        report,
+    }
+}
+
+/// Adds a `not-built` row for every layer the replay did not reach, so the report always covers
+/// the whole document; `why` is the reason the platform stopped, when it did.
+fn report_unreached(plan: &PlatformPlan, layers: &mut Vec<LayerReport>, why: Option<&str>) {
+    let slots = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.layer)
+        .chain(plan.unassigned_layers.iter().copied());
+    for slot in slots {
+        if layers.iter().any(|l| l.index == slot.index) {
+            continue;
+        }
+        let step = plan.steps.iter().find(|s| s.layer.map(|l| l.index) == Some(slot.index));
+        let reason = match (why, step) {
+            (_, None) => "no history step made this layer".to_string(),
+            (Some(why), Some(_)) => format!("not built: {why}"),
+            (None, Some(_)) => "not reached".to_string(),
+        };
+        let mut row = LayerReport::new(slot, step.map(|s| s.text.clone()).unwrap_or_default());
+        row.reason = reason;
+        layers.push(row);
+    }
+    layers.sort_by_key(|l| l.index);
+}
+
+impl<'a> PlatformRun<'a> {
+    fn start(
+        ctx: &'a Ctx<'a>,
+        plan: &'a PlatformPlan,
+        bar: Option<&'a indicatif::ProgressBar>,
+    ) -> Result<PlatformRun<'a>, StepError> {
+        let log_path = ctx.out.join("logs").join(format!("{}.log", plan.platform.slug()));
+        let log = std::fs::File::create(&log_path).map_err(|source| StepError::Log { path: log_path, source })?;
+        let recipe = ctx.sources.recipe;
+        let exec = DockerExecutor::connect(&recipe.endpoint_for(&plan.platform), &recipe.cache.join("exports"))
+            .map_err(|e| StepError::Engine(Box::new(e)))?;
+        let profile = layers::profile_for(plan.docker_version.as_deref()).map_err(StepError::Profile)?;
+        Ok(PlatformRun {
+            ctx,
+            plan,
+            exec,
+            profile,
+            log,
+            bar,
+            parent: None,
+            replay_began: i64::MAX,
+            lower: LowerDirs::default(),
+            seen: None,
+            layers: Vec::new(),
+            blobs: Vec::new(),
+            cached_steps: 0,
+        })
+    }
+
+    fn run(&mut self) -> Result<(), StepError> {
+        let plan = self.plan;
+        for step in plan.steps.iter().filter(|s| !matches!(s.action, Action::Config)) {
+            if let Some(b) = self.bar {
+                b.set_message(super::report::truncate(&step.text, 60));
+            }
+            let _ = writeln!(self.log, "==> step {} {}", step.position, step.text);
+            let source = self.source(step)?;
+            let snap = self.snapshot(step, source.as_ref())?;
+            let _ = writeln!(
+                self.log,
+                "    image {} ran {}..{}",
+                snap.image.0, snap.started, snap.finished
+            );
+            self.parent = Some(snap.image.clone());
+            self.replay_began = self.replay_began.min(snap.started);
+            if let Some(slot) = step.layer {
+                self.check_layer(step, slot, &snap, source.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The verified input of a step: a base layer (a published blob by its digest, or a rootfs
+    /// tarball by its `file:` hash), or the file or directory a COPY/ADD reads.
+    fn source(&self, step: &PlanStep) -> Result<Option<StepSource>, StepError> {
+        let env = &self.ctx.sources;
+        let platform = &self.plan.platform;
+        let err = |source: SourceError| StepError::Source {
+            position: step.position,
+            step: short(step),
+            source: Box::new(source),
+        };
+        let supplied = step
+            .layer
+            .filter(|l| env.recipe.source_for(&l.expected.to_string(), platform).is_some());
+        let base = match (&step.action, supplied) {
+            (_, Some(slot)) => Some((String::new(), slot)),
+            (Action::Base { source }, None) => step.layer.map(|slot| (source.clone(), slot)),
+            _ => None,
+        };
+        if let Some((reference, slot)) = base {
+            let (resolved, origin) =
+                super::sources::resolve_base(env, platform, &reference, &slot.expected, &self.profile).map_err(err)?;
+            let imported = match origin {
+                BaseOrigin::Published { origin } => Some(origin),
+                BaseOrigin::Tarball { .. } => None,
+            };
+            return Ok(Some(StepSource {
+                resolved,
+                imported,
+                mtime: None,
+            }));
+        }
+        let Action::Copy { source, .. } = &step.action else {
+            return Ok(None);
+        };
+        let resolved = super::sources::resolve_copy(env, platform, source, &self.profile).map_err(err)?;
+        Ok(Some(StepSource {
+            resolved,
+            imported: None,
+            mtime: env.recipe.source_for(source, platform).and_then(|s| s.mtime),
+        }))
+    }
+
+    /// The step's committed image: from the build cache when an identical step ran before on
+    /// the same parent, else from the engine (and then cached).
+    fn snapshot(&mut self, step: &PlanStep, source: Option<&StepSource>) -> Result<Snapshot, StepError> {
+        let key = self.cache_key(step, source)?;
+        let cached = if self.ctx.no_cache {
+            None
+        } else {
+            self.ctx.cache.get(&key)
+        };
+        if let Some(hit) = cached.filter(|e| self.exec.has_image(&e.image)) {
+            self.cached_steps += 1;
+            let _ = writeln!(self.log, "    (cached: {})", hit.image.0);
+            return Ok(hit.into());
+        }
+        let tag = format!("{}-{}", self.plan.platform.slug(), &key.hex()[..16]);
+        let snap = self.execute(step, source, &tag)?;
+        self.ctx.cache.put(&key, &snap).map_err(StepError::Cache)?;
+        Ok(snap)
+    }
+
+    /// What decides a step's result besides its action: the platform, the content of its
+    /// source, a stated context mtime, and for RUN the network it gets.
+    fn cache_key(&self, step: &PlanStep, source: Option<&StepSource>) -> Result<crate::digest::Digest, StepError> {
+        let mut inputs = vec![self.plan.platform.to_string()];
+        if let Some(s) = source {
+            let key = s
+                .resolved
+                .content_key()
+                .map_err(|e| self.layer_error(step, e.to_string()))?;
+            inputs.push(key);
+            inputs.extend(s.mtime.map(|t| format!("mtime:{t}")));
+        }
+        if let Action::Run { .. } = &step.action {
+            inputs.push(self.ctx.run_network().to_string());
+        }
+        let endpoint = self.exec.endpoint();
+        Ok(match source.and_then(|s| s.imported.as_ref()) {
+            Some(_) => cache::key(endpoint, self.parent.as_ref(), &"import", &inputs),
+            None => cache::key(endpoint, self.parent.as_ref(), &step.action, &inputs),
+        })
+    }
+
+    /// Runs a step through the engine.
+    fn execute(&mut self, step: &PlanStep, source: Option<&StepSource>, tag: &str) -> Result<Snapshot, StepError> {
+        if let Some(StepSource {
+            resolved: Resolved::LayerTar { path, .. },
+            ..
+        }) = source
+        {
+            return self
+                .exec
+                .import_layer(&self.plan.platform, self.parent.as_ref(), path, tag)
+                .map_err(|e| self.exec_error(step, e));
+        }
+        let parent = self.parent.clone().ok_or_else(|| StepError::NoBase {
+            position: step.position,
+            step: short(step),
+        })?;
+        match (&step.action, source) {
+            (
+                Action::Run {
+                    argv,
+                    env,
+                    workdir,
+                    user,
+                },
+                _,
+            ) => {
+                let mut env = env.clone();
+                if let Some(p) = self.ctx.download_proxy(&self.exec) {
+                    p.take_misses();
+                    env.extend(p.env());
+                }
+                let spec = RunSpec {
+                    argv: argv.clone(),
+                    env,
+                    workdir: workdir.clone(),
+                    user: user.clone(),
+                    network: self.ctx.run_network().to_string(),
+                };
+                let result = self.exec.run(&parent, &spec, tag, &mut self.log);
+                result.map_err(|e| self.run_error(step, e))
+            }
+            (
+                Action::Copy {
+                    add,
+                    dest,
+                    workdir,
+                    chown,
+                    ..
+                },
+                Some(s),
+            ) => {
+                let owner = self.chown_ids(step, &parent, chown.as_deref())?;
+                let tar = layers::copy_tar(&s.resolved, dest, workdir, owner, s.mtime, *add)
+                    .map_err(|e| self.layer_error(step, e.to_string()))?;
+                self.exec.copy(&parent, tar, tag).map_err(|e| self.exec_error(step, e))
+            }
+            (Action::Workdir { path }, _) => self
+                .exec
+                .workdir(&parent, path, tag)
+                .map_err(|e| self.exec_error(step, e)),
+            (action, _) => Err(StepError::CannotReplay {
+                position: step.position,
+                step: short(step),
+                action: format!("{action:?}"),
+            }),
+        }
+    }
+
+    /// The numeric owner of a COPY: root, or `--chown` with names looked up in the parent image's
+    /// `/etc/passwd` and `/etc/group`, as the classic builder does.
+    fn chown_ids(&self, step: &PlanStep, parent: &ImageId, spec: Option<&str>) -> Result<(u64, u64), StepError> {
+        let Some(spec) = spec else { return Ok((0, 0)) };
+        let (passwd, group) = if spec.split(':').any(|p| p.parse::<u64>().is_err()) {
+            let read = |path| {
+                self.exec
+                    .read_file(parent, path, 16 << 20)
+                    .map_err(|e| self.exec_error(step, e))
+            };
+            (read("/etc/passwd")?, read("/etc/group")?)
+        } else {
+            (None, None)
+        };
+        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|m| self.layer_error(step, m))
+    }
+
+    /// Writes the committed layer, compares it with the published digest, and when it differs
+    /// tries the builder variants and the timestamp search, then names the cause.
+    fn check_layer(
+        &mut self,
+        step: &PlanStep,
+        slot: LayerSlot,
+        snap: &Snapshot,
+        source: Option<&StepSource>,
+    ) -> Result<(), StepError> {
+        let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
+        let entries = layers::capture(&diff).map_err(|m| self.layer_error(step, m))?;
+        let blob = layers::write_blob(&entries, &self.profile, &self.ctx.out.join("blobs/sha256"))
+            .map_err(|m| self.layer_error(step, m))?;
+        let mut row = LayerReport::new(slot, step.text.clone());
+        row.rebuilt = Some(blob.digest);
+        match source.and_then(|s| s.imported.as_ref()) {
+            Some(origin) => imported(&mut row, origin, blob.digest == slot.expected),
+            None if blob.digest == slot.expected => {
+                row.verdict = Verdict::Match;
+                row.reason = "byte for byte".into();
+            }
+            None => self.recover(step, snap, &entries, &mut row)?,
+        }
+        let _ = writeln!(
+            self.log,
+            "    layer {} {} -> {} ({})",
+            slot.index,
+            blob.digest,
+            row.verdict.as_str(),
+            row.reason
+        );
+        self.lower.apply(&entries);
+        self.layers.push(row);
+        self.blobs.push(blob);
+        if let Some(b) = self.bar {
+            b.inc(1);
+        }
+        Ok(())
+    }
+
+    /// For a layer whose committed bytes differ: recovers embedded dates, tries each builder
+    /// variant exactly and then through the timestamp search, and explains what still differs.
+    fn recover(
+        &mut self,
+        step: &PlanStep,
+        snap: &Snapshot,
+        committed: &[Entry],
+        row: &mut LayerReport,
+    ) -> Result<(), StepError> {
+        let mut base = committed.to_vec();
+        if let Some(recorded) = step.created {
+            row.recovered_dates = variants::recover_shadow_days(&mut base, (snap.started, snap.finished), recorded);
+        }
+        let candidates = self.variant_candidates(base);
+        row.variants_tried = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
+        for (variant, entries) in &candidates {
+            let digest = layers::blob_digest(entries, &self.profile).map_err(|m| self.layer_error(step, m))?;
+            if digest == row.expected {
+                return Ok(self.matched(row, *variant, Verdict::Match, "byte for byte".into()));
+            }
+        }
+        let mut reason = String::new();
+        for (variant, entries) in &candidates {
+            let found = layers::search_timestamps(
+                entries,
+                &self.profile,
+                &self.ctx.sources.recipe.document,
+                &self.plan.platform.to_string(),
+                row.index,
+                self.ctx.search_candidates,
+                self.replay_began,
+            );
+            if found.0 == Verdict::MatchAfterTimestamps {
+                row.recovered_mtimes = found.2;
+                return Ok(self.matched(row, *variant, found.0, found.1));
+            }
+            reason = found.1;
+        }
+        row.verdict = Verdict::Differs;
+        row.reason = reason;
+        self.ctx.explain(row);
+        Ok(())
+    }
+
+    /// The entries of each builder variant that gives other bytes, the one an earlier layer of
+    /// this platform matched with first.
+    fn variant_candidates(&self, base: Vec<Entry>) -> Vec<(Variant, Vec<Entry>)> {
+        let opaque = variants::opaque_new_dirs(&base, &self.lower);
+        let mut candidates = vec![(Variant::Plain, base)];
+        if let Some(marked) = opaque {
+            candidates.push((Variant::OpaqueNewDirs, marked));
+        }
+        if self.seen == Some(Variant::OpaqueNewDirs) {
+            candidates.reverse();
+        }
+        candidates
+    }
+
+    fn matched(&mut self, row: &mut LayerReport, variant: Variant, verdict: Verdict, reason: String) {
+        let dates = if row.recovered_dates.is_empty() {
+            String::new()
+        } else {
+            ", embedded dates recovered".to_string()
+        };
+        // A recovered date is a lost time found, like an mtime: the match is not byte for byte.
+        row.verdict = if dates.is_empty() {
+            verdict
+        } else {
+            Verdict::MatchAfterTimestamps
+        };
+        row.reason = format!("{reason} (builder variant {}{dates})", variant.name());
+        row.variant = Some(variant.name().to_string());
+        if row.variants_tried.len() > 1 {
+            self.seen = Some(variant);
+        }
+    }
+
+    fn exec_error(&self, step: &PlanStep, source: ExecError) -> StepError {
+        let misses = self.ctx.download_proxy(&self.exec).map(|p| p.take_misses());
+        let hint = network::hint(&step.text, self.ctx, &source, misses.as_ref());
+        StepError::Exec {
+            position: step.position,
+            step: short(step),
+            source: Box::new(source),
+            hint,
+        }
+    }
+
+    /// A RUN that failed without network access and visibly fetches something stops the platform
+    /// as not built (it cannot be replayed offline); any other failure is an error.
+    fn run_error(&self, step: &PlanStep, source: ExecError) -> StepError {
+        let failed = matches!(source, ExecError::StepFailed { .. });
+        match network::needs(&step.text).filter(|_| failed && self.ctx.run_network() == "none") {
+            Some(what) => StepError::NeedsNetwork {
+                position: step.position,
+                step: short(step),
+                what,
+                offline: self.ctx.sources.offline,
+            },
+            None => self.exec_error(step, source),
+        }
+    }
+
+    fn layer_error(&self, step: &PlanStep, message: String) -> StepError {
+        StepError::Layer {
+            position: step.position,
+            step: short(step),
+            layer: step.layer.map(|l| l.index).unwrap_or(0),
+            message,
+        }
+    }
+}
+
+/// The verdict of a layer the recipe supplied as the published blob: taken, not rebuilt.
+fn imported(row: &mut LayerReport, origin: &str, same_bytes: bool) {
+    row.verdict = Verdict::Imported;
+    row.reason = if same_bytes {
+        format!("published blob taken from {origin}, not rebuilt")
+    } else {
+        format!("published blob taken from {origin}, not rebuilt; retrace's rewrite of it differs")
+    };
+}
+
+fn short(step: &PlanStep) -> String {
+    super::report::truncate(&step.text, 60)
+}
