@@ -160,7 +160,8 @@ pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 
 /// Asks the timestamp search whether the rebuilt tree matches the document's digest once the
 /// replayed mtimes are moved back to the times the document records (the same search as
-/// `retrace layer reproduce`, fed with the layer-making steps' recorded times).
+/// `retrace layer reproduce`, fed with the layer-making steps' recorded times). `replay_began` is
+/// when the platform's replay began, `step_began` when this layer's step did.
 pub fn search_timestamps(
     entries: &[Entry],
     profile: &Profile,
@@ -168,7 +169,7 @@ pub fn search_timestamps(
     platform: &str,
     layer: usize,
     max_candidates: u64,
-    replay_began: i64,
+    (replay_began, step_began): (i64, i64),
 ) -> (Verdict, String, Recovered) {
     if max_candidates == 0 {
         return (
@@ -196,6 +197,9 @@ pub fn search_timestamps(
     // times say the same, but a build cached before the document was made (a rebuilt fixture, a
     // document regenerated after the replay) would otherwise look "not replayed" and go unsearched.
     input.replayed_after = input.replayed_after.min(replay_began - 1);
+    // What the step itself changed is known from when its replay began: a slow (emulated) step
+    // spreads its changes over several seconds, which are all its own.
+    input.own_step_since = Some(step_began);
     match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
         Ok(report) if report.matched => (
             Verdict::MatchAfterTimestamps,

@@ -396,7 +396,8 @@ impl<'a> PlatformRun<'a> {
         for (variant, entries) in &candidates {
             let digest = layers::blob_digest(entries, &self.profile).map_err(|m| self.layer_error(step, m))?;
             if digest == row.expected {
-                return Ok(self.matched(row, *variant, Verdict::Match, "byte for byte".into()));
+                self.matched(row, *variant, Verdict::Match, "byte for byte".into());
+                return Ok(());
             }
         }
         let mut reason = String::new();
@@ -408,11 +409,12 @@ impl<'a> PlatformRun<'a> {
                 &self.plan.platform.to_string(),
                 row.index,
                 self.ctx.search_candidates,
-                self.replay_began,
+                (self.replay_began, snap.started),
             );
             if found.0 == Verdict::MatchAfterTimestamps {
                 row.recovered_mtimes = found.2;
-                return Ok(self.matched(row, *variant, found.0, found.1));
+                self.matched(row, *variant, found.0, found.1);
+                return Ok(());
             }
             reason = found.1;
         }

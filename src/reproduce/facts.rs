@@ -167,6 +167,7 @@ pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFact
             expected: image.layers[layer - 1].digest,
             steps,
             replayed_after: latest_time(&document),
+            own_step_since: None,
             limits: SearchLimits::default(),
         },
     })

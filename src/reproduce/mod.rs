@@ -107,6 +107,11 @@ pub struct SearchInput {
     pub steps: Vec<StepTime>,
     /// The latest time the document records: entries with a later mtime were replayed.
     pub replayed_after: i64,
+    /// When the replay of the layer's own step began, when known (`retrace build` knows it):
+    /// every entry with a later mtime was set by that step, however many seconds a slow replay
+    /// spread its changes over, and each such group is searched in that step's window alone.
+    /// Earlier replayed entries kept the times earlier steps gave them.
+    pub own_step_since: Option<i64>,
     pub limits: SearchLimits,
 }
 
@@ -225,7 +230,7 @@ where
         return Err(ReproduceError::NoSteps);
     }
     let own_copies_context = input.steps[n - 1].copies_context;
-    let groups = find_groups(entries, input.replayed_after, n, own_copies_context)?;
+    let groups = find_groups(entries, input, own_copies_context)?;
     let variable: Vec<usize> = groups.iter().flat_map(|g| g.members.iter().copied()).collect();
     let template = Template::build(entries, &variable, &write_tar)?;
     let as_given = new_hasher().blob_digest(template.bytes());
@@ -294,16 +299,13 @@ where
 /// Groups the replayed entries by their mtime, ordered by it, and bounds the steps each group may
 /// stem from: strictly increasing, the last group being step `n`. When step `n` copies build
 /// context files, an earlier group made only of non-directories is taken for those files (their
-/// context mtime predates the replay of the step) and uses no step of its own.
-fn find_groups(
-    entries: &[Entry],
-    replayed_after: i64,
-    n: usize,
-    own_copies_context: bool,
-) -> Result<Vec<Group>, ReproduceError> {
+/// context mtime predates the replay of the step) and uses no step of its own. When the own step's
+/// replay start is known, every group after it is step `n`'s and the others come from earlier steps.
+fn find_groups(entries: &[Entry], input: &SearchInput, own_copies_context: bool) -> Result<Vec<Group>, ReproduceError> {
+    let n = input.steps.len();
     let mut by_time: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
-        if e.mtime > replayed_after {
+        if e.mtime > input.replayed_after {
             by_time.entry(e.mtime).or_default().push(i);
         }
     }
@@ -311,35 +313,61 @@ fn find_groups(
     let is_context = |i: usize, members: &[usize]| {
         own_copies_context && i + 1 < all && members.iter().all(|&m| !matches!(entries[m].kind, EntryKind::Dir))
     };
+    let is_own = |t: i64| input.own_step_since.is_some_and(|since| t >= since);
     let contexts = by_time.values().enumerate().filter(|(i, m)| is_context(*i, m)).count();
-    let count = all - contexts;
-    if count > n {
+    let owns = by_time
+        .keys()
+        .enumerate()
+        .filter(|(i, t)| is_own(**t) && !is_context(*i, &by_time[*t]))
+        .count();
+    // Groups that each need a step of their own, and the last step they may come from.
+    let (count, last) = if owns > 0 {
+        (all - contexts - owns, n - 1)
+    } else {
+        (all - contexts, n)
+    };
+    if count > last {
         return Err(ReproduceError::TooManyGroups {
             groups: count,
-            steps: n,
+            steps: last,
         });
     }
     let mut groups = Vec::with_capacity(all);
     let mut i = 0;
-    for (g, members) in by_time.into_values().enumerate() {
-        if is_context(g, &members) {
-            groups.push(Group {
-                members,
-                first_step: n,
-                last_step: n,
-                context: true,
-            });
-            continue;
-        }
+    for (g, (time, members)) in by_time.into_iter().enumerate() {
+        let context = is_context(g, &members);
+        let (first_step, last_step) = if context || is_own(time) {
+            (n, n)
+        } else {
+            let first = if i + 1 == count && owns == 0 { n } else { i + 1 };
+            i += 1;
+            (first, last - (count - i))
+        };
         groups.push(Group {
             members,
-            first_step: if i + 1 == count { n } else { i + 1 },
-            last_step: n - (count - 1 - i),
-            context: false,
+            first_step,
+            last_step,
+            context,
         });
-        i += 1;
     }
     Ok(groups)
+}
+
+/// Offset tuples for `k` entries that take one of two offsets `a < b <= window`, each at least one
+/// entry, leaving out those the plain split within `width` already gives; nearest spreads first.
+fn two_time_splits(k: usize, width: i64, window: i64) -> Vec<Vec<i64>> {
+    let mut out = Vec::new();
+    for b in 1..=window {
+        for a in 0..b {
+            if b <= width {
+                continue;
+            }
+            for mask in 1..(1u32 << k) - 1 {
+                out.push((0..k).map(|i| if mask >> i & 1 == 1 { b } else { a }).collect());
+            }
+        }
+    }
+    out
 }
 
 /// The candidate lists of one group for each tier.
@@ -412,6 +440,10 @@ fn tier_lists(g: &Group, input: &SearchInput) -> [TimeList; 4] {
         }
         // Small spreads first: order by the largest offset, then by the sum.
         tuples.sort_by_key(|t| (*t.iter().max().unwrap(), t.iter().sum::<i64>()));
+        // Then two times anywhere in the window, each entry at one of them: a slow builder's
+        // step (a package database written, then a home directory made) moves its entries in two
+        // bursts seconds apart, further apart than the likely offsets.
+        tuples.extend(two_time_splits(k, width, lim.step_window));
         let mut seen_split = std::collections::HashSet::new();
         for t in &tuples {
             for s in steps.iter().rev() {

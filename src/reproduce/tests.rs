@@ -59,6 +59,7 @@ fn recovers(truth: &[Entry], replay_group: &[i64], steps: Vec<StepTime>) -> Sear
         expected: digest_of(truth),
         steps,
         replayed_after: 1_600_000_000,
+        own_step_since: None,
         limits: SearchLimits::default(),
     };
     let report = search(&replayed, &input, toy_tar, || Sha).unwrap();
@@ -120,6 +121,7 @@ fn kept_mtimes_are_not_searched_and_a_wrong_tree_is_reported_honestly() {
         expected: digest_of(&truth),
         steps: steps(&[1_400_000_000, 1_500_000_100], true),
         replayed_after: 1_600_000_000,
+        own_step_since: None,
         limits: SearchLimits::default(),
     };
     // var keeps its original (pre-document) time; only var/x was replayed.
@@ -146,6 +148,7 @@ fn more_groups_than_steps_is_an_error() {
         expected: digest_of(&tree),
         steps: steps(&[1_500_000_000], false),
         replayed_after: 1_600_000_000,
+        own_step_since: None,
         limits: SearchLimits::default(),
     };
     assert!(matches!(
@@ -179,6 +182,7 @@ fn a_copied_files_context_mtime_is_searched_back_from_the_copy() {
         expected: digest_of(&truth),
         steps: steps.clone(),
         replayed_after: 1_600_000_000,
+        own_step_since: None,
         limits: SearchLimits::default(),
     };
     let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
@@ -199,4 +203,49 @@ fn a_copied_files_context_mtime_is_searched_back_from_the_copy() {
     };
     let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
     assert!(!r.matched, "{r:?}");
+}
+
+/// A slow builder's step: six entries in two bursts 3 and 4 s before the step's record, one of
+/// them alone in the first; the replay, as slow, spread them over two seconds of its own.
+fn slow_step_truth() -> Vec<Entry> {
+    let t = 1_500_000_100;
+    ["etc", "etc/group", "etc/group-", "etc/passwd", "etc/shadow", "home"]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Entry::dir(*p, 0o755).with_mtime(if i == 2 { t - 4 } else { t - 3 }))
+        .collect()
+}
+
+#[test]
+fn groups_after_the_own_step_began_are_all_that_steps() {
+    // Two replayed groups, both after the step's replay began: without that fact they would need
+    // two steps; with it, both are the layer's own and are searched in its window.
+    let truth = slow_step_truth();
+    let replayed: Vec<Entry> = truth
+        .iter()
+        .enumerate()
+        .map(|(i, e)| e.clone().with_mtime(NOW + i64::from(i != 2)))
+        .collect();
+    let mut input = SearchInput {
+        expected: digest_of(&truth),
+        steps: steps(&[1_500_000_100], false),
+        replayed_after: 1_600_000_000,
+        own_step_since: None,
+        limits: SearchLimits::default(),
+    };
+    assert!(matches!(
+        search(&replayed, &input, toy_tar, || Sha),
+        Err(ReproduceError::TooManyGroups { .. })
+    ));
+    input.own_step_since = Some(NOW);
+    let report = search(&replayed, &input, toy_tar, || Sha).unwrap();
+    assert!(report.matched, "{report:?}");
+}
+
+#[test]
+fn one_group_splits_into_two_bursts_beyond_the_likely_offsets() {
+    // The replay set all six in one second; the original's two bursts lie outside 0..=2 s.
+    let truth = slow_step_truth();
+    let r = recovers(&truth, &[0; 6], steps(&[1_400_000_000, 1_500_000_100], false));
+    assert!(r.candidates < 100_000, "{r:?}");
 }
