@@ -323,8 +323,9 @@ fn set_mtime(path: &Path) -> Result<()> {
 /// `cargo xtask demo`: the README's first command. Sets the machine up, builds the demo image into
 /// the local registry (its document goes to `.retrace/demo/demo.md`, so the committed
 /// `testdata/demo/demo.md` stays the oracle), pulls it into retrace's verified content store (the
-/// recipe takes the base layers from there), then runs `retrace build recipes/demo.yaml` and
-/// passes on its exit code (0 every layer matches, 1 some differ).
+/// build compares a layer that differs with the published one from there), then runs `retrace
+/// build recipes/demo.yaml`, which rebuilds every layer from the fixture's inputs (the rootfs
+/// tarballs in `.retrace/demo/`), and passes on its exit code (0 every layer matches, 1 some differ).
 pub fn demo() -> Result<()> {
     setup::setup()?;
     run(&["--doc".to_string(), ".retrace/demo/demo.md".to_string()])?;
