@@ -247,7 +247,10 @@ fn needs_docker_one_changed_file_is_explained_and_diffed() {
             "path: ../testdata/demo/entrypoint.sh",
             &format!("path: {}", root().join("testdata/demo/entrypoint.sh").display()),
         )
-        .replace("path: ../.retrace/", &format!("path: {}/", root().join(".retrace").display()));
+        .replace(
+            "path: ../.retrace/",
+            &format!("path: {}/", root().join(".retrace").display()),
+        );
     let recipe_path = dir.path().join("changed.yaml");
     std::fs::write(&recipe_path, recipe).unwrap();
     let out = dir.path().join("out");

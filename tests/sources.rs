@@ -18,12 +18,13 @@ fn recipe_in(dir: &Path, body: &str) -> recipe::Recipe {
 fn a_missing_base_blob_names_its_digest_and_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let mut r = recipe::load(&root.join("recipes/httpd-2-alpine.yaml")).unwrap();
+    // postgres s390x: its base tarball is not public, so the recipe imports the published blob.
+    let mut r = recipe::load(&root.join("recipes/postgres-alpine.yaml")).unwrap();
     r.cache = dir.path().to_path_buf(); // an empty content store: nothing fetched, as offline
-    let layer: Digest = "sha256:6c40cc604d8e4c121adcb6b0bfe8bb038815c350980090e74aa5a6423f8f82c0"
+    let layer: Digest = "sha256:11e7bc85614a236b32043d147930fd2bc9055af8642fe30e5e56142590572b0e"
         .parse()
         .unwrap();
-    let platform: Platform = "linux/amd64".parse().unwrap();
+    let platform: Platform = "linux/s390x".parse().unwrap();
     let err = sources::resolve_base(
         &SourceEnv::recipe_only(&r),
         &platform,
@@ -37,7 +38,7 @@ fn a_missing_base_blob_names_its_digest_and_repository() {
         matches!(err, SourceError::BlobUnavailable { digest, .. } if digest == layer),
         "{msg}"
     );
-    assert!(msg.contains("docker.io/library/httpd"), "{msg}");
+    assert!(msg.contains("docker.io/library/postgres"), "{msg}");
 }
 
 #[test]
@@ -183,4 +184,77 @@ fn a_download_with_other_bytes_is_refused_and_not_kept() {
         e => panic!("{e}"),
     }
     assert!(!sources::download_path(&r, &url, &Some(pinned)).exists());
+}
+
+/// `../shared/rootfs` (the seeds' public inputs), or the loud skip (a failure under CI).
+fn seed_inputs(test: &str) -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/rootfs");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {} is missing",
+        dir.display()
+    );
+    eprintln!("SKIPPED {test}: {} is missing", dir.display());
+    None
+}
+
+const UTC_1806: &str = "file:a10c133d8d5e9af3a9a1610709d3ed2f85b1507f1ba5745ac12bb495974e3fe6";
+const UTC_1706: &str = "file:0f1d36dd7d8d53613b275660a88c5bf9b608ea8aa73a8054cb8bdbd73fd971ac";
+
+#[test]
+#[ignore = "needs ../shared/rootfs"]
+fn needs_seeds_inputs_satisfy_file_sources_under_the_builders_mode_and_owner_names() {
+    let Some(inputs) = seed_inputs("needs_seeds_inputs_satisfy_file_sources") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = recipe_in(dir.path(), "");
+    let env = SourceEnv::new(&r, true, vec![inputs.clone()]);
+    let utc = inputs.join("alpine-localtime/UTC");
+    // One file, two hashes: 18.06 hashes no owner names, 17.06 hashes "root"; both as mode 0664.
+    for (reference, profile) in [(UTC_1806, Profile::docker_18_06()), (UTC_1706, Profile::docker_17_06())] {
+        let got = sources::resolve_copy(&env, &"linux/386".parse().unwrap(), reference, &profile).unwrap();
+        assert!(
+            matches!(&got, sources::Resolved::File { path, mode: Some(0o664) } if *path == utc),
+            "{got:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared/rootfs"]
+fn needs_seeds_a_wrong_input_is_refused_and_offline_nothing_is_fetched() {
+    let Some(inputs) = seed_inputs("needs_seeds_a_wrong_input_is_refused") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The UTC file with one byte changed: no context mode gives the document's hash.
+    let mut bytes = std::fs::read(inputs.join("alpine-localtime/UTC")).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(dir.path().join("UTC"), &bytes).unwrap();
+    let r = recipe_in(dir.path(), &format!("sources:\n  - for: {UTC_1806}\n    path: UTC\n"));
+    let env = SourceEnv::new(&r, true, vec![inputs.clone()]);
+    let err =
+        sources::resolve_copy(&env, &"linux/386".parse().unwrap(), UTC_1806, &Profile::docker_18_06()).unwrap_err();
+    assert!(matches!(err, SourceError::FileHashMismatch { .. }), "{err}");
+    // A pinned download that no input has: offline, it is named and not fetched.
+    let url = "http://127.0.0.1:9/UTC";
+    let r = recipe_in(
+        dir.path(),
+        &format!(
+            "sources:\n  - for: {UTC_1806}\n    url: {url}\n    sha256: {}\n",
+            Digest::of(b"other")
+        ),
+    );
+    let env = SourceEnv::new(&r, true, vec![inputs]);
+    let err =
+        sources::resolve_copy(&env, &"linux/386".parse().unwrap(), UTC_1806, &Profile::docker_18_06()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, SourceError::NotCached { .. }) && msg.contains("offline (--offline)"),
+        "{msg}"
+    );
 }

@@ -192,12 +192,29 @@ pub fn select<'a>(
         .collect()
 }
 
+/// Refuses an output directory whose own directories are symbolic links: the build would write
+/// its blobs, logs and images wherever they point. (Files are replaced by rename or removed
+/// before they are written, so a symbolic link in a file's place is never written through.)
+fn refuse_symlinks(out: &Path) -> Result<(), BuildError> {
+    for dir in ["", "logs", "blobs", "blobs/sha256", "images"] {
+        let path = out.join(dir);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(BuildError::Io {
+                source: std::io::Error::other("is a symbolic link; the build does not write through links"),
+                path,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Replays `plans` and writes every output. Returns the report; the caller maps it to an exit code.
 pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> Result<Report, BuildError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| BuildError::Io { path, source }
     };
+    refuse_symlinks(&opts.out)?;
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io_err(&opts.out))?;
     let multi = if opts.progress {
         Some(indicatif::MultiProgress::new())

@@ -124,7 +124,13 @@ impl<'a> PlatformRun<'a> {
         bar: Option<&'a indicatif::ProgressBar>,
     ) -> Result<PlatformRun<'a>, StepError> {
         let log_path = ctx.out.join("logs").join(format!("{}.log", plan.platform.slug()));
-        let log = std::fs::File::create(&log_path).map_err(|source| StepError::Log { path: log_path, source })?;
+        // A file (or a symbolic link) left at the log's path is removed first, never written through.
+        let _ = std::fs::remove_file(&log_path);
+        let log = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&log_path)
+            .map_err(|source| StepError::Log { path: log_path, source })?;
         let recipe = ctx.sources.recipe;
         let exec = DockerExecutor::connect(&recipe.endpoint_for(&plan.platform), &recipe.cache.join("exports"))
             .map_err(|e| StepError::Engine(Box::new(e)))?;

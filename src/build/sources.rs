@@ -195,11 +195,14 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
             format!("docker-archive:{}", path.display()),
         ),
     };
-    // A published layer named by digest must hash to it, compressed as fetched. The recipe may
-    // also have supplied the uncompressed tar; its diff_id is then checked against the config.
+    // A published layer named by digest must hash to it before anything reads it: the blob as
+    // fetched, or an uncompressed tar (a `docker save` layer) once gzip'd as Docker pushed it.
     let io_err = io_error(reference, &raw);
-    let found = Digest::of_reader(std::fs::File::open(&raw).map_err(&io_err)?).map_err(&io_err)?;
-    if found != *layer && is_gzip(&raw).map_err(&io_err)? {
+    let mut found = Digest::of_reader(std::fs::File::open(&raw).map_err(&io_err)?).map_err(&io_err)?;
+    if found != *layer && !is_gzip(&raw).map_err(&io_err)? {
+        found = pushed_digest(&raw).map_err(&io_err)?;
+    }
+    if found != *layer {
         return Err(SourceError::Mismatch {
             reference: reference.clone(),
             origin: raw.display().to_string(),
@@ -508,6 +511,14 @@ fn registry_blob(env: &SourceEnv, repository: &str, digest: &Digest) -> Result<P
             store.root().display()
         )
     })
+}
+
+/// The digest of the blob Docker pushed for the uncompressed layer tar at `path`: Go's gzip at
+/// level 6 of its bytes, which retrace's encoder reproduces exactly.
+fn pushed_digest(path: &Path) -> io::Result<Digest> {
+    let mut hashing = crate::digest::DigestWriter::new(io::sink());
+    crate::gzip::compress_stream(std::fs::File::open(path)?, &mut hashing, 6)?;
+    Ok(hashing.finish().0)
 }
 
 fn is_gzip(path: &Path) -> io::Result<bool> {

@@ -133,7 +133,9 @@ impl Client {
             let resp = match build(req).send() {
                 Ok(resp) => resp,
                 Err(e) => {
-                    if attempt >= self.opts.attempts {
+                    // A host that does not resolve will not resolve a moment later either (an
+                    // offline machine): retrying would only make every caller wait out the backoff.
+                    if attempt >= self.opts.attempts || unresolvable(&e) {
                         return Err(RegistryError::Transport {
                             method: method_name,
                             url: url.to_string(),
@@ -592,6 +594,11 @@ fn absolute_url(base: &str, location: &str) -> String {
 
 /// The error and its causes on one line: reqwest's top-level message alone ("error sending
 /// request") hides the useful part ("connection refused").
+/// Whether a request failed because its host name does not resolve.
+fn unresolvable(e: &reqwest::Error) -> bool {
+    e.is_connect() && error_chain(e).contains("dns error")
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();

@@ -38,6 +38,11 @@ const FACILITIES: &[Facility] = &[
         available: registry_available,
     },
     Facility {
+        prefix: "needs_seeds_",
+        what: "a Docker daemon and the seed inputs in ../shared/rootfs",
+        available: seeds_available,
+    },
+    Facility {
         prefix: "needs_chromium_",
         what: "Debian's chromium",
         available: chromium_available,
@@ -156,6 +161,10 @@ fn go_available() -> bool {
 
 fn docker_available() -> bool {
     command_ok("docker", &["info"])
+}
+
+fn seeds_available() -> bool {
+    crate::setup::repo_root().join("../shared/rootfs").is_dir() && docker_available()
 }
 
 fn chromium_available() -> bool {
