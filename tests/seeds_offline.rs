@@ -129,6 +129,8 @@ fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
     // The day adduser wrote into /etc/shadow is the recorded step's, recovered before the search.
     let adduser = layer(&report, "linux/arm64/v8", 3);
     assert_eq!(adduser["recovered_dates"]["etc/shadow"], "17933 (2019-02-06)");
+    // The builders checked the context out under umask 002: the UTC file hashed as mode 0664.
+    assert_eq!(layer(&report, "linux/s390x", 2)["context_mode"], "0664");
     // The ppc64le and arm/v6 builders marked new directories opaque; the others did not.
     for (platform, variant) in [
         ("linux/ppc64le", "opaque-new-dirs"),

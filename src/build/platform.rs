@@ -31,6 +31,8 @@ struct StepSource {
     imported: Option<String>,
     /// The build-context mtime the recipe states for a COPY source.
     mtime: Option<i64>,
+    /// The context mode a `file:` source was verified under.
+    context_mode: Option<u32>,
 }
 
 /// The state one platform's steps share.
@@ -196,23 +198,29 @@ impl<'a> PlatformRun<'a> {
         if let Some((reference, slot)) = base {
             let (resolved, origin) =
                 super::sources::resolve_base(env, platform, &reference, &slot.expected, &self.profile).map_err(err)?;
-            let imported = match origin {
-                BaseOrigin::Published { origin } => Some(origin),
-                BaseOrigin::Tarball { .. } => None,
+            let (imported, context_mode) = match origin {
+                BaseOrigin::Published { origin } => (Some(origin), None),
+                BaseOrigin::Tarball { context_mode, .. } => (None, Some(context_mode)),
             };
             return Ok(Some(StepSource {
                 resolved,
                 imported,
                 mtime: None,
+                context_mode,
             }));
         }
         let Action::Copy { source, .. } = &step.action else {
             return Ok(None);
         };
         let resolved = super::sources::resolve_copy(env, platform, source, &self.profile).map_err(err)?;
+        let context_mode = match &resolved {
+            Resolved::File { mode, .. } => *mode,
+            _ => None,
+        };
         Ok(Some(StepSource {
             resolved,
             imported: None,
+            context_mode,
             mtime: env.recipe.source_for(source, platform).and_then(|s| s.mtime),
         }))
     }
@@ -359,6 +367,7 @@ impl<'a> PlatformRun<'a> {
             .map_err(|m| self.layer_error(step, m))?;
         let mut row = LayerReport::new(slot, step.text.clone());
         row.rebuilt = Some(blob.digest);
+        row.context_mode = source.and_then(|s| s.context_mode).map(|m| format!("{m:04o}"));
         match source.and_then(|s| s.imported.as_ref()) {
             Some(origin) => imported(&mut row, origin, blob.digest == slot.expected),
             None if blob.digest == slot.expected => {

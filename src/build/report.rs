@@ -34,6 +34,10 @@ pub struct LayerReport {
     /// Every builder variant tried on a layer that did not match as committed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub variants_tried: Vec<String>,
+    /// The build-context mode (`0664`) under which the step's `file:` source hashed to the
+    /// document's hash: the builder's umask, which the source's own mode need not show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_mode: Option<String>,
 }
 
 impl LayerReport {
@@ -51,6 +55,7 @@ impl LayerReport {
             recovered_dates: Default::default(),
             variant: None,
             variants_tried: Vec::new(),
+            context_mode: None,
         }
     }
 }

@@ -6,7 +6,12 @@
 //! `REPS`, and printed as ratios.
 //!
 //! Needs `cargo xtask setup` and `cargo xtask demo-fixture` (the recipe's base layers come from
-//! the local registry, the daemon baseline from the fixture's build contexts).
+//! the fixture's tarballs, the daemon baseline from the fixture's build contexts).
+//!
+//! Then, where `../shared/rootfs` is present, the offline seed build (httpd:2-alpine's six
+//! platforms and postgres:alpine's four, from their public inputs, up to the steps that need the
+//! network): all ten platforms at once (both recipes side by side, every platform in parallel)
+//! against one platform after the other, no build cache, best of `REPS`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -73,6 +78,105 @@ fn docker_builds(contexts: &Path) -> Result<Duration> {
     Ok(total)
 }
 
+/// The seed recipes and the platforms of each the offline bench builds.
+const SEEDS: [(&str, &[&str]); 2] = [
+    ("recipes/httpd-2-alpine.yaml", &[]),
+    (
+        "recipes/postgres-alpine.yaml",
+        &["linux/amd64", "linux/arm64/v8", "linux/386", "linux/ppc64le"],
+    ),
+];
+
+/// One offline seed build, not waited for.
+fn seed_build(
+    retrace: &Path,
+    recipe: &str,
+    platforms: &[&str],
+    out: &Path,
+    jobs: usize,
+) -> Result<std::process::Child> {
+    let _ = std::fs::remove_dir_all(out);
+    let mut cmd = Command::new(retrace);
+    cmd.args([
+        "build",
+        recipe,
+        "--offline",
+        "--inputs",
+        "../shared/rootfs",
+        "--no-cache",
+    ])
+    .args(["--jobs", &jobs.to_string(), "--out"])
+    .arg(out)
+    .current_dir(setup::repo_root())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for p in platforms {
+        cmd.args(["--platform", p]);
+    }
+    cmd.spawn().with_context(|| format!("running retrace build {recipe}"))
+}
+
+/// Waits for the builds; each must end with 0 or 1 (layers not built offline are expected).
+fn wait_all(children: Vec<std::process::Child>) -> Result<()> {
+    for mut c in children {
+        let status = c.wait()?;
+        ensure!(
+            matches!(status.code(), Some(0 | 1)),
+            "an offline seed build failed ({status})"
+        );
+    }
+    Ok(())
+}
+
+/// The ten seed platforms all at once, then one after the other.
+fn seeds(retrace: &Path, work: &Path) -> Result<(Duration, Duration)> {
+    let start = Instant::now();
+    let all: Vec<_> = SEEDS
+        .iter()
+        .enumerate()
+        .map(|(i, (r, p))| seed_build(retrace, r, p, &work.join(format!("seeds-parallel-{i}")), 6))
+        .collect::<Result<_>>()?;
+    wait_all(all)?;
+    let parallel = start.elapsed();
+    let start = Instant::now();
+    for (i, (r, p)) in SEEDS.iter().enumerate() {
+        wait_all(vec![seed_build(
+            retrace,
+            r,
+            p,
+            &work.join(format!("seeds-sequential-{i}")),
+            1,
+        )?])?;
+    }
+    Ok((parallel, start.elapsed()))
+}
+
+fn bench_seeds(retrace: &Path, work: &Path) -> Result<()> {
+    if !setup::repo_root().join("../shared/rootfs").is_dir() {
+        println!("offline seed build: skipped, ../shared/rootfs is not here");
+        return Ok(());
+    }
+    let (mut parallel, mut sequential) = (Duration::MAX, Duration::MAX);
+    for rep in 1..=REPS {
+        let (p, s) = seeds(retrace, work)?;
+        eprintln!(
+            "seeds rep {rep}: parallel {:.1}s  sequential {:.1}s",
+            p.as_secs_f64(),
+            s.as_secs_f64()
+        );
+        parallel = parallel.min(p);
+        sequential = sequential.min(s);
+    }
+    println!("offline seed build (httpd 6 + postgres 4 platforms, up to the network steps), no cache, best of {REPS}:");
+    println!(
+        "  all at once {:6.1}s   one after the other {:6.1}s   speed-up {:.2}x",
+        parallel.as_secs_f64(),
+        sequential.as_secs_f64(),
+        sequential.as_secs_f64() / parallel.as_secs_f64()
+    );
+    Ok(())
+}
+
 pub fn run() -> Result<()> {
     ensure!(
         setup::registry_answers(setup::REGISTRY_ADDR),
@@ -125,5 +229,5 @@ pub fn run() -> Result<()> {
         daemon.as_secs_f64(),
         (sequential.as_secs_f64() / daemon.as_secs_f64() - 1.0) * 100.0
     );
-    Ok(())
+    bench_seeds(&retrace, &work)
 }
