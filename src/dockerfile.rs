@@ -89,21 +89,7 @@ fn instruction(out: &mut String, ins: &Instruction, image: &PlatformImage) {
         Instruction::Run(r) if r.windows_base => {
             let _ = writeln!(out, "# Windows base layer, provided by the base image: {}", r.recorded);
         }
-        Instruction::Run(r) => {
-            if !r.args.is_empty() {
-                let args: Vec<String> = r
-                    .args
-                    .iter()
-                    .map(|a| format!("{}={}", a.name, a.value.as_deref().unwrap_or("")))
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "# Build args in effect (pass with --build-arg): {}",
-                    args.join(" ")
-                );
-            }
-            let _ = writeln!(out, "RUN {}", r.script());
-        }
+        Instruction::Run(r) => run(out, r),
         Instruction::Add(c) => copy(out, "ADD", c),
         Instruction::Copy(c) => copy(out, "COPY", c),
         Instruction::Env(kv) => pairs(out, "ENV", kv),
@@ -134,62 +120,8 @@ fn instruction(out: &mut String, ins: &Instruction, image: &PlatformImage) {
                 let _ = writeln!(out, "ARG {name}");
             }
         },
-        Instruction::Shell(s) => {
-            // `%v` lost the element boundaries; the image's own SHELL field has them exactly.
-            let exact = match &image.shell {
-                Some(Command::Exec(v)) if !s.exact && format!("[{}]", v.join(" ")) == s.recorded => Some(v),
-                _ => None,
-            };
-            match (exact, s.exact) {
-                (Some(v), _) => {
-                    let _ = writeln!(out, "SHELL {}", json(v));
-                }
-                (None, true) => {
-                    let _ = writeln!(out, "SHELL {}", json(&s.args));
-                }
-                (None, false) => {
-                    let _ = writeln!(
-                        out,
-                        "# Recorded as `SHELL {}`; the argument boundaries below are a guess.",
-                        s.recorded
-                    );
-                    let _ = writeln!(out, "SHELL {}", json(&s.args));
-                }
-            }
-        }
-        Instruction::Healthcheck(h) => {
-            if h.test.first().map(String::as_str) == Some("NONE") {
-                out.push_str("HEALTHCHECK NONE\n");
-                return;
-            }
-            let mut line = String::from("HEALTHCHECK");
-            for (flag, v) in [
-                ("interval", &h.interval),
-                ("timeout", &h.timeout),
-                ("start-period", &h.start_period),
-                ("start-interval", &h.start_interval),
-            ] {
-                if let Some(v) = v {
-                    let _ = write!(line, " --{flag}={v}");
-                }
-            }
-            if let Some(r) = h.retries {
-                let _ = write!(line, " --retries={r}");
-            }
-            match h.test.split_first() {
-                Some((k, rest)) if k == "CMD-SHELL" => {
-                    let _ = write!(line, " CMD {}", rest.join(" "));
-                }
-                Some((k, rest)) if k == "CMD" => {
-                    let _ = write!(line, " CMD {}", json(rest));
-                }
-                _ => {
-                    let _ = write!(line, " CMD {}", json(&h.test));
-                }
-            }
-            out.push_str(&line);
-            out.push('\n');
-        }
+        Instruction::Shell(s) => shell(out, s, image),
+        Instruction::Healthcheck(h) => healthcheck(out, h),
         Instruction::Stopsignal(s) => {
             let _ = writeln!(out, "STOPSIGNAL {s}");
         }
@@ -203,6 +135,83 @@ fn instruction(out: &mut String, ins: &Instruction, image: &PlatformImage) {
             let _ = writeln!(out, "# Not a known instruction, kept verbatim: {keyword} {text}");
         }
     }
+}
+
+/// A RUN, with the build arguments it saw named above it.
+fn run(out: &mut String, r: &crate::ir::Run) {
+    if !r.args.is_empty() {
+        let args: Vec<String> = r
+            .args
+            .iter()
+            .map(|a| format!("{}={}", a.name, a.value.as_deref().unwrap_or("")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "# Build args in effect (pass with --build-arg): {}",
+            args.join(" ")
+        );
+    }
+    let _ = writeln!(out, "RUN {}", r.script());
+}
+
+/// SHELL: the exact argument list where the image config or the record has it, else a guess said as one.
+fn shell(out: &mut String, s: &crate::ir::ShellForm, image: &PlatformImage) {
+    // `%v` lost the element boundaries; the image's own SHELL field has them exactly.
+    let exact = match &image.shell {
+        Some(Command::Exec(v)) if !s.exact && format!("[{}]", v.join(" ")) == s.recorded => Some(v),
+        _ => None,
+    };
+    match (exact, s.exact) {
+        (Some(v), _) => {
+            let _ = writeln!(out, "SHELL {}", json(v));
+        }
+        (None, true) => {
+            let _ = writeln!(out, "SHELL {}", json(&s.args));
+        }
+        (None, false) => {
+            let _ = writeln!(
+                out,
+                "# Recorded as `SHELL {}`; the argument boundaries below are a guess.",
+                s.recorded
+            );
+            let _ = writeln!(out, "SHELL {}", json(&s.args));
+        }
+    }
+}
+
+/// HEALTHCHECK with its flags, in the form Docker records.
+fn healthcheck(out: &mut String, h: &crate::ir::Healthcheck) {
+    if h.test.first().map(String::as_str) == Some("NONE") {
+        out.push_str("HEALTHCHECK NONE\n");
+        return;
+    }
+    let mut line = String::from("HEALTHCHECK");
+    for (flag, v) in [
+        ("interval", &h.interval),
+        ("timeout", &h.timeout),
+        ("start-period", &h.start_period),
+        ("start-interval", &h.start_interval),
+    ] {
+        if let Some(v) = v {
+            let _ = write!(line, " --{flag}={v}");
+        }
+    }
+    if let Some(r) = h.retries {
+        let _ = write!(line, " --retries={r}");
+    }
+    match h.test.split_first() {
+        Some((k, rest)) if k == "CMD-SHELL" => {
+            let _ = write!(line, " CMD {}", rest.join(" "));
+        }
+        Some((k, rest)) if k == "CMD" => {
+            let _ = write!(line, " CMD {}", json(rest));
+        }
+        _ => {
+            let _ = write!(line, " CMD {}", json(&h.test));
+        }
+    }
+    out.push_str(&line);
+    out.push('\n');
 }
 
 fn copy(out: &mut String, keyword: &str, c: &Copy) {
