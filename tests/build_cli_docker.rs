@@ -120,7 +120,7 @@ fn needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder() {
             .unwrap()
             .hex()
     };
-    let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
+    let base_ref = common::build::file_ref(&root.join("rootfs.tar"));
     let (hello, tarball) = (hash("hello.txt"), hash("pkg.tar.gz"));
     let doc = document_with(
         "chown:test",
@@ -180,7 +180,7 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     common::docker::rootfs_tar(&busybox("amd64"), &root.join("rootfs.tar"));
-    let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
+    let base_ref = common::build::file_ref(&root.join("rootfs.tar"));
     // The file a RUN step fetches, put in the cache the way the docs tell an offline user to.
     let body = b"served from retrace's download cache\n";
     let sha = Digest::of(body);

@@ -62,7 +62,12 @@ fn fixture(platforms: &[(&str, &str)], slow: bool) -> Fixture {
         let platform: Platform = platform.parse().unwrap();
         let tar = root.join(format!("rootfs-{deb_arch}.tar"));
         rootfs_tar(&busybox(deb_arch), &tar);
-        let base_ref = format!("file:{}", Digest::of(deb_arch.as_bytes()).hex());
+        let base_ref = format!(
+            "file:{}",
+            retrace::layer::hash_file_on_disk(&tar, None, &retrace::layer::Profile::docker_18_06())
+                .unwrap()
+                .hex()
+        );
         yaml.push_str(&format!("  - for: {base_ref}\n    path: {}\n", tar.display()));
         let mut steps = vec![
             step(

@@ -22,6 +22,16 @@ pub fn kill_document(base_ref: &str) -> String {
     )
 }
 
+/// The `file:` reference of a build-context file as Docker 18.06 (the made-up documents' release)
+/// hashed it.
+pub fn file_ref(path: &Path) -> String {
+    let profile = retrace::layer::Profile::docker_18_06();
+    format!(
+        "file:{}",
+        retrace::layer::hash_file_on_disk(path, None, &profile).unwrap().hex()
+    )
+}
+
 /// The `retrace` binary under test.
 pub fn retrace(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_retrace"));
@@ -86,7 +96,8 @@ impl KillFixture {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         super::docker::rootfs_tar(&super::docker::busybox("amd64"), &root.join("rootfs.tar"));
-        let base_ref = format!("file:{}", Digest::of(root.to_string_lossy().as_bytes()).hex());
+        // The base tarball's real `file:` hash: a build verifies every source before using it.
+        let base_ref = file_ref(&root.join("rootfs.tar"));
         std::fs::write(root.join("doc.md"), kill_document(&base_ref)).unwrap();
         std::fs::write(
             root.join("recipe.yaml"),
