@@ -32,6 +32,14 @@ const LOOKAHEAD: usize = MIN_MATCH_LENGTH + MAX_MATCH_LENGTH;
 /// Zero bytes past the window's end so 8-byte loads near the end stay in bounds; what they read
 /// there is always masked off.
 const WINDOW_PAD: usize = 8;
+/// Every index the matcher forms is below `WINDOW_CAP + WINDOW_PAD`, so masking it with this
+/// changes nothing; the window is allocated one mask (plus one 8-byte load) long, which lets the
+/// compiler prove every load in the chain walk in bounds and drop the checks. The pages past
+/// `WINDOW_CAP + WINDOW_PAD` are never touched.
+const INDEX_MASK: usize = (1 << 17) - 1;
+const WINDOW_ALLOC: usize = INDEX_MASK + 1 + 8;
+const _: () = assert!(WINDOW_CAP + WINDOW_PAD <= INDEX_MASK + 1);
+type Window = [u8; WINDOW_ALLOC];
 
 /// Go's "never skip hashing" marker (levels 4-9).
 const SKIP_NEVER: usize = i32::MAX as usize;
@@ -76,7 +84,7 @@ impl Params {
 pub(crate) struct Lazy {
     params: Params,
     /// Input window; unprocessed data is `window[index..window_end]`.
-    window: Box<[u8]>,
+    window: Box<Window>,
     window_end: usize,
     index: usize,
     /// Window index where the current block's tokens start; `None` once those bytes have been
@@ -101,25 +109,26 @@ pub(crate) struct Lazy {
 
 /// Go's `hash4`: the first 4 bytes as a big-endian word, multiplicatively hashed to 17 bits.
 #[inline(always)]
-fn hash4(w: &[u8], i: usize) -> usize {
-    let b: [u8; 4] = w[i..i + 4].try_into().unwrap();
-    (u32::from_be_bytes(b).wrapping_mul(HASH_MUL) >> (32 - HASH_BITS)) as usize
+fn hash4(w: &Window, i: usize) -> usize {
+    (load32(w, i).swap_bytes().wrapping_mul(HASH_MUL) >> (32 - HASH_BITS)) as usize
 }
 
 #[inline(always)]
-fn load32(w: &[u8], i: usize) -> u32 {
+fn load32(w: &Window, i: usize) -> u32 {
+    let i = i & INDEX_MASK;
     u32::from_le_bytes(w[i..i + 4].try_into().unwrap())
 }
 
 #[inline(always)]
-fn load64(w: &[u8], i: usize) -> u64 {
+fn load64(w: &Window, i: usize) -> u64 {
+    let i = i & INDEX_MASK;
     u64::from_le_bytes(w[i..i + 8].try_into().unwrap())
 }
 
 /// Number of equal bytes at `a` and `b`, at most `max`. Both ranges lie inside the window, whose
 /// padding allows the 8-byte loads to run past `max`.
 #[inline(always)]
-fn match_len(w: &[u8], a: usize, b: usize, max: usize) -> usize {
+fn match_len(w: &Window, a: usize, b: usize, max: usize) -> usize {
     let mut n = 0;
     while n < max {
         let x = load64(w, a + n) ^ load64(w, b + n);
@@ -135,7 +144,7 @@ impl Lazy {
     pub fn new(level: i32) -> Lazy {
         Lazy {
             params: Params::for_level(level),
-            window: vec![0u8; WINDOW_CAP + WINDOW_PAD].into_boxed_slice(),
+            window: vec![0u8; WINDOW_ALLOC].into_boxed_slice().try_into().unwrap(),
             window_end: 0,
             index: 0,
             block_start: Some(0),
@@ -308,10 +317,8 @@ impl Lazy {
                 self.tokens
                     .push(match_token((prev_length - 3) as u32, (prev_offset - 1) as u32));
                 let new_index = self.index + prev_length - 1;
-                for i in self.index + 1..new_index {
-                    if i < self.max_insert_index {
-                        self.insert(i);
-                    }
+                for i in self.index + 1..new_index.min(self.max_insert_index) {
+                    self.insert(i);
                 }
                 self.index = new_index;
                 self.byte_available = false;
@@ -372,10 +379,8 @@ impl Lazy {
                     .push(match_token((self.length - 3) as u32, (self.offset - 1) as u32));
                 if self.length <= skip {
                     let new_index = self.index + self.length;
-                    for i in self.index + 1..new_index {
-                        if i < self.max_insert_index {
-                            self.insert(i);
-                        }
+                    for i in self.index + 1..new_index.min(self.max_insert_index) {
+                        self.insert(i);
                     }
                     self.index = new_index;
                 } else {
@@ -406,7 +411,7 @@ impl Lazy {
         let mut length = MIN_MATCH_LENGTH - 1;
         let mut best = None;
 
-        let win = &self.window[..];
+        let win: &Window = &self.window;
         let hash_prev: &[u16; WINDOW_SIZE] = &self.hash_prev;
         let min_index = pos as i64 - WINDOW_SIZE as i64;
         // Positions below 0 are no longer in the window.
