@@ -258,12 +258,10 @@ impl Lazy {
         let far = u16::MAX as i64;
         let one = (i as i64 - prev).min(far);
         // The predecessor's own link was written when it was inserted and its slot is still its
-        // own unless it is a window or more behind `i`, where the walk never follows it.
-        let two = if prev >= 0 {
-            (one + self.hash_prev[prev as usize & WINDOW_MASK][0] as i64).min(far)
-        } else {
-            far
-        };
+        // own unless it is a window or more behind `i`, where the walk never follows it. With no
+        // predecessor (`prev` is -1) the slot read is arbitrary, but the walk stops at `prev`
+        // before it would use `two`; reading it anyway spares a hard-to-predict branch.
+        let two = (one + self.hash_prev[prev as usize & WINDOW_MASK][0] as i64).min(far);
         self.hash_prev[i & WINDOW_MASK] = [one as u16, two as u16];
         self.hash_head[h] = (i + 1) as u16;
         prev
