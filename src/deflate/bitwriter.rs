@@ -54,11 +54,66 @@ impl BitSink {
         self.bits = 0;
     }
 
+    /// Runs `fill` with a [`Packer`] that may write up to `max_bytes` bytes, then takes back the
+    /// pending bits.
+    #[inline(always)]
+    fn pack(&mut self, max_bytes: usize, fill: impl FnOnce(&mut Packer)) {
+        let start = self.out.len();
+        // Room for the bytes, for the up to 4 pending ones, and for the last 8-byte store.
+        self.out.resize(start + max_bytes + 16, 0);
+        let mut p = Packer {
+            buf: &mut self.out[start..],
+            pos: 0,
+            bits: self.bits,
+            nbits: self.nbits,
+        };
+        p.flush();
+        fill(&mut p);
+        let (end, bits, nbits) = (start + p.pos, p.bits, p.nbits);
+        self.out.truncate(end);
+        self.bits = bits;
+        self.nbits = nbits;
+    }
+
     /// Go's `writeBytes`: raw bytes after a byte-aligned header.
     fn write_bytes(&mut self, bytes: &[u8]) {
         debug_assert_eq!(self.nbits % 8, 0, "write_bytes with unfinished bits");
         self.flush();
         self.out.extend_from_slice(bytes);
+    }
+}
+
+/// The inner loop's bit packer: bits gather in a `u64` and go out as one 8-byte store per
+/// token, keeping fewer than 8 bits pending, into room reserved beforehand (see
+/// `BitSink::pack`). The stored bytes past `pos` are overwritten by the next store.
+pub(crate) struct Packer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    bits: u64,
+    nbits: u32,
+}
+
+impl Packer<'_> {
+    /// Appends the low `n` bits of `v`; at most 56 bits may be put between flushes.
+    #[inline(always)]
+    fn put(&mut self, v: u64, n: u32) {
+        self.bits |= v << self.nbits;
+        self.nbits += n;
+    }
+
+    #[inline(always)]
+    fn put_code(&mut self, c: HCode) {
+        self.put(c.code as u64, c.len as u32);
+    }
+
+    /// Stores the whole bytes gathered so far.
+    #[inline(always)]
+    fn flush(&mut self) {
+        self.buf[self.pos..self.pos + 8].copy_from_slice(&self.bits.to_le_bytes());
+        let bytes = self.nbits / 8;
+        self.pos += bytes as usize;
+        self.bits = if bytes == 8 { 0 } else { self.bits >> (bytes * 8) };
+        self.nbits -= bytes * 8;
     }
 }
 
@@ -223,12 +278,23 @@ impl BitWriter {
 
         self.write_dynamic_header(NUM_LITERALS, NUM_OFFSETS, num_codegens, eof);
         let codes: &[HCode; 256] = self.literal_enc.codes[..256].try_into().expect("literal alphabet");
-        let sink = &mut self.sink;
-        sink.out.reserve(input.len() * 2);
-        for &b in input {
-            sink.put_code(codes[b as usize]);
-        }
-        sink.put_code(self.literal_enc.codes[END_BLOCK_MARKER]);
+        let eob = self.literal_enc.codes[END_BLOCK_MARKER];
+        // Codes are at most 15 bits: three fit between flushes.
+        self.sink.pack(input.len() * 2 + 2, |p| {
+            let mut chunks = input.chunks_exact(3);
+            for c in &mut chunks {
+                p.put_code(codes[c[0] as usize]);
+                p.put_code(codes[c[1] as usize]);
+                p.put_code(codes[c[2] as usize]);
+                p.flush();
+            }
+            for &b in chunks.remainder() {
+                p.put_code(codes[b as usize]);
+                p.flush();
+            }
+            p.put_code(eob);
+            p.flush();
+        });
     }
 
     /// Counts symbol frequencies of `tokens` plus one end-of-block marker, builds both dynamic
@@ -452,22 +518,26 @@ fn write_tokens(sink: &mut BitSink, tokens: &[Token], lit: &[HCode], off: &[HCod
         );
     }
 
-    sink.out.reserve(tokens.len() * 6 + 16);
-    for &t in tokens {
-        if t < MATCH_TYPE {
-            sink.put_code(lit[(t & 0xff) as usize]);
-            continue;
+    // A match is at most 15 + 5 + 15 + 13 = 48 bits, which fit between flushes.
+    sink.pack(tokens.len() * 6 + 2, |p| {
+        for &t in tokens {
+            if t < MATCH_TYPE {
+                p.put_code(lit[(t & 0xff) as usize]);
+            } else {
+                let (v, n) = len_table[(token_length(t) & 0xff) as usize];
+                p.put(v as u64, n);
+                let xoffset = token_offset(t);
+                let code = offset_code(xoffset);
+                let c = off[code];
+                let extra = (xoffset - OFFSET_BASE[code]) as u64;
+                p.put(
+                    c.code as u64 | extra << c.len,
+                    c.len as u32 + OFFSET_EXTRA_BITS[code] as u32,
+                );
+            }
+            p.flush();
         }
-        let (v, n) = len_table[(token_length(t) & 0xff) as usize];
-        sink.put(v as u64, n);
-        let xoffset = token_offset(t);
-        let code = offset_code(xoffset);
-        let c = off[code];
-        let extra = (xoffset - OFFSET_BASE[code]) as u64;
-        sink.put(
-            c.code as u64 | extra << c.len,
-            c.len as u32 + OFFSET_EXTRA_BITS[code] as u32,
-        );
-    }
-    sink.put_code(lit[END_BLOCK_MARKER]);
+        p.put_code(lit[END_BLOCK_MARKER]);
+        p.flush();
+    });
 }
