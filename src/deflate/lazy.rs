@@ -316,7 +316,11 @@ impl Lazy {
             let min_index = self.index.saturating_sub(WINDOW_SIZE) as i64;
 
             if head >= min_index && lookahead > prev_length && prev_length < lazy {
-                if let Some((length, offset)) = self.find_match(self.index, head, lookahead) {
+                // Go searches from length 3 here, but a match no longer than the pending one is
+                // dropped below, so only longer ones are looked for (`find_match` explains why
+                // that finds the same one).
+                let floor = prev_length.max(MIN_MATCH_LENGTH - 1);
+                if let Some((length, offset)) = self.find_match(self.index, head, lookahead, floor) {
                     self.length = length;
                     self.offset = offset;
                 }
@@ -379,7 +383,8 @@ impl Lazy {
             let min_index = self.index.saturating_sub(WINDOW_SIZE) as i64;
 
             if head >= min_index && lookahead > MIN_MATCH_LENGTH - 1 {
-                if let Some((length, offset)) = self.find_match(self.index, head, lookahead) {
+                let floor = MIN_MATCH_LENGTH - 1;
+                if let Some((length, offset)) = self.find_match(self.index, head, lookahead, floor) {
                     self.length = length;
                     self.offset = offset;
                 }
@@ -415,13 +420,19 @@ impl Lazy {
     /// longer than 3 bytes, examining at most `chain` candidates and stopping early at `nice`.
     /// Returns the longest (earliest found on ties) match as (length, distance).
     ///
+    /// Only matches longer than `floor` (at least 3, less than `nice` and `lookahead`) are
+    /// reported. Go's walk always starts from 3, but the candidates it visits do not depend on
+    /// the lengths found, so if any candidate is longer than `floor`, the first longest one (or
+    /// the first reaching `nice`, where the walk stops) is the same either way; and the 4096-byte
+    /// rule only concerns 4-byte matches, which no floor above 3 admits.
+    ///
     /// The walk visits Go's candidates in Go's order, two per step: one load of a candidate's
     /// links yields the next two candidates, so the chain's dependent loads (which, at about a
     /// cache miss each, set the speed on binaries) are halved while both candidates' bytes are
     /// compared in parallel.
     #[inline(always)]
-    fn find_match(&self, pos: usize, prev_head: i64, lookahead: usize) -> Option<(usize, usize)> {
-        let mut m = Search::new(&self.window, pos, lookahead, self.params.nice);
+    fn find_match(&self, pos: usize, prev_head: i64, lookahead: usize, floor: usize) -> Option<(usize, usize)> {
+        let mut m = Search::new(&self.window, pos, lookahead, self.params.nice, floor);
         let hash_prev: &[Links; WINDOW_SIZE] = &self.hash_prev;
         let min_index = pos as i64 - WINDOW_SIZE as i64;
         // Positions below 0 are no longer in the window.
@@ -464,9 +475,8 @@ struct Search<'a> {
 
 impl<'a> Search<'a> {
     #[inline(always)]
-    fn new(win: &'a Window, pos: usize, lookahead: usize, nice: usize) -> Search<'a> {
+    fn new(win: &'a Window, pos: usize, lookahead: usize, nice: usize, length: usize) -> Search<'a> {
         let min_match_look = lookahead.min(MAX_MATCH_LENGTH);
-        let length = MIN_MATCH_LENGTH - 1;
         Search {
             win,
             pos,
