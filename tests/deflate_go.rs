@@ -194,6 +194,18 @@ fn needs_go_mixture_64mib_all_levels() {
     }
 }
 
+/// A real tar stream (shared libraries, documentation, compressed files, zero padding) at every
+/// level: the kind of input every rebuilt layer is, and the one the encoder is tuned for.
+#[test]
+#[ignore = "needs Go; run by `cargo xtask test`"]
+fn needs_go_system_tar_all_levels() {
+    let Some(mut go) = GoOracle::start("needs_go_system_tar_all_levels") else {
+        return;
+    };
+    let data = mixture::system_tar(12 << 20).expect("tar of system directories");
+    check_all_levels(&mut go, "system tar", &data);
+}
+
 /// Go's output for 1-, 7- and 4096-byte `Write` calls equals ours for the same calls (and,
 /// by the chunking test below, for any other split).
 #[test]
