@@ -36,7 +36,7 @@ fn main() {
 /// Benchmarks print ratios against a reference measured side by side in the same run.
 fn bench(name: Option<&str>, rest: &[String]) -> Result<()> {
     match name {
-        Some("gzip") => bench_gzip::run(),
+        Some("gzip") => bench_gzip::run(rest),
         Some("reproduce") => run_example("reproduce_bench"),
         Some("diff") => bench_diff::run(),
         Some("build") => bench_build::run(),
