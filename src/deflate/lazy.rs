@@ -167,7 +167,9 @@ impl Lazy {
     /// clearing all 256 KiB of `hash_head` (the timestamp search compresses millions of 3 KiB tars).
     /// While the window never slid, every head that was set belongs to the hash of some position
     /// below `window_end`, so zeroing exactly those heads restores the fresh table; after a slide
-    /// the table is cleared whole.
+    /// the table is cleared whole. `hash_prev` keeps its old links: a slot is only ever read for a
+    /// position inserted since the reset (whose insertion wrote it), or, by an insertion with no
+    /// predecessor, for a value the walk never uses (see `insert`).
     pub(crate) fn reset(&mut self) {
         if self.slid {
             self.hash_head.fill(0);
@@ -176,7 +178,6 @@ impl Lazy {
                 self.hash_head[hash4(&self.window, i)] = 0;
             }
         }
-        self.hash_prev.fill([0; 2]);
         let used = (self.window_end + WINDOW_PAD).min(self.window.len());
         self.window[..used].fill(0);
         self.slid = false;
@@ -249,8 +250,9 @@ impl Lazy {
     /// (-1 for none).
     ///
     /// Go stores absolute positions as u32 and rebases them every 16 MiB; storing window indexes
-    /// and distances as u16 instead halves the tables (so chain walks hit the cache more often)
-    /// while every chain still leads through the same positions.
+    /// and distances as u16 instead halves the head table and fits two links per chain slot in
+    /// the room of Go's one (so chain walks hit the cache more often), while every chain still
+    /// leads through the same positions.
     #[inline(always)]
     fn insert(&mut self, i: usize) -> i64 {
         let h = hash4(&self.window, i);
