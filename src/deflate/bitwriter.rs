@@ -112,6 +112,8 @@ impl Packer<'_> {
         self.buf[self.pos..self.pos + 8].copy_from_slice(&self.bits.to_le_bytes());
         let bytes = self.nbits / 8;
         self.pos += bytes as usize;
+        // At most 63 bits are ever pending, so `bytes < 8`; the guard keeps a shift by 64 (which
+        // would wrap in release builds) impossible even so.
         self.bits = if bytes == 8 { 0 } else { self.bits >> (bytes * 8) };
         self.nbits -= bytes * 8;
     }
