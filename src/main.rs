@@ -23,8 +23,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(err) if err.downcast_ref::<cli::out::StdoutClosed>().is_some() => {
+            ExitCode::from(cli::out::STDOUT_CLOSED_EXIT)
+        }
         Err(err) => {
-            eprintln!("error: {}", message(&err));
+            cli::out::eprintln(format_args!("error: {}", message(&err)));
             ExitCode::from(2)
         }
     }
