@@ -24,6 +24,27 @@ pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// The annotation naming an image in a layout's index (`skopeo ... oci:DIR:NAME`).
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// Bounds on walking image indexes read from outside (an OCI layout's `index.json` and the
+/// indexes it names). A real multi-platform image is two levels deep (layout index, image index)
+/// with a few dozen manifests; the bounds refuse indexes nested or fanned out to exhaust the stack
+/// or the run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexLimits {
+    /// Indexes nested inside one another, counting the layout's own `index.json`.
+    pub max_depth: usize,
+    /// Manifests and indexes visited in one walk, all levels together.
+    pub max_manifests: usize,
+}
+
+impl Default for IndexLimits {
+    fn default() -> IndexLimits {
+        IndexLimits {
+            max_depth: 4,
+            max_manifests: 4096,
+        }
+    }
+}
+
 /// Where a layer's gzip blob is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobSource {
