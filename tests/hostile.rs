@@ -58,3 +58,110 @@ fn closed_stdout_of_layer_compress_ends_quietly_with_141() {
     assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = retrace;
 }
+
+/// Writes `json` into the layout's blob store and returns its descriptor digest.
+fn put_blob(layout: &std::path::Path, json: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    let bytes = serde_json::to_vec(json).unwrap();
+    let hex = format!("{:x}", sha2::Sha256::digest(&bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
+    format!("sha256:{hex}")
+}
+
+/// An OCI layout whose index.json points at a chain of `depth` indexes, each listing the next one
+/// `fan_out` times (the same blob, so the layout stays small while a naive walk grows as
+/// fan_out^depth).
+fn nested_layout(depth: usize, fan_out: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+    std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let mut child = put_blob(dir.path(), &serde_json::json!({"schemaVersion": 2, "layers": []}));
+    for _ in 0..depth {
+        let entries: Vec<_> = (0..fan_out)
+            .map(|_| serde_json::json!({"digest": child, "size": 1}))
+            .collect();
+        child = put_blob(
+            dir.path(),
+            &serde_json::json!({"schemaVersion": 2, "manifests": entries}),
+        );
+    }
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": child, "size": 1}]});
+    std::fs::write(dir.path().join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    dir
+}
+
+#[test]
+fn deeply_nested_oci_indexes_are_refused_not_a_stack_overflow() {
+    let layout = nested_layout(30_000, 1);
+    let spec = format!("oci:{}", layout.path().display());
+    retrace(&["diff", &spec, &spec], 30).refused(&["indexes nested more than 4 deep"]);
+}
+
+#[test]
+fn widely_fanned_out_oci_indexes_are_refused() {
+    let layout = nested_layout(3, 100);
+    let spec = format!("oci:{}", layout.path().display());
+    retrace(&["diff", &spec, &spec], 30).refused(&["more than 4096 manifests and indexes"]);
+}
+
+#[test]
+fn dev_zero_as_a_document_is_refused_at_the_size_limit() {
+    retrace(&["parse", "/dev/zero"], 30).refused(&["/dev/zero", "larger than the limit of 16777216 bytes"]);
+}
+
+/// A document whose one platform has `runs` RUN and as many WORKDIR steps, and `layers` layers.
+fn long_history_document(runs: usize, layers: usize) -> String {
+    let mut doc = String::from(
+        "## `x:1`\n\n```console\n$ docker pull x@sha256:cb1521c0b8d028615597b70db382373b23778029a6b885e221b9bb9fcb623baa\n```\n\n\
+         -\tManifest MIME: `application/vnd.docker.distribution.manifest.list.v2+json`\n-\tPlatforms:\n\t-\tlinux; amd64\n\n\
+         ### `x:1` - linux; amd64\n\n```console\n$ docker pull x@sha256:533eeb843ce291500597b9adc5a07845344f4af406d99f4e608bc28335ab4bb9\n```\n\n\
+         -\tDocker Version: 18.06.1-ce\n-\tManifest MIME: `application/vnd.docker.distribution.manifest.v2+json`\n\
+         -\tTotal Size: **23.2 MB (23199130 bytes)**  \n\t(compressed transfer size, not on-disk size)\n\
+         -\tImage ID: `sha256:dca3e87659d9e3943db409e34f74530540bd35c67cf56d4ad29fd7cfafa3c6e1`\n\n```dockerfile\n",
+    );
+    for i in 0..runs {
+        doc.push_str(&format!(
+            "# Sat, 11 May 2019 00:07:03 GMT\nRUN echo {i}\n# Sat, 11 May 2019 00:07:03 GMT\nWORKDIR /w{i}\n"
+        ));
+    }
+    doc.push_str("```\n\n-\tLayers:\n");
+    for i in 0..layers {
+        doc.push_str(&format!(
+            "\t-\t`sha256:{i:064x}`  \n\t\tLast Modified: Sat, 11 May 2019 00:07:31 GMT  \n\t\tSize: 2.8 MB (2757034 bytes)  \n\t\tMIME: application/vnd.docker.image.rootfs.diff.tar.gzip\n"
+        ));
+    }
+    doc
+}
+
+#[test]
+fn twenty_thousand_run_and_workdir_steps_parse_in_bounded_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("long.md");
+    std::fs::write(&doc, long_history_document(20_000, 25_000)).unwrap();
+    let run = retrace(&["parse", doc.to_str().unwrap(), "--format", "summary"], 60);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        out.contains("40000 steps by 25000 layers exceeds the mapping bound"),
+        "{out}"
+    );
+}
+
+#[test]
+fn deeply_nested_recipe_is_refused_before_yaml_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("nested.yaml");
+    let depth = 100_000;
+    std::fs::write(
+        &recipe,
+        format!(
+            "document: x.md\ntag: a:b\nbuild_args: {}{}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 30)
+        .refused(&["nested.yaml:3:", "nested deeper than the limit of 32"]);
+}
