@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{
@@ -26,6 +26,9 @@ use super::reference::Reference;
 use super::store::{BlobMeta, Store};
 use crate::digest::{Digest, DigestWriter};
 
+/// The largest token server answer read; real ones are a few KiB.
+pub const MAX_TOKEN_BYTES: usize = 1 << 20;
+
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub credentials: Credentials,
@@ -36,6 +39,11 @@ pub struct ClientOptions {
     /// Limit for connecting and for each read or write; a stalled transfer fails after this and is
     /// resumed by the next attempt.
     pub timeout: Duration,
+    /// Limit for one whole exchange whose body is read into memory (manifest, config, token): a
+    /// server that drips its answer a byte at a time never trips `timeout`, so this bounds the total.
+    pub request_deadline: Duration,
+    /// Limit for one whole blob download, all attempts and resumes together.
+    pub blob_deadline: Duration,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +53,8 @@ impl Default for ClientOptions {
             attempts: 5,
             backoff: Duration::from_millis(500),
             timeout: Duration::from_secs(60),
+            request_deadline: Duration::from_secs(120),
+            blob_deadline: Duration::from_secs(3600),
         }
     }
 }
@@ -133,6 +143,14 @@ impl Client {
             let resp = match build(req).send() {
                 Ok(resp) => resp,
                 Err(e) => {
+                    if e.is_timeout() && attempt >= self.opts.attempts {
+                        return Err(RegistryError::Timeout {
+                            method: method_name,
+                            url: url.to_string(),
+                            what: "per-read timeout",
+                            seconds: self.opts.timeout.as_secs(),
+                        });
+                    }
                     // A host that does not resolve will not resolve a moment later either (an
                     // offline machine): retrying would only make every caller wait out the backoff.
                     if attempt >= self.opts.attempts || unresolvable(&e) {
@@ -213,11 +231,9 @@ impl Client {
                     }
                     match req.send() {
                         Ok(resp) if resp.status().is_success() => {
-                            let body: serde_json::Value = resp
-                                .bytes()
-                                .map_err(|e| e.to_string())
-                                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-                                .map_err(|e| RegistryError::Auth {
+                            let bytes = self.read_limited(resp, "token response", MAX_TOKEN_BYTES, realm)?;
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Auth {
                                     url: realm.clone(),
                                     message: format!("token response is not JSON: {e}"),
                                 })?;
@@ -241,6 +257,14 @@ impl Client {
                             });
                         }
                         Ok(resp) => last_error = format!("HTTP {}", resp.status().as_u16()),
+                        Err(e) if e.is_timeout() => {
+                            return Err(RegistryError::Timeout {
+                                method: "GET",
+                                url: realm.clone(),
+                                what: "per-read timeout",
+                                seconds: self.opts.timeout.as_secs(),
+                            })
+                        }
                         Err(e) => last_error = error_chain(&e),
                     }
                     if attempt < self.opts.attempts {
@@ -266,7 +290,7 @@ impl Client {
         let content_type = header_string(resp.headers(), CONTENT_TYPE.as_str());
         let served_digest =
             header_string(resp.headers(), "docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
-        let bytes = read_limited(resp, MAX_MANIFEST_BYTES, &url)?;
+        let bytes = self.read_limited(resp, "manifest", MAX_MANIFEST_BYTES, &url)?;
         let found = Digest::of(&bytes);
         for expected in r.digest.iter().chain(served_digest.iter()) {
             if *expected != found {
@@ -300,7 +324,7 @@ impl Client {
         let url = format!("{}/blobs/{d}", r.api_base());
         let resp = self.send(r, Access::Pull, Method::GET, &url, &|b| b)?;
         let resp = expect_success(resp, "GET", &url)?;
-        let bytes = read_limited(resp, limit, &url)?;
+        let bytes = self.read_limited(resp, "blob", limit, &url)?;
         let found = Digest::of(&bytes);
         if found != *d {
             return Err(RegistryError::DigestMismatch {
@@ -321,14 +345,26 @@ impl Client {
         let url = format!("{}/blobs/{d}", r.api_base());
         let partial = store.partial_path(d)?;
         let mut last_error = String::new();
+        let until = Instant::now() + self.opts.blob_deadline;
         for attempt in 1..=self.opts.attempts {
-            match self.fetch_attempt(r, d, expected_size, store, &url, &partial)? {
+            if Instant::now() >= until {
+                break;
+            }
+            match self.fetch_attempt(r, d, expected_size, store, &url, &partial, until)? {
                 Attempt::Done(meta) => return Ok(meta),
                 Attempt::Interrupted(why) => last_error = why,
             }
             if attempt < self.opts.attempts {
                 std::thread::sleep(self.backoff(attempt));
             }
+        }
+        if Instant::now() >= until {
+            return Err(RegistryError::Timeout {
+                method: "GET",
+                url,
+                what: "download deadline",
+                seconds: self.opts.blob_deadline.as_secs(),
+            });
         }
         Err(RegistryError::Transport {
             method: "GET",
@@ -346,6 +382,7 @@ impl Client {
         store: &Store,
         url: &str,
         partial: &std::path::Path,
+        until: Instant,
     ) -> Result<Attempt> {
         let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
         let resp = self.send(r, Access::Pull, Method::GET, url, &|b| {
@@ -398,7 +435,7 @@ impl Client {
             let mut old = fs::File::open(partial).map_err(|e| RegistryError::io(partial, e))?;
             io::copy(&mut old, &mut writer).map_err(|e| RegistryError::io(partial, e))?;
         }
-        let mut body = resp;
+        let mut body = Deadline { inner: resp, until };
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match body.read(&mut buf) {
@@ -428,6 +465,15 @@ impl Client {
         file.flush().map_err(|e| RegistryError::io(partial, e))?;
         drop(file);
         let (found, size, _) = writer.finish();
+        if found == *d && expected_size.is_some_and(|e| e != size) {
+            let _ = fs::remove_file(partial);
+            return Err(RegistryError::SizeMismatch {
+                what: "blob",
+                digest: *d,
+                expected: expected_size.unwrap_or(0),
+                found: size,
+            });
+        }
         if found != *d {
             let _ = fs::remove_file(partial);
             return Err(RegistryError::DigestMismatch {
@@ -566,22 +612,61 @@ fn expect_success(resp: Response, method: &'static str, url: &str) -> Result<Res
     })
 }
 
-fn read_limited(resp: Response, limit: usize, url: &str) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    resp.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| RegistryError::Transport {
-            method: "GET",
-            url: url.to_string(),
-            message: e.to_string(),
-            attempts: 1,
-        })?;
-    if bytes.len() > limit {
-        return Err(RegistryError::Other(format!(
-            "{url}: response larger than {limit} bytes refused"
-        )));
+/// A body reader that fails with `TimedOut` once its deadline has passed. Each read is also bounded
+/// by the client's per-read timeout, so the deadline is overshot by at most that much.
+struct Deadline<R> {
+    inner: R,
+    until: Instant,
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.until {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+        }
+        self.inner.read(buf)
     }
-    Ok(bytes)
+}
+
+impl Client {
+    /// Reads a body that is kept in memory, refusing more than `limit` bytes or more time than the
+    /// request deadline.
+    fn read_limited(&self, resp: Response, what: &'static str, limit: usize, url: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let until = Instant::now() + self.opts.request_deadline;
+        Deadline { inner: resp, until }
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut => {
+                    let (what, limit) = if Instant::now() >= until {
+                        ("request deadline", self.opts.request_deadline)
+                    } else {
+                        ("per-read timeout", self.opts.timeout)
+                    };
+                    RegistryError::Timeout {
+                        method: "GET",
+                        url: url.to_string(),
+                        what,
+                        seconds: limit.as_secs(),
+                    }
+                }
+                _ => RegistryError::Transport {
+                    method: "GET",
+                    url: url.to_string(),
+                    message: e.to_string(),
+                    attempts: 1,
+                },
+            })?;
+        if bytes.len() > limit {
+            return Err(RegistryError::BodyTooLarge {
+                what,
+                url: url.to_string(),
+                limit: limit as u64,
+            });
+        }
+        Ok(bytes)
+    }
 }
 
 /// Resolves an upload `Location`, which registries may send relative to the request.

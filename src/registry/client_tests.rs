@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::registry::auth::Credentials;
 use crate::registry::manifest::DOCKER_MANIFEST_V2;
-use crate::registry::testserver::{Reply, TestServer};
+use crate::registry::testserver::{Reply, Stream, TestServer};
 
 fn client(credentials: Credentials) -> Client {
     Client::new(ClientOptions {
@@ -15,6 +15,21 @@ fn client(credentials: Credentials) -> Client {
         attempts: 3,
         backoff: Duration::from_millis(1),
         timeout: Duration::from_secs(10),
+        request_deadline: Duration::from_secs(10),
+        blob_deadline: Duration::from_secs(30),
+    })
+    .unwrap()
+}
+
+/// A client whose deadlines are short enough for a test to run into them.
+fn impatient_client() -> Client {
+    Client::new(ClientOptions {
+        credentials: Credentials::default(),
+        attempts: 2,
+        backoff: Duration::from_millis(1),
+        timeout: Duration::from_secs(5),
+        request_deadline: Duration::from_secs(2),
+        blob_deadline: Duration::from_secs(2),
     })
     .unwrap()
 }
@@ -250,4 +265,97 @@ fn refused_connections_report_the_url_and_attempts() {
         }
         other => panic!("expected a transport error, got {other}"),
     }
+}
+
+/// A registry whose token endpoint answers 200 with `token` as its body sending mode.
+fn token_server(token: Stream) -> TestServer {
+    let addr: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let a = addr.clone();
+    let server = TestServer::start(move |req| {
+        if req.path.starts_with("/token") {
+            return Reply::new(200, r#"{"token":"tok-1"}"#).streamed(token);
+        }
+        let challenge = format!(r#"Bearer realm="http://{}/token",service="s""#, a.get().unwrap());
+        Reply::new(401, "").header("WWW-Authenticate", &challenge)
+    });
+    addr.set(server.addr.clone()).unwrap();
+    server
+}
+
+#[test]
+fn an_endless_token_body_is_refused_at_its_size_limit() {
+    let server = token_server(Stream::Endless);
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = impatient_client().manifest(&r).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::BodyTooLarge { limit, .. } if limit == MAX_TOKEN_BYTES as u64),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dripping_token_server_is_reported_as_a_timeout() {
+    let server = token_server(Stream::Drip(Duration::from_millis(500)));
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = impatient_client().manifest(&r).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::Timeout {
+                what: "request deadline",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+#[test]
+fn a_dripping_blob_ends_at_the_download_deadline() {
+    let blob = blob_bytes(1000);
+    let d = Digest::of(&blob);
+    let server =
+        TestServer::start(move |_| Reply::new(200, blob.clone()).streamed(Stream::Drip(Duration::from_millis(300))));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = impatient_client().fetch_blob(&r, &d, Some(1000), &store).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::Timeout {
+                what: "download deadline",
+                seconds: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!store.has(&d));
+}
+
+#[test]
+fn a_blob_shorter_than_its_descriptor_is_refused() {
+    let blob = blob_bytes(1000);
+    let d = Digest::of(&blob);
+    let server = TestServer::start(move |_| Reply::new(200, blob.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = client(Credentials::default())
+        .fetch_blob(&r, &d, Some(5000), &store)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::SizeMismatch {
+                expected: 5000,
+                found: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!store.has(&d));
 }
