@@ -20,6 +20,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    remove_temporaries_on_signal();
     let cli = Cli::parse();
     match cli.command.run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
@@ -31,6 +32,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// SIGINT and SIGTERM end the run as they would by default, but first remove the temporary files and
+/// directories being written (`fsutil::Temporary`), which would otherwise be left beside the outputs.
+fn remove_temporaries_on_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            retrace::fsutil::remove_temporaries();
+            // Die of the signal, so the parent sees the usual status (130 or 143 in a shell).
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// The error and its causes on one line. The library's errors already put their source in their

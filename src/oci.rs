@@ -187,6 +187,9 @@ pub fn write_oci_layout(dir: &Path, images: &[ImageInput]) -> Result<Vec<Written
         .prefix(".retrace-oci-")
         .tempdir_in(parent)
         .map_err(io_at(parent))?;
+    let _registered = crate::fsutil::Temporary::register(tmp.path());
+    // The temporary directory is created 0700; the layout gets what a new directory gets.
+    crate::fsutil::set_default_mode(tmp.path(), true).map_err(io_at(tmp.path()))?;
     let written = update_oci_layout(tmp.path(), images, None)?;
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, dir).map_err(|e| {
