@@ -59,6 +59,13 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Give up without a match after hashing this many candidates.
+        #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        search_candidates: u64,
+        /// Give up without a match after searching this many seconds.
+        #[arg(long, default_value_t = retrace::reproduce::cli::REPRODUCE_SEARCH_SECONDS)]
+        search_seconds: u64,
     },
 }
 
@@ -128,9 +135,12 @@ impl Command {
                 platform,
                 layer,
                 json,
+                search_candidates,
+                search_seconds,
             } => {
                 use retrace::reproduce::cli::{render_text, reproduce_layer};
-                let report = reproduce_layer(&dir, &document, &platform, layer)?;
+                let time = std::time::Duration::from_secs(search_seconds);
+                let report = reproduce_layer(&dir, &document, &platform, layer, search_candidates, time)?;
                 if json {
                     out::println(serde_json::to_string(&report)?)?;
                 } else {
