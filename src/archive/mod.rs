@@ -62,7 +62,7 @@ impl Default for Limits {
             max_ratio: 1_000,
             ratio_grace_bytes: 64 << 20,
             max_path_len: 4096,
-            max_path_bytes: 256 << 20,
+            max_path_bytes: 128 << 20,
         }
     }
 }
@@ -243,6 +243,20 @@ impl<R: Read> Read for TarSide<R> {
 }
 
 impl Meter {
+    /// Starts counting `entry`. A sparse entry expands to its full size while holding only its
+    /// data: the holes are counted now, before any of them is read.
+    fn enter(&mut self, entry: &ArchiveEntry, header: &tar::Header) -> Result<(), ArchiveError> {
+        self.current = entry.path.clone();
+        if header.entry_type().is_gnu_sparse() {
+            let stored = header.entry_size().unwrap_or(0);
+            self.holes += entry.size.saturating_sub(stored);
+            if let Some(err) = self.refusal() {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
     /// The size or ratio bound the bytes produced so far (sparse holes included) break, if any.
     fn refusal(&self) -> Option<ArchiveError> {
         let produced = self.decompressed.saturating_add(self.holes);
@@ -355,17 +369,7 @@ pub fn read_archive(
                 }
                 continue;
             }
-            {
-                let mut m = meter.borrow_mut();
-                m.current = entry.path.clone();
-                if item.header().entry_type().is_gnu_sparse() {
-                    let stored = item.header().entry_size().unwrap_or(0);
-                    m.holes += entry.size.saturating_sub(stored);
-                    if let Some(err) = m.refusal() {
-                        return Err(err);
-                    }
-                }
-            }
+            meter.borrow_mut().enter(&entry, item.header())?;
             let mut content = Counted { inner: &mut item, n: 0 };
             let outcome = on_entry(&entry, &mut content).and_then(|()| {
                 // Skip what the callback left, counting it, so a blob cut short is reported
@@ -487,6 +491,24 @@ impl<'l> Walker<'l> {
             }
         }
         None
+    }
+
+    /// Counts a link's target against the path budget and remembers which paths are symlinks. A
+    /// hard link to a symlink is itself a symlink once extracted, so entries below it would be
+    /// written through it just the same.
+    fn record_links(&mut self, path: &str, kind: &Kind) -> Result<(), ArchiveError> {
+        if let Kind::Symlink(target) | Kind::Hardlink(target) = kind {
+            self.charge_path(target.len(), path)?;
+        }
+        let symlink = match kind {
+            Kind::Symlink(_) => true,
+            Kind::Hardlink(target) => self.is_symlink(target),
+            _ => false,
+        };
+        if symlink || !self.symlinks.is_empty() {
+            self.set_symlink(path, symlink);
+        }
+        Ok(())
     }
 
     /// Counts `bytes` of path or link text against [`Limits::max_path_bytes`].
@@ -622,19 +644,7 @@ impl<'l> Walker<'l> {
                 }
             }
         }
-        if let Kind::Symlink(target) | Kind::Hardlink(target) = &kind {
-            self.charge_path(target.len(), &path)?;
-        }
-        // A hard link to a symlink is itself a symlink once extracted, so entries below it would be
-        // written through it just the same.
-        let symlink = match &kind {
-            Kind::Symlink(_) => true,
-            Kind::Hardlink(target) => self.is_symlink(target),
-            _ => false,
-        };
-        if symlink || !self.symlinks.is_empty() {
-            self.set_symlink(&path, symlink);
-        }
+        self.record_links(&path, &kind)?;
         Ok(ArchiveEntry {
             path,
             kind,
