@@ -10,6 +10,19 @@ use common::bounded::retrace;
 
 const SEED: &str = "testdata/seeds/001_6eb4979bd744bc74.txt";
 
+/// `len` bytes of xorshift noise in 0..16: compressible, but only about by half.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 16) as u8
+        })
+        .collect()
+}
+
 #[test]
 fn closed_stdout_ends_quietly_with_141() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_retrace"))
@@ -46,7 +59,8 @@ fn full_stdout_is_an_error_with_exit_2() {
 fn closed_stdout_of_layer_compress_ends_quietly_with_141() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.tar");
-    std::fs::write(&input, vec![7u8; 1 << 20]).unwrap();
+    // More compressed output than a pipe buffers, so writes must meet the closed pipe.
+    std::fs::write(&input, noise(4 << 20)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .args(["layer", "compress", input.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -164,4 +178,387 @@ fn deeply_nested_recipe_is_refused_before_yaml_parsing() {
     let out = dir.path().join("out");
     retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 30)
         .refused(&["nested.yaml:3:", "nested deeper than the limit of 32"]);
+}
+
+/// One old-GNU sparse entry whose 512 stored bytes sit at the end of `real` bytes of holes.
+fn sparse_entry(name: &str, real: u64) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", 512).as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = b'S';
+    h[257..265].copy_from_slice(b"ustar  \0");
+    // sparse[0]: offset, numbytes; then realsize.
+    h[386..398].copy_from_slice(format!("{:011o}\0", real - 512).as_bytes());
+    h[398..410].copy_from_slice(format!("{:011o}\0", 512).as_bytes());
+    h[483..495].copy_from_slice(format!("{real:011o}\0").as_bytes());
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| b as u32).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(&[7u8; 512]);
+    out
+}
+
+#[test]
+fn sparse_entries_count_at_their_expanded_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar = Vec::new();
+    for i in 0..10 {
+        tar.extend(sparse_entry(&format!("holes{i}"), 4 << 30));
+    }
+    tar.extend([0u8; 1024]);
+    let a = dir.path().join("a.tar");
+    std::fs::write(&a, &tar).unwrap();
+    let a = a.to_str().unwrap();
+    retrace(&["diff", a, a], 30).refused(&["holes0", "decompression bomb refused", "ratio 1000:1"]);
+}
+
+/// A ustar header with every numeric field set (root, mode 0644, time 0).
+fn header(size: u64, kind: tar::EntryType) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(size);
+    h.set_entry_type(kind);
+    h
+}
+
+/// A plain tar of empty regular files with these raw names.
+fn tar_of_names(names: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in names {
+        let mut h = header(0, tar::EntryType::Regular);
+        h.as_mut_bytes()[..name.len()].copy_from_slice(name);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+    }
+    out.extend([0u8; 1024]);
+    out
+}
+
+#[test]
+fn a_raw_byte_name_and_its_escaped_spelling_are_different_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    std::fs::write(&a, tar_of_names(&[b"caf\xff"])).unwrap();
+    std::fs::write(&b, tar_of_names(&[b"caf\\xff"])).unwrap();
+    let run = retrace(&["diff", "--semantic", a.to_str().unwrap(), b.to_str().unwrap()], 30);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("caf\\xff") && out.contains("caf\\\\xff"), "{out}");
+}
+
+#[test]
+fn layer_compress_to_a_directory_says_a_file_name_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.tar");
+    std::fs::write(&input, b"data").unwrap();
+    let out_dir = format!("{}/", dir.path().display());
+    retrace(&["layer", "compress", input.to_str().unwrap(), "-o", &out_dir], 30)
+        .refused(&["names a directory; the output needs a file name"]);
+}
+
+#[test]
+fn sigterm_removes_the_temporary_output_file() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.tar");
+    // Data that does not compress to nothing, so the compression runs long enough to be stopped.
+    std::fs::write(&input, noise(128 << 20)).unwrap();
+    let out = dir.path().join("out/layer.gz");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args([
+            "layer",
+            "compress",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let temporaries = || -> usize {
+        std::fs::read_dir(dir.path().join("out"))
+            .map(|d| {
+                d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while temporaries() == 0 && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(temporaries(), 1, "the compression should be writing its temporary file");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    assert_eq!(temporaries(), 0);
+    assert!(!out.exists());
+}
+
+/// A gzip'd tar of one symlink and then `count` empty files whose paths are 4 KB deep below `a/`.
+fn deep_paths_layer(count: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(&mut gz);
+    let mut link = header(0, tar::EntryType::Symlink);
+    builder.append_link(&mut link, "s", "/tmp").unwrap();
+    let deep = "a/".repeat(2040);
+    for i in 0..count {
+        let mut h = header(0, tar::EntryType::Regular);
+        builder
+            .append_data(&mut h, format!("{deep}{i:08}"), std::io::empty())
+            .unwrap();
+    }
+    builder.into_inner().unwrap();
+    gz.flush().unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn many_long_paths_are_refused_at_the_path_budget_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("deep.tar.gz");
+    std::fs::write(&layer, deep_paths_layer(40_000)).unwrap();
+    let l = layer.to_str().unwrap();
+    retrace(&["diff", l, l], 60).refused(&["paths and link targets exceed 134217728 bytes in all"]);
+}
+
+/// A gzip'd layer holding these regular files.
+fn layer_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(&mut gz);
+    for (name, data) in files {
+        let mut h = header(data.len() as u64, tar::EntryType::Regular);
+        builder.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    builder.into_inner().unwrap();
+    gz.finish().unwrap()
+}
+
+/// A plain tar holding one file `data` of `len` bytes starting with `tag`.
+fn tar_holding(tag: &[u8], len: usize) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    data[..tag.len()].copy_from_slice(tag);
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut h = header(len as u64, tar::EntryType::Regular);
+    builder.append_data(&mut h, "data", data.as_slice()).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// Runs `retrace diff --format json` on two layers and returns the report.
+fn diff_json(dir: &std::path::Path, a: Vec<u8>, b: Vec<u8>, seconds: u64) -> serde_json::Value {
+    let (pa, pb) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
+    std::fs::write(&pa, a).unwrap();
+    std::fs::write(&pb, b).unwrap();
+    let run = retrace(
+        &["diff", "--format", "json", pa.to_str().unwrap(), pb.to_str().unwrap()],
+        seconds,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
+/// Every note of every change (nested ones included) in a diff report.
+fn notes(report: &serde_json::Value) -> Vec<String> {
+    fn walk(changes: &serde_json::Value, out: &mut Vec<String>) {
+        for c in changes.as_array().into_iter().flatten() {
+            for n in c["notes"].as_array().into_iter().flatten() {
+                out.push(n.as_str().unwrap().to_string());
+            }
+            walk(&c["nested"], out);
+        }
+    }
+    let mut out = Vec::new();
+    for cmp in report["comparisons"].as_array().unwrap() {
+        walk(&cmp["changes"], &mut out);
+    }
+    out
+}
+
+#[test]
+fn many_large_differing_nested_tars_stay_within_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = |tag: &[u8]| {
+        let files: Vec<_> = (0..10)
+            .map(|i| (format!("opt/{i}.tar"), tar_holding(tag, 60 << 20)))
+            .collect();
+        layer_of(&files)
+    };
+    let report = diff_json(dir.path(), side(b"A"), side(b"B"), 120);
+    let notes = notes(&report);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the per-layer memory budget was exhausted")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn large_and_pathological_text_diffs_are_bounded_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every line differs, the worst case for a line diff.
+    let text = |c: char| (0..6000).map(|i| format!("{c}{i}\n")).collect::<String>().into_bytes();
+    let side = |c: char| {
+        let mut files: Vec<_> = (0..60).map(|i| (format!("etc/f{i}"), text(c))).collect();
+        files.push(("etc/big".into(), vec![c as u8; 200 << 10]));
+        layer_of(&files)
+    };
+    let report = diff_json(dir.path(), side('a'), side('b'), 60);
+    let notes = notes(&report);
+    assert!(
+        notes.iter().any(|n| n == "no unified diff: larger than 65536 bytes"),
+        "{notes:?}"
+    );
+}
+
+/// A zip whose `entries` central-directory records all point at one local entry that inflates to
+/// `len` zeros: each record costs a full inflation.
+fn overlapping_zip(entries: usize, len: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![0u8; len]).unwrap();
+    let packed = enc.finish().unwrap();
+    let crc = crc32fast::hash(&vec![0u8; len]);
+    let le16 = |v: u16| v.to_le_bytes();
+    let le32 = |v: u32| v.to_le_bytes();
+    let mut zip = Vec::new();
+    zip.extend(le32(0x0403_4b50));
+    for v in [20u16, 0, 8, 0, 0x21] {
+        zip.extend(le16(v));
+    }
+    for v in [crc, packed.len() as u32, len as u32] {
+        zip.extend(le32(v));
+    }
+    zip.extend(le16(1));
+    zip.extend(le16(0));
+    zip.push(b'a');
+    zip.extend(&packed);
+    let cd_start = zip.len();
+    for i in 0..entries {
+        let name = format!("f{i:05}");
+        zip.extend(le32(0x0201_4b50));
+        for v in [0x031e_u16, 20, 0, 8, 0, 0x21] {
+            zip.extend(le16(v));
+        }
+        for v in [crc, packed.len() as u32, len as u32] {
+            zip.extend(le32(v));
+        }
+        for v in [name.len() as u16, 0, 0, 0, 0] {
+            zip.extend(le16(v));
+        }
+        zip.extend(le32(0o100644 << 16));
+        zip.extend(le32(0));
+        zip.extend(name.as_bytes());
+    }
+    let cd_len = zip.len() - cd_start;
+    zip.extend(le32(0x0605_4b50));
+    for v in [0u16, 0, entries as u16, entries as u16] {
+        zip.extend(le16(v));
+    }
+    zip.extend(le32(cd_len as u32));
+    zip.extend(le32(cd_start as u32));
+    zip.extend(le16(0));
+    zip
+}
+
+#[test]
+fn an_overlapping_entry_zip_bomb_is_stopped_by_the_nested_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = layer_of(&[("app/x.whl".into(), overlapping_zip(65_000, 200 << 20))]);
+    let b = layer_of(&[("app/x.whl".into(), overlapping_zip(64_000, 200 << 20))]);
+    let report = diff_json(dir.path(), a, b, 60);
+    let notes = notes(&report);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("nested archives is spent") || n.contains("could not descend")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn layer_reproduce_stops_at_its_candidate_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // A tree that cannot give the published layer: the search runs until its budget ends.
+    std::fs::create_dir(dir.path().join("not-the-published-directory")).unwrap();
+    let run = retrace(
+        &[
+            "layer",
+            "reproduce",
+            dir.path().to_str().unwrap(),
+            "--document",
+            "testdata/seeds/002_016ef913fa1bb703.txt",
+            "--platform",
+            "linux; amd64",
+            "--layer",
+            "3",
+            "--json",
+            "--search-candidates",
+            "10",
+        ],
+        60,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["matched"], false);
+    assert!(report["candidates"].as_u64().unwrap() <= 10, "{report}");
+}
+
+#[test]
+fn report_dir_is_complete_when_diff_names_collide_or_are_too_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("etc/{}", "n".repeat(252));
+    let side = |text: &str| {
+        layer_of(&[
+            ("x".into(), text.as_bytes().to_vec()),
+            ("x.diff/y".into(), text.as_bytes().to_vec()),
+            (long.clone(), text.as_bytes().to_vec()),
+        ])
+    };
+    let (a, b) = (dir.path().join("a.tar.gz"), dir.path().join("b.tar.gz"));
+    std::fs::write(&a, side("one\n")).unwrap();
+    std::fs::write(&b, side("two\n")).unwrap();
+    let rep = dir.path().join("rep");
+    let run = retrace(
+        &[
+            "diff",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--report-dir",
+            rep.to_str().unwrap(),
+        ],
+        30,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("diff.json")).unwrap()).unwrap();
+    let changes = report["comparisons"][0]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3);
+    for c in changes {
+        let file = rep.join(c["unified_diff"].as_str().unwrap());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("-one") && text.contains("+two"),
+            "{}: {text}",
+            file.display()
+        );
+    }
+    // Nothing of the assembly is left beside the report.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".retrace"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
