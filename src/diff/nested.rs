@@ -156,11 +156,9 @@ fn zip_index(bytes: &[u8], budget: &WorkBudget) -> Result<LayerIndex, String> {
         let mut content = Vec::new();
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        while !is_dir {
-            let n = f.read(&mut buf).map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
-            }
+        let mut n = usize::from(!is_dir);
+        while n > 0 {
+            n = f.read(&mut buf).map_err(|e| e.to_string())?;
             (size, inflated) = (size + n as u64, inflated + n as u64);
             if size > limits.max_entry_size {
                 return Err(format!("entry `{path}` larger than {} bytes", limits.max_entry_size));

@@ -350,7 +350,12 @@ impl Client {
             if Instant::now() >= until {
                 break;
             }
-            match self.fetch_attempt(r, d, expected_size, store, &url, &partial, until)? {
+            let transfer = Transfer {
+                url: &url,
+                partial: &partial,
+                until,
+            };
+            match self.fetch_attempt(r, d, expected_size, store, &transfer)? {
                 Attempt::Done(meta) => return Ok(meta),
                 Attempt::Interrupted(why) => last_error = why,
             }
@@ -380,10 +385,9 @@ impl Client {
         d: &Digest,
         expected_size: Option<u64>,
         store: &Store,
-        url: &str,
-        partial: &std::path::Path,
-        until: Instant,
+        transfer: &Transfer<'_>,
     ) -> Result<Attempt> {
+        let Transfer { url, partial, until } = *transfer;
         let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
         let resp = self.send(r, Access::Pull, Method::GET, url, &|b| {
             if have > 0 {
@@ -548,6 +552,14 @@ impl Client {
         }
         Ok(d)
     }
+}
+
+/// Where one blob download goes, and until when it may take.
+#[derive(Clone, Copy)]
+struct Transfer<'a> {
+    url: &'a str,
+    partial: &'a std::path::Path,
+    until: Instant,
 }
 
 enum Attempt {
