@@ -562,3 +562,13 @@ fn report_dir_is_complete_when_diff_names_collide_or_are_too_long() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn dev_zero_as_a_recipe_document_is_refused_before_any_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("zero.yaml");
+    std::fs::write(&recipe, "document: /dev/zero\ntag: zero:1\n").unwrap();
+    let out = dir.path().join("out");
+    retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 30)
+        .refused(&["/dev/zero", "larger than the limit of 16777216 bytes"]);
+}

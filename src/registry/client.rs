@@ -44,6 +44,10 @@ pub struct ClientOptions {
     pub request_deadline: Duration,
     /// Limit for one whole blob download, all attempts and resumes together.
     pub blob_deadline: Duration,
+    /// A blob transfer averaging fewer bytes per second than this once `rate_grace` has passed is
+    /// abandoned: a server dripping bytes would otherwise hold the download until `blob_deadline`.
+    pub min_blob_rate: u64,
+    pub rate_grace: Duration,
 }
 
 impl Default for ClientOptions {
@@ -53,8 +57,10 @@ impl Default for ClientOptions {
             attempts: 5,
             backoff: Duration::from_millis(500),
             timeout: Duration::from_secs(60),
-            request_deadline: Duration::from_secs(120),
+            request_deadline: Duration::from_secs(60),
             blob_deadline: Duration::from_secs(3600),
+            min_blob_rate: 16 << 10,
+            rate_grace: Duration::from_secs(30),
         }
     }
 }
@@ -439,7 +445,7 @@ impl Client {
             let mut old = fs::File::open(partial).map_err(|e| RegistryError::io(partial, e))?;
             io::copy(&mut old, &mut writer).map_err(|e| RegistryError::io(partial, e))?;
         }
-        let mut body = Deadline { inner: resp, until };
+        let mut body = Deadline::new(resp, until).with_floor(self.opts.min_blob_rate, self.opts.rate_grace);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match body.read(&mut buf) {
@@ -448,6 +454,14 @@ impl Client {
                 Err(e) => {
                     // Keep what arrived: the next attempt asks for the rest.
                     file.flush().map_err(|e| RegistryError::io(partial, e))?;
+                    if body.slow {
+                        return Err(RegistryError::TooSlow {
+                            method: "GET",
+                            url: url.to_string(),
+                            floor: self.opts.min_blob_rate,
+                            grace: self.opts.rate_grace.as_secs(),
+                        });
+                    }
                     return Ok(Attempt::Interrupted(e.to_string()));
                 }
             };
@@ -468,27 +482,7 @@ impl Client {
         }
         file.flush().map_err(|e| RegistryError::io(partial, e))?;
         drop(file);
-        let (found, size, _) = writer.finish();
-        if found == *d && expected_size.is_some_and(|e| e != size) {
-            let _ = fs::remove_file(partial);
-            return Err(RegistryError::SizeMismatch {
-                what: "blob",
-                digest: *d,
-                expected: expected_size.unwrap_or(0),
-                found: size,
-            });
-        }
-        if found != *d {
-            let _ = fs::remove_file(partial);
-            return Err(RegistryError::DigestMismatch {
-                what: "blob",
-                expected: *d,
-                found,
-                url: url.to_string(),
-                size,
-            });
-        }
-        store.commit(partial, d)?;
+        let size = commit_verified(store, transfer, d, expected_size, writer)?;
         let meta = BlobMeta {
             size,
             media_type,
@@ -552,6 +546,39 @@ impl Client {
         }
         Ok(d)
     }
+}
+
+/// Moves a complete download into the store once it hashes to `d` and has the descriptor's size;
+/// a file failing either check is deleted, so it is never resumed nor stored. Returns its size.
+fn commit_verified(
+    store: &Store,
+    transfer: &Transfer<'_>,
+    d: &Digest,
+    expected_size: Option<u64>,
+    hashed: DigestWriter<io::Sink>,
+) -> Result<u64> {
+    let (found, size, _) = hashed.finish();
+    if found == *d && expected_size.is_some_and(|e| e != size) {
+        let _ = fs::remove_file(transfer.partial);
+        return Err(RegistryError::SizeMismatch {
+            what: "blob",
+            digest: *d,
+            expected: expected_size.unwrap_or(0),
+            found: size,
+        });
+    }
+    if found != *d {
+        let _ = fs::remove_file(transfer.partial);
+        return Err(RegistryError::DigestMismatch {
+            what: "blob",
+            expected: *d,
+            found,
+            url: transfer.url.to_string(),
+            size,
+        });
+    }
+    store.commit(transfer.partial, d)?;
+    Ok(size)
 }
 
 /// Where one blob download goes, and until when it may take.
@@ -624,11 +651,37 @@ fn expect_success(resp: Response, method: &'static str, url: &str) -> Result<Res
     })
 }
 
-/// A body reader that fails with `TimedOut` once its deadline has passed. Each read is also bounded
-/// by the client's per-read timeout, so the deadline is overshot by at most that much.
+/// A body reader that fails with `TimedOut` once its deadline has passed, or, with a floor, once
+/// its average rate after the grace period is below the floor (and then says so in `slow`). Each
+/// read is also bounded by the client's per-read timeout, so a limit is overshot by at most that.
 struct Deadline<R> {
     inner: R,
     until: Instant,
+    started: Instant,
+    read: u64,
+    /// Bytes per second, and the time before it applies.
+    floor: Option<(u64, Duration)>,
+    slow: bool,
+}
+
+impl<R> Deadline<R> {
+    fn new(inner: R, until: Instant) -> Deadline<R> {
+        Deadline {
+            inner,
+            until,
+            started: Instant::now(),
+            read: 0,
+            floor: None,
+            slow: false,
+        }
+    }
+
+    fn with_floor(self, rate: u64, grace: Duration) -> Deadline<R> {
+        Deadline {
+            floor: Some((rate, grace)),
+            ..self
+        }
+    }
 }
 
 impl<R: Read> Read for Deadline<R> {
@@ -636,7 +689,16 @@ impl<R: Read> Read for Deadline<R> {
         if Instant::now() >= self.until {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some((rate, grace)) = self.floor {
+            let elapsed = self.started.elapsed();
+            if elapsed > grace && (self.read as f64) < rate as f64 * elapsed.as_secs_f64() {
+                self.slow = true;
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "transfer too slow"));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -646,7 +708,7 @@ impl Client {
     fn read_limited(&self, resp: Response, what: &'static str, limit: usize, url: &str) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         let until = Instant::now() + self.opts.request_deadline;
-        Deadline { inner: resp, until }
+        Deadline::new(resp, until)
             .take(limit as u64 + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| match e.kind() {

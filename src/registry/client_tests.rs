@@ -17,6 +17,7 @@ fn client(credentials: Credentials) -> Client {
         timeout: Duration::from_secs(10),
         request_deadline: Duration::from_secs(10),
         blob_deadline: Duration::from_secs(30),
+        ..ClientOptions::default()
     })
     .unwrap()
 }
@@ -30,6 +31,9 @@ fn impatient_client() -> Client {
         timeout: Duration::from_secs(5),
         request_deadline: Duration::from_secs(2),
         blob_deadline: Duration::from_secs(2),
+        // Out of the way of the deadline tests; the floor test sets its own.
+        min_blob_rate: 0,
+        rate_grace: Duration::from_secs(60),
     })
     .unwrap()
 }
@@ -357,5 +361,37 @@ fn a_blob_shorter_than_its_descriptor_is_refused() {
         ),
         "{err}"
     );
+    assert!(!store.has(&d));
+}
+
+#[test]
+fn a_dripping_blob_is_abandoned_below_the_rate_floor() {
+    let blob = blob_bytes(1000);
+    let d = Digest::of(&blob);
+    let server =
+        TestServer::start(move |_| Reply::new(200, blob.clone()).streamed(Stream::Drip(Duration::from_millis(100))));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let c = Client::new(ClientOptions {
+        backoff: Duration::from_millis(1),
+        min_blob_rate: 1000,
+        rate_grace: Duration::from_secs(1),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let err = c.fetch_blob(&r, &d, Some(1000), &store).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::TooSlow {
+                floor: 1000,
+                grace: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("timed out"), "{err}");
     assert!(!store.has(&d));
 }

@@ -57,6 +57,15 @@ pub enum RegistryError {
         seconds: u64,
     },
 
+    /// A blob arrived slower than the floor: a server dripping bytes is not waited on for an hour.
+    #[error("{method} {url}: timed out: slower than {floor} bytes/s on average after {grace} s; abandoned")]
+    TooSlow {
+        method: &'static str,
+        url: String,
+        floor: u64,
+        grace: u64,
+    },
+
     /// A response body (manifest, config, token, error text) exceeded its cap; reading stopped there.
     #[error("{url}: {what} larger than the limit of {limit} bytes refused")]
     BodyTooLarge {
