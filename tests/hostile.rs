@@ -23,18 +23,30 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn closed_stdout_ends_quietly_with_141() {
+/// Runs retrace with its standard output read by no one: the pipe's reader is gone before retrace
+/// writes, as with `| head -c 0`.
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["parse", SEED])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The reader goes away before retrace writes anything, as `| head -c 0` would.
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn closed_stdout_ends_quietly_with_141() {
+    // Five seeds print about 300 KB, more than a pipe buffers, so a write must meet the closed pipe.
+    let seeds: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/seeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["parse"];
+    args.extend(seeds.iter().map(String::as_str));
+    let out = with_stdout_closed(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
@@ -61,16 +73,8 @@ fn closed_stdout_of_layer_compress_ends_quietly_with_141() {
     let input = dir.path().join("in.tar");
     // More compressed output than a pipe buffers, so writes must meet the closed pipe.
     std::fs::write(&input, noise(4 << 20)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(["layer", "compress", input.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdout_closed(&["layer", "compress", input.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = retrace;
 }
 
 /// Writes `json` into the layout's blob store and returns its descriptor digest.

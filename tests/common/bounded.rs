@@ -28,7 +28,14 @@ impl Run {
 
 /// Runs `retrace ARGS` in `dir` under the memory limit, killed after `seconds`.
 pub fn retrace_in(dir: &Path, args: &[&str], seconds: u64) -> Run {
-    let script = format!("ulimit -v {MEMORY_KIB} && exec timeout -s KILL {seconds} \"$0\" \"$@\"");
+    // Where /usr/bin/time is installed it reports the run's wall time and peak memory on stderr,
+    // which `--nocapture` shows: the figures behind "bounded" for each hostile input.
+    let measure = if Path::new("/usr/bin/time").exists() {
+        "/usr/bin/time -f 'bounded run: %e s, peak %M KiB'"
+    } else {
+        ""
+    };
+    let script = format!("ulimit -v {MEMORY_KIB} && exec {measure} timeout -s KILL {seconds} \"$0\" \"$@\"");
     let out: Output = Command::new("bash")
         .arg("-c")
         .arg(script)
@@ -43,10 +50,14 @@ pub fn retrace_in(dir: &Path, args: &[&str], seconds: u64) -> Run {
         Some(137),
         "killed after {seconds} s or out of memory: retrace {args:?}"
     );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Some(figures) = stderr.lines().find(|l| l.starts_with("bounded run:")) {
+        eprintln!("{figures}: retrace {}", args.join(" "));
+    }
     Run {
         code: out.status.code(),
         stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
     }
 }
 
