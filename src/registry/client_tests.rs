@@ -315,16 +315,23 @@ fn a_dripping_token_server_is_reported_as_a_timeout() {
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
-#[test]
-fn a_dripping_blob_ends_at_the_download_deadline() {
+/// Fetches a 1000-byte blob, sent as `stream`, from a one-blob registry with `client` under the
+/// descriptor size `size`; returns the error and whether the store ended up holding the blob.
+fn fetch_refused(client: &Client, stream: Stream, size: u64) -> (RegistryError, bool) {
     let blob = blob_bytes(1000);
     let d = Digest::of(&blob);
-    let server =
-        TestServer::start(move |_| Reply::new(200, blob.clone()).streamed(Stream::Drip(Duration::from_millis(300))));
+    let server = TestServer::start(move |_| Reply::new(200, blob.clone()).streamed(stream));
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path());
     let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
-    let err = impatient_client().fetch_blob(&r, &d, Some(1000), &store).unwrap_err();
+    let err = client.fetch_blob(&r, &d, Some(size), &store).unwrap_err();
+    (err, store.has(&d))
+}
+
+#[test]
+fn a_dripping_blob_ends_at_the_download_deadline() {
+    let drip = Stream::Drip(Duration::from_millis(300));
+    let (err, stored) = fetch_refused(&impatient_client(), drip, 1000);
     assert!(
         matches!(
             err,
@@ -336,20 +343,12 @@ fn a_dripping_blob_ends_at_the_download_deadline() {
         ),
         "{err}"
     );
-    assert!(!store.has(&d));
+    assert!(!stored);
 }
 
 #[test]
 fn a_blob_shorter_than_its_descriptor_is_refused() {
-    let blob = blob_bytes(1000);
-    let d = Digest::of(&blob);
-    let server = TestServer::start(move |_| Reply::new(200, blob.clone()));
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(dir.path());
-    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
-    let err = client(Credentials::default())
-        .fetch_blob(&r, &d, Some(5000), &store)
-        .unwrap_err();
+    let (err, stored) = fetch_refused(&client(Credentials::default()), Stream::Whole, 5000);
     assert!(
         matches!(
             err,
@@ -361,18 +360,11 @@ fn a_blob_shorter_than_its_descriptor_is_refused() {
         ),
         "{err}"
     );
-    assert!(!store.has(&d));
+    assert!(!stored);
 }
 
 #[test]
 fn a_dripping_blob_is_abandoned_below_the_rate_floor() {
-    let blob = blob_bytes(1000);
-    let d = Digest::of(&blob);
-    let server =
-        TestServer::start(move |_| Reply::new(200, blob.clone()).streamed(Stream::Drip(Duration::from_millis(100))));
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(dir.path());
-    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
     let c = Client::new(ClientOptions {
         backoff: Duration::from_millis(1),
         min_blob_rate: 1000,
@@ -380,7 +372,7 @@ fn a_dripping_blob_is_abandoned_below_the_rate_floor() {
         ..ClientOptions::default()
     })
     .unwrap();
-    let err = c.fetch_blob(&r, &d, Some(1000), &store).unwrap_err();
+    let (err, stored) = fetch_refused(&c, Stream::Drip(Duration::from_millis(100)), 1000);
     assert!(
         matches!(
             err,
@@ -393,5 +385,5 @@ fn a_dripping_blob_is_abandoned_below_the_rate_floor() {
         "{err}"
     );
     assert!(err.to_string().contains("timed out"), "{err}");
-    assert!(!store.has(&d));
+    assert!(!stored);
 }
