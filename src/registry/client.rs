@@ -613,7 +613,9 @@ fn header_string(h: &HeaderMap, name: &str) -> Option<String> {
 /// The registry's error text (`{"errors":[{"code":...,"message":...}]}`), shortened, for messages.
 fn error_message(resp: Response) -> String {
     let mut text = String::new();
-    let _ = resp.take(4096).read_to_string(&mut text);
+    // Only a courtesy for the message: a server dripping it is not waited on for long.
+    let until = Instant::now() + Duration::from_secs(10);
+    let _ = Deadline::new(resp, until).take(4096).read_to_string(&mut text);
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
         if let Some(errors) = v.get("errors").and_then(|e| e.as_array()) {
             let parts: Vec<String> = errors
