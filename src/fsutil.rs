@@ -152,17 +152,6 @@ mod tests {
     }
 
     #[test]
-    fn registered_temporaries_are_removed_on_request() {
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().join(".retrace-x.tmp");
-        fs::write(&tmp, b"partial").unwrap();
-        let guard = Temporary::register(&tmp);
-        remove_temporaries();
-        assert!(!tmp.exists());
-        drop(guard);
-    }
-
-    #[test]
     fn complete_fill_is_renamed_into_place() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("sub/out.bin");
