@@ -133,6 +133,9 @@ pub fn compress_stream(mut input: impl Read, output: impl Write, level: i32) -> 
     Ok(total)
 }
 
+/// How [`CompressError::Write`] names standard output.
+pub const STDOUT: &str = "<stdout>";
+
 /// `retrace layer compress`: gzips the file `input` exactly as Go (and so Docker) would, into
 /// `output` (written atomically) or to standard output when `output` is `None` or `-`.
 pub fn compress_file(input: &Path, output: Option<&Path>, level: i32) -> Result<(), CompressError> {
@@ -151,11 +154,11 @@ pub fn compress_file(input: &Path, output: Option<&Path>, level: i32) -> Result<
             crate::fsutil::write_atomic(path, |w| compress_stream(reader, w, level).map(|_| ())).map_err(|e| (e, path))
         }
         _ => {
-            let stdout = io::stdout();
-            let lock = stdout.lock();
-            compress_stream(reader, io::BufWriter::with_capacity(1 << 20, lock), level)
-                .map(|_| ())
-                .map_err(|e| (e, Path::new("<stdout>")))
+            // The buffer is flushed here rather than on drop, where a write error would be lost.
+            let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            compress_stream(reader, &mut out, level)
+                .and_then(|_| out.flush())
+                .map_err(|e| (e, Path::new(STDOUT)))
         }
     };
     result.map_err(|(e, out_path)| {

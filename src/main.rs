@@ -20,14 +20,35 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    remove_temporaries_on_signal();
     let cli = Cli::parse();
     match cli.command.run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(err) if err.downcast_ref::<cli::out::StdoutClosed>().is_some() => {
+            ExitCode::from(cli::out::STDOUT_CLOSED_EXIT)
+        }
         Err(err) => {
-            eprintln!("error: {}", message(&err));
+            cli::out::eprintln(format_args!("error: {}", message(&err)));
             ExitCode::from(2)
         }
     }
+}
+
+/// SIGINT and SIGTERM end the run as they would by default, but first remove the temporary files and
+/// directories being written (`fsutil::Temporary`), which would otherwise be left beside the outputs.
+fn remove_temporaries_on_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            retrace::fsutil::remove_temporaries();
+            // Die of the signal, so the parent sees the usual status (130 or 143 in a shell).
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// The error and its causes on one line. The library's errors already put their source in their

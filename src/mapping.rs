@@ -54,6 +54,10 @@ enum Role {
     Never,
 }
 
+/// The largest steps-by-layers table the pairing builds. Real images have at most a few hundred
+/// steps and a hundred layers (tens of thousands of pairs).
+pub const MAX_MAPPING_CELLS: usize = 1 << 20;
+
 /// Maps one platform's history to its layers.
 pub fn map_platform(image: &PlatformImage) -> Mapping {
     let h = image.history.len();
@@ -61,6 +65,14 @@ pub fn map_platform(image: &PlatformImage) -> Mapping {
     let buildkit = image.history.iter().any(|e| e.instruction.is_buildkit());
     let builder = if buildkit { "BuildKit" } else { "classic builder" };
 
+    if h.saturating_mul(n) > MAX_MAPPING_CELLS {
+        // The pairing below is a table of steps by layers; a document of tens of thousands of each
+        // would take gigabytes and minutes, so it is left unmapped, saying why.
+        return unmappable(
+            h,
+            format!("{h} steps by {n} layers exceeds the mapping bound of {MAX_MAPPING_CELLS} step-layer pairs"),
+        );
+    }
     if h == 0 {
         let what = if image.platform.is_attestation() {
             "attestation manifest (its layers are in-toto documents, not filesystem changes)"

@@ -24,6 +24,27 @@ pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// The annotation naming an image in a layout's index (`skopeo ... oci:DIR:NAME`).
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// Bounds on walking image indexes read from outside (an OCI layout's `index.json` and the
+/// indexes it names). A real multi-platform image is two levels deep (layout index, image index)
+/// with a few dozen manifests; the bounds refuse indexes nested or fanned out to exhaust the stack
+/// or the run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexLimits {
+    /// Indexes nested inside one another, counting the layout's own `index.json`.
+    pub max_depth: usize,
+    /// Manifests and indexes visited in one walk, all levels together.
+    pub max_manifests: usize,
+}
+
+impl Default for IndexLimits {
+    fn default() -> IndexLimits {
+        IndexLimits {
+            max_depth: 4,
+            max_manifests: 4096,
+        }
+    }
+}
+
 /// Where a layer's gzip blob is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobSource {
@@ -166,6 +187,9 @@ pub fn write_oci_layout(dir: &Path, images: &[ImageInput]) -> Result<Vec<Written
         .prefix(".retrace-oci-")
         .tempdir_in(parent)
         .map_err(io_at(parent))?;
+    let _registered = crate::fsutil::Temporary::register(tmp.path());
+    // The temporary directory is created 0700; the layout gets what a new directory gets.
+    crate::fsutil::set_default_mode(tmp.path(), true).map_err(io_at(tmp.path()))?;
     let written = update_oci_layout(tmp.path(), images, None)?;
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, dir).map_err(|e| {

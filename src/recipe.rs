@@ -7,12 +7,14 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
 use crate::digest::Digest;
+use crate::layer::profile::{Profile, KNOWN_PROFILES};
 
 /// Why a recipe was refused. Every variant names the file, and the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,17 @@ pub enum RecipeError {
         line: usize,
         column: usize,
         message: String,
+    },
+
+    #[error("{file}: larger than the limit of {limit} bytes")]
+    TooLarge { file: PathBuf, limit: u64 },
+
+    #[error("{file}:{line}:{column}: flow collections nested deeper than the limit of {limit}")]
+    TooDeep {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        limit: usize,
     },
 
     /// The YAML fits the schema but says something inconsistent, such as a source with two origins.
@@ -310,17 +323,86 @@ struct RawEndpoint {
     platforms: Vec<Platform>,
 }
 
+/// The largest recipe read; real recipes are a few KiB.
+pub const MAX_RECIPE_BYTES: u64 = 1 << 20;
+
+/// The deepest nesting of YAML flow collections (`[...]`, `{...}`) accepted. Recipes need two or
+/// three levels; the YAML parser takes time quadratic in the depth, so deeper text is refused before
+/// it is parsed.
+pub const MAX_FLOW_DEPTH: usize = 32;
+
 /// Reads and validates a recipe file.
 pub fn load(file: &Path) -> Result<Recipe, RecipeError> {
-    let text = std::fs::read_to_string(file).map_err(|source| RecipeError::Read {
+    let read_error = |source| RecipeError::Read {
         file: file.to_path_buf(),
         source,
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_RECIPE_BYTES + 1).read_to_string(&mut text))
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_RECIPE_BYTES {
+        return Err(RecipeError::TooLarge {
+            file: file.to_path_buf(),
+            limit: MAX_RECIPE_BYTES,
+        });
+    }
     parse(&text, file)
+}
+
+/// Refuses flow collections nested deeper than [`MAX_FLOW_DEPTH`], naming where the limit was
+/// passed. Quoted scalars and comments are skipped, as YAML skips them, so brackets inside them do
+/// not count; a quote opens a scalar only where YAML allows one to start.
+fn check_flow_depth(text: &str, file: &Path) -> Result<(), RecipeError> {
+    let mut depth = 0usize;
+    let (mut line, mut column) = (1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let (mut escaped, mut comment) = (false, false);
+    // The last character that was not blank, `\n` at the start of a line.
+    let mut last = '\n';
+    let mut prev = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+        }
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if q == '"' && c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+        } else if comment {
+        } else if c == '#' && (prev == '\n' || prev.is_whitespace()) {
+            comment = true;
+        } else if (c == '\'' || c == '"') && matches!(last, '\n' | ':' | '-' | '[' | '{' | ',' | '?') {
+            quote = Some(c);
+        } else if c == '[' || c == '{' {
+            depth += 1;
+            if depth > MAX_FLOW_DEPTH {
+                return Err(RecipeError::TooDeep {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                    limit: MAX_FLOW_DEPTH,
+                });
+            }
+        } else if c == ']' || c == '}' {
+            depth = depth.saturating_sub(1);
+        }
+        if c == '\n' || !c.is_whitespace() {
+            last = c;
+        }
+        prev = c;
+    }
+    Ok(())
 }
 
 /// Validates recipe text; `file` names it in errors and anchors relative paths.
 pub fn parse(text: &str, file: &Path) -> Result<Recipe, RecipeError> {
+    check_flow_depth(text, file)?;
     let de = yaml_serde::Deserializer::from_str(text);
     let raw: RawRecipe = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = match e.path().to_string() {
@@ -554,6 +636,19 @@ fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
             host: e.host,
             platforms: e.platforms,
         });
+    }
+
+    if let Some(p) = &raw.profile {
+        let known = KNOWN_PROFILES.contains(&p.as_str()) || Profile::release_for_docker_version(p).is_ok();
+        if !known {
+            return Err(semantic(
+                "profile".into(),
+                format!(
+                    "`{p}` is neither a profile ({}) nor a Docker version such as 18.06.1-ce",
+                    KNOWN_PROFILES.join(", ")
+                ),
+            ));
+        }
     }
 
     Ok(Recipe {

@@ -7,8 +7,13 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
 
-use super::{read_archive, ArchiveError, ArchiveSummary, Kind, Limits};
+use super::{raw_bytes, read_archive, ArchiveError, ArchiveSummary, Kind, Limits};
 use crate::Digest;
+
+/// The file name an entry's path text stands for, with its original bytes.
+fn os(text: &str) -> std::ffi::OsString {
+    std::os::unix::ffi::OsStringExt::from_vec(raw_bytes(text))
+}
 
 /// Extracts the archive in `blob` into `root`, which must not exist or be an empty directory (a
 /// pre-existing symlink inside it could otherwise redirect writes). Devices and FIFOs are skipped:
@@ -34,7 +39,7 @@ pub fn extract_to(
     }
     let root = root.canonicalize().map_err(|e| io_err(e, root))?;
     read_archive(blob, expected, limits, |entry, content| {
-        let target = root.join(&entry.path);
+        let target = root.join(os(&entry.path));
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| io_err(e, parent))?;
         }
@@ -61,9 +66,9 @@ pub fn extract_to(
                     .map_err(|e| io_err(e, &target))?;
                 io::copy(content, &mut out)?;
             }
-            Kind::Symlink(to) => std::os::unix::fs::symlink(to, &target).map_err(|e| io_err(e, &target))?,
+            Kind::Symlink(to) => std::os::unix::fs::symlink(os(to), &target).map_err(|e| io_err(e, &target))?,
             Kind::Hardlink(to) => {
-                let source = root.join(to);
+                let source = root.join(os(to));
                 fs::hard_link(&source, &target).map_err(|e| io_err(e, &source))?
             }
             Kind::Char(..) | Kind::Block(..) | Kind::Fifo => {}

@@ -15,8 +15,10 @@
 mod extract;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
@@ -46,6 +48,9 @@ pub struct Limits {
     pub ratio_grace_bytes: u64,
     /// Bytes of one path or link target.
     pub max_path_len: usize,
+    /// Bytes of all paths and link targets together: what an index of the archive holds in memory
+    /// grows with it, whatever the entry count.
+    pub max_path_bytes: u64,
 }
 
 impl Default for Limits {
@@ -57,6 +62,7 @@ impl Default for Limits {
             max_ratio: 1_000,
             ratio_grace_bytes: 64 << 20,
             max_path_len: 4096,
+            max_path_bytes: 128 << 20,
         }
     }
 }
@@ -99,10 +105,14 @@ pub enum ArchiveError {
     TooManyEntries { entry: String, limit: u64 },
     #[error("entry `{entry}`: size {size} exceeds the limit of {limit} bytes")]
     EntryTooLarge { entry: String, size: u64, limit: u64 },
+    #[error("entry `{entry}`: paths and link targets exceed {limit} bytes in all")]
+    PathBytes { entry: String, limit: u64 },
+    #[error("entry `{entry}`: an index of the archive would take more than {limit} bytes of memory")]
+    IndexTooLarge { entry: String, limit: u64 },
     #[error("archive exceeds {limit} decompressed bytes (at entry `{entry}`)")]
     TotalTooLarge { entry: String, limit: u64 },
     #[error(
-        "gzip bomb refused: {decompressed} bytes from {compressed} compressed bytes exceeds ratio {limit}:1 (at entry `{entry}`)"
+        "decompression bomb refused: {decompressed} bytes (sparse holes included) from {compressed} archive bytes exceeds ratio {limit}:1 (at entry `{entry}`)"
     )]
     GzipBomb {
         entry: String,
@@ -187,6 +197,9 @@ struct Meter {
     compressed: u64,
     blob_hash: Sha256,
     decompressed: u64,
+    /// Zero bytes that sparse entries expand to beyond their stored data: counted with the
+    /// decompressed bytes, since reading them costs the same time.
+    holes: u64,
     tar_hash: Sha256,
     gzip: bool,
     current: String,
@@ -221,29 +234,50 @@ impl<R: Read> Read for TarSide<R> {
         let mut m = self.meter.borrow_mut();
         m.decompressed += n as u64;
         m.tar_hash.update(&buf[..n]);
-        let refusal = if m.decompressed > m.limits.max_total_bytes {
-            Some(ArchiveError::TotalTooLarge {
-                entry: m.current.clone(),
-                limit: m.limits.max_total_bytes,
-            })
-        } else if m.gzip
-            && m.decompressed > m.limits.ratio_grace_bytes
-            && m.decompressed > m.compressed.max(1).saturating_mul(m.limits.max_ratio)
-        {
-            Some(ArchiveError::GzipBomb {
-                entry: m.current.clone(),
-                compressed: m.compressed,
-                decompressed: m.decompressed,
-                limit: m.limits.max_ratio,
-            })
-        } else {
-            None
-        };
-        if let Some(err) = refusal {
+        if let Some(err) = m.refusal() {
             m.error.get_or_insert(err);
             return Err(io::Error::other("archive limit exceeded"));
         }
         Ok(n)
+    }
+}
+
+impl Meter {
+    /// Starts counting `entry`. A sparse entry expands to its full size while holding only its
+    /// data: the holes are counted now, before any of them is read.
+    fn enter(&mut self, entry: &ArchiveEntry, header: &tar::Header) -> Result<(), ArchiveError> {
+        self.current = entry.path.clone();
+        if header.entry_type().is_gnu_sparse() {
+            let stored = header.entry_size().unwrap_or(0);
+            self.holes += entry.size.saturating_sub(stored);
+            if let Some(err) = self.refusal() {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// The size or ratio bound the bytes produced so far (sparse holes included) break, if any.
+    fn refusal(&self) -> Option<ArchiveError> {
+        let produced = self.decompressed.saturating_add(self.holes);
+        if produced > self.limits.max_total_bytes {
+            Some(ArchiveError::TotalTooLarge {
+                entry: self.current.clone(),
+                limit: self.limits.max_total_bytes,
+            })
+        } else if (self.gzip || self.holes > 0)
+            && produced > self.limits.ratio_grace_bytes
+            && produced > self.compressed.max(1).saturating_mul(self.limits.max_ratio)
+        {
+            Some(ArchiveError::GzipBomb {
+                entry: self.current.clone(),
+                compressed: self.compressed,
+                decompressed: produced,
+                limit: self.limits.max_ratio,
+            })
+        } else {
+            None
+        }
     }
 }
 
@@ -274,6 +308,7 @@ pub fn read_archive(
         compressed: 0,
         blob_hash: Sha256::new(),
         decompressed: 0,
+        holes: 0,
         tar_hash: Sha256::new(),
         gzip: false,
         current: String::from("(start of archive)"),
@@ -304,11 +339,7 @@ pub fn read_archive(
         meter: meter.clone(),
     };
     let mut archive = tar::Archive::new(tar_side);
-    let mut walker = Walker {
-        limits,
-        symlinks: HashSet::new(),
-        count: 0,
-    };
+    let mut walker = Walker::new(limits);
     let parked = |meter: &Shared, e: io::Error, entry: &str| -> ArchiveError {
         meter.borrow_mut().error.take().unwrap_or_else(|| match e.kind() {
             // The tar crate reports every parse failure as `Other`; genuine I/O failures (a
@@ -338,7 +369,7 @@ pub fn read_archive(
                 }
                 continue;
             }
-            meter.borrow_mut().current = entry.path.clone();
+            meter.borrow_mut().enter(&entry, item.header())?;
             let mut content = Counted { inner: &mut item, n: 0 };
             let outcome = on_entry(&entry, &mut content).and_then(|()| {
                 // Skip what the callback left, counting it, so a blob cut short is reported
@@ -400,12 +431,98 @@ impl<R: Read> Read for Counted<R> {
 /// Per-archive state of the safety checks.
 struct Walker<'l> {
     limits: &'l Limits,
-    /// Symlinks seen so far; an entry below one of them would be written through it on extraction.
-    symlinks: HashSet<String>,
+    /// Symlinks seen so far, by the hash of their path; an entry below one of them would be written
+    /// through it on extraction. Hashing every ancestor of a path with one streaming hasher keeps
+    /// the check linear in the path's length (hashing each ancestor afresh would be quadratic), and
+    /// the per-process random key keeps an archive from choosing colliding paths.
+    symlinks: HashMap<u64, Vec<String>>,
+    hasher: RandomState,
     count: u64,
+    path_bytes: u64,
 }
 
-impl Walker<'_> {
+impl<'l> Walker<'l> {
+    fn new(limits: &'l Limits) -> Walker<'l> {
+        Walker {
+            limits,
+            symlinks: HashMap::new(),
+            hasher: RandomState::new(),
+            count: 0,
+            path_bytes: 0,
+        }
+    }
+
+    fn key(&self, path: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(path.as_bytes());
+        h.finish()
+    }
+
+    fn is_symlink(&self, path: &str) -> bool {
+        self.symlinks
+            .get(&self.key(path))
+            .is_some_and(|paths| paths.iter().any(|p| p == path))
+    }
+
+    fn set_symlink(&mut self, path: &str, symlink: bool) {
+        let key = self.key(path);
+        let paths = self.symlinks.entry(key).or_default();
+        paths.retain(|p| p != path);
+        if symlink {
+            paths.push(path.to_string());
+        }
+    }
+
+    /// The first ancestor of `path` that is a symlink of this archive, found in one pass.
+    fn symlink_ancestor<'p>(&self, path: &'p str) -> Option<&'p str> {
+        if self.symlinks.is_empty() {
+            return None;
+        }
+        let mut h = self.hasher.build_hasher();
+        let mut start = 0;
+        for (i, _) in path.match_indices('/') {
+            h.write(&path.as_bytes()[start..i]);
+            start = i;
+            let ancestor = &path[..i];
+            if let Some(paths) = self.symlinks.get(&h.finish()) {
+                if paths.iter().any(|p| p == ancestor) {
+                    return Some(ancestor);
+                }
+            }
+        }
+        None
+    }
+
+    /// Counts a link's target against the path budget and remembers which paths are symlinks. A
+    /// hard link to a symlink is itself a symlink once extracted, so entries below it would be
+    /// written through it just the same.
+    fn record_links(&mut self, path: &str, kind: &Kind) -> Result<(), ArchiveError> {
+        if let Kind::Symlink(target) | Kind::Hardlink(target) = kind {
+            self.charge_path(target.len(), path)?;
+        }
+        let symlink = match kind {
+            Kind::Symlink(_) => true,
+            Kind::Hardlink(target) => self.is_symlink(target),
+            _ => false,
+        };
+        if symlink || !self.symlinks.is_empty() {
+            self.set_symlink(path, symlink);
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` of path or link text against [`Limits::max_path_bytes`].
+    fn charge_path(&mut self, bytes: usize, entry: &str) -> Result<(), ArchiveError> {
+        self.path_bytes += bytes as u64;
+        if self.path_bytes > self.limits.max_path_bytes {
+            return Err(ArchiveError::PathBytes {
+                entry: entry.to_string(),
+                limit: self.limits.max_path_bytes,
+            });
+        }
+        Ok(())
+    }
+
     fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
         let raw_path = item.path_bytes().into_owned();
         let shown = display_bytes(&raw_path);
@@ -417,14 +534,12 @@ impl Walker<'_> {
             });
         }
         let path = normalize(&raw_path, self.limits.max_path_len).map_err(|reason| reason.into_error(shown.clone()))?;
-        for (i, _) in path.match_indices('/') {
-            let ancestor = &path[..i];
-            if self.symlinks.contains(ancestor) {
-                return Err(ArchiveError::ThroughSymlink {
-                    entry: path.clone(),
-                    symlink: ancestor.to_string(),
-                });
-            }
+        self.charge_path(path.len(), &path)?;
+        if let Some(symlink) = self.symlink_ancestor(&path) {
+            return Err(ArchiveError::ThroughSymlink {
+                entry: path.clone(),
+                symlink: symlink.to_string(),
+            });
         }
         let header = item.header();
         let size = item.size();
@@ -476,9 +591,7 @@ impl Walker<'_> {
                         target: target.clone(),
                     }
                 })?;
-                let through_symlink = normal
-                    .match_indices('/')
-                    .any(|(i, _)| self.symlinks.contains(&normal[..i]));
+                let through_symlink = self.symlink_ancestor(&normal).is_some();
                 if normal.is_empty() || through_symlink {
                     return Err(ArchiveError::HardlinkEscape { entry: path, target });
                 }
@@ -531,14 +644,7 @@ impl Walker<'_> {
                 }
             }
         }
-        match &kind {
-            Kind::Symlink(_) => {
-                self.symlinks.insert(path.clone());
-            }
-            _ => {
-                self.symlinks.remove(&path);
-            }
-        }
+        self.record_links(&path, &kind)?;
         Ok(ArchiveEntry {
             path,
             kind,
@@ -611,22 +717,61 @@ fn normalize(raw: &[u8], max_len: usize) -> Result<String, PathFault> {
     Ok(display_bytes(&out))
 }
 
-/// Paths are kept as text: valid UTF-8 verbatim, any other byte as `\xNN`, so two different byte
-/// strings never print the same and reports stay valid JSON.
+/// Paths are kept as text that encodes their bytes one to one: valid UTF-8 verbatim except the
+/// backslash, written `\\`, and any byte that is not UTF-8 as `\xNN`. The backslash must be escaped
+/// too, or the byte 0xff and the four characters `\xff` would be the same name and one file could
+/// hide another. [`raw_bytes`] turns the text back into the bytes; reports stay valid JSON.
 pub fn display_bytes(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => {
-            let mut out = String::new();
-            for chunk in bytes.utf8_chunks() {
-                out.push_str(chunk.valid());
-                for b in chunk.invalid() {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-            }
-            out
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        if !s.contains('\\') {
+            return s.to_string();
         }
     }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes a [`display_bytes`] text stands for.
+pub fn raw_bytes(text: &str) -> Vec<u8> {
+    if !text.contains('\\') {
+        return text.as_bytes().to_vec();
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match rest {
+            [b'\\', tail @ ..] => {
+                out.push(b'\\');
+                rest = tail;
+            }
+            [b'x', h, l, tail @ ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                let hex = [*h, *l];
+                let text = std::str::from_utf8(&hex).unwrap_or("00");
+                out.push(u8::from_str_radix(text, 16).unwrap_or(0));
+                rest = tail;
+            }
+            // Not produced by display_bytes; kept as it stands.
+            _ => out.push(b),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -261,3 +261,55 @@ fn extraction_replaces_rather_than_follows_an_earlier_symlink() {
     assert_eq!(std::fs::read(root.path().join("x")).unwrap(), b"overwritten?");
     assert_eq!(std::fs::read(root.path().join("d/f")).unwrap(), b"content");
 }
+
+#[test]
+fn a_hard_link_to_a_symlink_is_a_symlink_for_the_entries_below_it() {
+    let blob = tar_of(&[
+        raw_entry(b"s", b'2', b"", b"/etc"),
+        raw_entry(b"h", b'1', b"", b"s"),
+        raw_entry(b"h/passwd", b'0', b"root::0:0::/:/bin/sh", b""),
+    ]);
+    let err = refusal(&blob, &Limits::default());
+    assert!(
+        matches!(&err, ArchiveError::ThroughSymlink { entry, symlink } if entry == "h/passwd" && symlink == "h"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_symlink_replaced_by_a_directory_no_longer_blocks_its_entries() {
+    let blob = tar_of(&[
+        raw_entry(b"a/b", b'2', b"", b"/tmp"),
+        raw_entry(b"a/b", b'5', b"", b""),
+        raw_entry(b"a/b/c", b'0', b"fine", b""),
+    ]);
+    read_all(&blob, None, &Limits::default()).unwrap();
+}
+
+#[test]
+fn paths_are_bounded_in_total() {
+    let long = vec![b'p'; 3000];
+    let entries: Vec<_> = (0..4u8)
+        .flat_map(|i| {
+            let mut name = long.clone();
+            name.push(b'0' + i);
+            [pax_entry(&[("path", &name)]), raw_entry(b"short", b'0', b"", b"")]
+        })
+        .collect();
+    let limits = Limits {
+        max_path_bytes: 10_000,
+        ..Limits::default()
+    };
+    let err = refusal(&tar_of(&entries), &limits);
+    assert!(matches!(&err, ArchiveError::PathBytes { limit: 10_000, .. }), "{err}");
+}
+
+#[test]
+fn a_raw_byte_and_its_escaped_spelling_are_different_names() {
+    let raw = display_bytes(b"caf\xff");
+    let literal = display_bytes(b"caf\\xff");
+    assert_ne!(raw, literal);
+    for bytes in [&b"caf\xff"[..], b"caf\\xff", b"a\\\\b", b"plain/\xc3\xa9", b"\\x4"] {
+        assert_eq!(raw_bytes(&display_bytes(bytes)), bytes);
+    }
+}

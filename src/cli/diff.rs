@@ -53,8 +53,8 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
     let images = retrace::registry::RegistryImages::default();
     let report = retrace::diff::diff(&args.a, &args.b, &opts, Some(&images))?;
     match args.format {
-        DiffFormat::Text => print!("{}", retrace::diff::render::render_text(&report)),
-        DiffFormat::Json => print!("{}", retrace::diff::render::render_json(&report)),
+        DiffFormat::Text => super::out::print(retrace::diff::render::render_text(&report))?,
+        DiffFormat::Json => super::out::print(retrace::diff::render::render_json(&report))?,
     }
     Ok(report.outcome())
 }
@@ -67,6 +67,6 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
         previous: args.previous,
     };
     let summary = retrace::report::report(&args.build_dirs, &outputs)?;
-    print!("{}", retrace::report::render_text(&summary));
+    super::out::print(retrace::report::render_text(&summary))?;
     Ok(summary.outcome())
 }

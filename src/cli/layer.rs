@@ -5,6 +5,8 @@ use clap::Subcommand;
 use retrace::layer::{self, Profile, WalkOptions};
 use retrace::Outcome;
 
+use super::out;
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Write a diff directory as the layer a Docker release produced (gzip blob by default), and
@@ -57,6 +59,13 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Give up without a match after hashing this many candidates.
+        #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        search_candidates: u64,
+        /// Give up without a match after searching this many seconds.
+        #[arg(long, default_value_t = retrace::reproduce::cli::REPRODUCE_SEARCH_SECONDS)]
+        search_seconds: u64,
     },
 }
 
@@ -91,23 +100,33 @@ impl Command {
                 let info = if tar {
                     let info = write_to(output.as_deref(), |w| layer::write_tar_digest(&entries, &profile, w))?;
                     if !json {
-                        println!("diff_id {}\nsize {}", info.diff_id, info.size);
+                        out::println(format!("diff_id {}\nsize {}", info.diff_id, info.size))?;
                     }
                     serde_json::to_string(&info)?
                 } else {
                     let info = write_to(output.as_deref(), |w| layer::write_blob(&entries, &profile, w))?;
                     if !json {
-                        println!("digest {}\ndiff_id {}\nsize {}", info.digest, info.diff_id, info.size);
+                        out::println(format!(
+                            "digest {}\ndiff_id {}\nsize {}",
+                            info.digest, info.diff_id, info.size
+                        ))?;
                     }
                     serde_json::to_string(&info)?
                 };
                 if json {
-                    println!("{info}");
+                    out::println(info)?;
                 }
                 Ok(Outcome::Match)
             }
             Command::Compress { input, level, output } => {
-                retrace::gzip::compress_file(&input, output.as_deref(), level)?;
+                retrace::gzip::compress_file(&input, output.as_deref(), level).map_err(|e| match e {
+                    retrace::gzip::CompressError::Write { path, source }
+                        if path == Path::new(retrace::gzip::STDOUT) =>
+                    {
+                        out::write_error(source)
+                    }
+                    other => other.into(),
+                })?;
                 Ok(Outcome::Match)
             }
             Command::Reproduce {
@@ -116,13 +135,16 @@ impl Command {
                 platform,
                 layer,
                 json,
+                search_candidates,
+                search_seconds,
             } => {
                 use retrace::reproduce::cli::{render_text, reproduce_layer};
-                let report = reproduce_layer(&dir, &document, &platform, layer)?;
+                let time = std::time::Duration::from_secs(search_seconds);
+                let report = reproduce_layer(&dir, &document, &platform, layer, search_candidates, time)?;
                 if json {
-                    println!("{}", serde_json::to_string(&report)?);
+                    out::println(serde_json::to_string(&report)?)?;
                 } else {
-                    print!("{}", render_text(&report));
+                    out::print(render_text(&report))?;
                 }
                 Ok(if report.matched {
                     Outcome::Match
@@ -149,6 +171,6 @@ pub fn hash_file(args: HashFileArgs) -> anyhow::Result<Outcome> {
     let profile = Profile::from_name(&args.profile)?;
     let digest = layer::hash_file_on_disk(&args.path, args.name.as_deref(), &profile)
         .with_context(|| format!("hashing {}", args.path.display()))?;
-    println!("file:{}", digest.hex());
+    out::println(format!("file:{}", digest.hex()))?;
     Ok(Outcome::Match)
 }

@@ -5,6 +5,7 @@
 mod build;
 mod diff;
 mod layer;
+pub mod out;
 mod parse;
 mod registry;
 

@@ -40,9 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             format,
         },
     )?;
-    print!("{}", report.output);
+    super::out::print(&report.output)?;
     for e in &report.errors {
-        eprintln!("{e}");
+        super::out::eprintln(e);
     }
     if !report.errors.is_empty() {
         anyhow::bail!(

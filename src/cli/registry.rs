@@ -57,9 +57,9 @@ pub fn pull(args: PullArgs) -> anyhow::Result<Outcome> {
         offline: args.offline,
         store: args.store,
     })?;
-    eprintln!("{summary}");
+    super::out::eprintln(summary);
     if let Some(top) = report.top {
-        println!("{top}");
+        super::out::println(top.to_string())?;
     }
     Ok(Outcome::Match)
 }
@@ -77,7 +77,7 @@ pub fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
         style,
     })?;
     if let Some(text) = text {
-        print!("{text}");
+        super::out::print(text)?;
     }
     Ok(Outcome::Match)
 }

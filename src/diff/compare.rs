@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::budget::WorkBudget;
 use super::index::{looks_like_text, LayerIndex, Node};
 use super::nested;
 use crate::archive::Kind;
@@ -79,8 +80,8 @@ impl Change {
 }
 
 /// What the comparison looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CompareOptions {
+#[derive(Debug, Clone, Copy)]
+pub struct CompareOptions<'w> {
     /// Ignore what cannot carry meaning: mtimes, entry order, header encoding (format, user and
     /// group names), compression.
     pub semantic: bool,
@@ -88,6 +89,8 @@ pub struct CompareOptions {
     pub unified: bool,
     /// Descend into nested archives and package databases.
     pub descend: bool,
+    /// The run's budget for nested archives and text diffs.
+    pub budget: &'w WorkBudget,
 }
 
 fn mode_text(m: u32) -> String {
@@ -230,14 +233,23 @@ pub fn explain_bytes(path: &str, ca: &[u8], cb: &[u8], opts: &CompareOptions, ch
     if looks_like_text(ca) && looks_like_text(cb) {
         change.notes.push("text differs".into());
         if opts.unified {
+            if let Some(why) = opts.budget.text_refusal(ca.len(), cb.len()) {
+                change.notes.push(why);
+                return;
+            }
+            let started = std::time::Instant::now();
             let ta = std::str::from_utf8(ca).unwrap_or_default();
             let tb = std::str::from_utf8(cb).unwrap_or_default();
-            let diff = similar::TextDiff::from_lines(ta, tb);
+            // Past the deadline the diff is coarser (larger hunks) but still correct.
+            let diff = similar::TextDiff::configure()
+                .deadline(opts.budget.text_deadline())
+                .diff_lines(ta, tb);
             let text = diff
                 .unified_diff()
                 .context_radius(3)
                 .header(&format!("a/{path}"), &format!("b/{path}"))
                 .to_string();
+            opts.budget.charge_text(started.elapsed(), text.len());
             change.unified = Some(text);
         }
     }

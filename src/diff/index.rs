@@ -53,7 +53,15 @@ pub struct Retention {
     pub max_nested: u64,
     /// Total retained bytes per layer; past it, contents are hashed but not kept.
     pub budget: u64,
+    /// Total bytes per layer the second pass (differing files the first could not keep) retains.
+    pub second_pass_budget: u64,
+    /// Memory one layer's index may take, estimated as [`NODE_BYTES`] per entry plus its path: the
+    /// two operands are indexed at once, so two of these must fit with room to spare.
+    pub max_index_bytes: u64,
 }
+
+/// What one indexed entry costs besides its path: the node, its map slot and its small strings.
+pub const NODE_BYTES: u64 = 400;
 
 impl Default for Retention {
     fn default() -> Retention {
@@ -61,6 +69,8 @@ impl Default for Retention {
             max_text: 256 << 10,
             max_nested: 64 << 20,
             budget: 32 << 20,
+            second_pass_budget: 128 << 20,
+            max_index_bytes: 320 << 20,
         }
     }
 }
@@ -117,7 +127,15 @@ impl LayerIndex {
         let mut retained = 0u64;
         let mut pos = 0u32;
         let mut buf = vec![0u8; 128 << 10];
+        let mut footprint = 0u64;
         let summary = read_archive(blob, expected, limits, |entry, content| {
+            footprint += NODE_BYTES + entry.path.len() as u64;
+            if footprint > retention.max_index_bytes {
+                return Err(ArchiveError::IndexTooLarge {
+                    entry: entry.path.clone(),
+                    limit: retention.max_index_bytes,
+                });
+            }
             let digest = if entry.kind == Kind::File {
                 let nested = is_nested_candidate(&entry.path);
                 let keep_limit = if nested {
@@ -172,8 +190,9 @@ impl LayerIndex {
     }
 
     /// Reads only the contents of `wanted` files (those the first pass hashed but could not keep),
-    /// within the per-file bounds of `retention` but outside its budget: the set is small, being
-    /// the differing files only.
+    /// within the per-file bounds of `retention` and its second-pass budget: differing files can be
+    /// many and large (nested archives of up to `max_nested` bytes each), so what does not fit stays
+    /// unretained, and its change keeps the note saying so.
     pub fn read_contents(
         blob: impl Read,
         expected: Option<&Digest>,
@@ -182,13 +201,16 @@ impl LayerIndex {
         wanted: &std::collections::HashSet<String>,
     ) -> Result<HashMap<String, Vec<u8>>, ArchiveError> {
         let mut out = HashMap::new();
+        let mut retained = 0u64;
         read_archive(blob, expected, limits, |entry, content| {
             let limit = if is_nested_candidate(&entry.path) {
                 retention.max_nested
             } else {
                 retention.max_text
             };
-            if entry.kind == Kind::File && entry.size <= limit && wanted.contains(&entry.path) {
+            let fits = retained + entry.size <= retention.second_pass_budget;
+            if entry.kind == Kind::File && entry.size <= limit && fits && wanted.contains(&entry.path) {
+                retained += entry.size;
                 let mut bytes = Vec::with_capacity(entry.size as usize);
                 content.read_to_end(&mut bytes)?;
                 out.insert(entry.path.clone(), bytes);

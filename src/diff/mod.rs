@@ -8,6 +8,7 @@
 //! `--semantic` ignores what cannot carry meaning: mtimes, entry order, header encoding and
 //! compression.
 
+pub mod budget;
 pub mod cause;
 pub mod compare;
 pub mod index;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use crate::archive::{ArchiveError, Compression, Limits};
 use crate::Digest;
+use budget::{WorkBudget, WorkLimits};
 use compare::{compare, same_order, Change, CompareOptions};
 use index::{LayerIndex, Retention};
 use source::{resolve, ImageResolver, LayerSource, PlatformLayers, Subject};
@@ -69,6 +71,7 @@ pub struct DiffOptions {
     pub report_dir: Option<PathBuf>,
     pub limits: Limits,
     pub retention: Retention,
+    pub work: WorkLimits,
 }
 
 /// What the semantic mode leaves out, stated in every semantic report.
@@ -129,10 +132,12 @@ pub fn diff(
 ) -> Result<DiffReport, DiffError> {
     let sa = resolve(a, resolver)?;
     let sb = resolve(b, resolver)?;
+    let budget = WorkBudget::new(opts.work);
     let copts = CompareOptions {
         semantic: opts.semantic,
         unified: true,
         descend: true,
+        budget: &budget,
     };
     let comparisons = match (sa, sb) {
         (Subject::Layer(la), Subject::Layer(lb)) => {
@@ -287,8 +292,9 @@ fn fetch_unretained(
     });
     let (ca, cb) = (ca?, cb?);
     for c in changes.iter_mut().filter(|c| wanted.contains(&c.path)) {
-        c.notes.retain(|n| n != compare::NOT_RETAINED);
+        // A file that did not fit the second pass's budget either keeps its note.
         if let (Some(x), Some(y)) = (ca.get(&c.path), cb.get(&c.path)) {
+            c.notes.retain(|n| n != compare::NOT_RETAINED);
             let path = c.path.clone();
             compare::explain_bytes(&path, x, y, opts, c);
         }
@@ -429,10 +435,12 @@ pub fn diff_layer_files(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Compar
         opener: source::Opener::File(b.into()),
     };
     let (ia, ib) = read_pair(Some(&la), Some(&lb), opts)?;
+    let budget = WorkBudget::new(opts.work);
     let copts = CompareOptions {
         semantic: opts.semantic,
         unified: true,
         descend: true,
+        budget: &budget,
     };
     layer_comparison("layer".into(), &la, &ia.unwrap(), &lb, &ib.unwrap(), &copts, opts)
 }

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 
+use sha2::{Digest as _, Sha256};
+
+use super::budget::WorkBudget;
 use super::compare::{compare, Change, CompareOptions, PackageChange};
 use super::index::{LayerIndex, Node, Retention};
-use crate::archive::{ArchiveEntry, Kind, Limits};
+use crate::archive::{ArchiveEntry, ArchiveError, ArchiveSummary, Compression, Kind, Limits};
 use crate::Digest;
 
 pub enum Descent {
@@ -17,12 +20,13 @@ pub enum Descent {
 }
 
 /// Limits for archives found inside layers: they were already bounded as content of the layer,
-/// these bounds keep the descent itself cheap.
-fn nested_limits() -> Limits {
+/// these bounds keep the descent itself cheap. `left` is what remains of the run's budget for
+/// nested archives, which caps the bytes this one may expand to.
+fn nested_limits(left: u64) -> Limits {
     Limits {
         max_entries: 200_000,
         max_entry_size: 256 << 20,
-        max_total_bytes: 1 << 30,
+        max_total_bytes: left.min(1 << 30),
         ..Limits::default()
     }
 }
@@ -48,16 +52,29 @@ pub fn descend(path: &str, a: &[u8], b: &[u8], opts: &CompareOptions) -> Option<
         descend: false,
         ..*opts
     };
-    if [".tar", ".tar.gz", ".tgz"].iter().any(|e| name.ends_with(e)) {
-        let read = |bytes: &[u8]| {
-            LayerIndex::read(bytes, None, &nested_limits(), &Retention::default()).map_err(|e| e.to_string())
+    let budget = opts.budget;
+    let is_tar = [".tar", ".tar.gz", ".tgz"].iter().any(|e| name.ends_with(e));
+    let is_zip = [".whl", ".jar", ".zip"].iter().any(|e| name.ends_with(e));
+    if !is_tar && !is_zip {
+        return None;
+    }
+    if budget.nested_left() == 0 {
+        return Some(Ok(Descent::Note(budget.nested_spent_note())));
+    }
+    let read = |bytes: &[u8]| -> Result<LayerIndex, String> {
+        let index = if is_tar {
+            let index = LayerIndex::read(bytes, None, &nested_limits(budget.nested_left()), &Retention::default());
+            index.map_err(|e| match e {
+                ArchiveError::TotalTooLarge { .. } if budget.nested_left() < 1 << 30 => budget.nested_spent_note(),
+                e => e.to_string(),
+            })?
+        } else {
+            zip_index(bytes, budget)?
         };
-        return Some(read(a).and_then(|ia| Ok(Descent::Entries(compare(&ia, &read(b)?, &inner)))));
-    }
-    if [".whl", ".jar", ".zip"].iter().any(|e| name.ends_with(e)) {
-        return Some(zip_index(a).and_then(|ia| Ok(Descent::Entries(compare(&ia, &zip_index(b)?, &inner)))));
-    }
-    None
+        budget.charge_nested(index.summary.as_ref().map_or(0, |s| s.tar_size));
+        Ok(index)
+    };
+    Some(read(a).and_then(|ia| Ok(Descent::Entries(compare(&ia, &read(b)?, &inner)))))
 }
 
 /// Name -> version from a database of blank-line separated paragraphs.
@@ -114,41 +131,47 @@ fn pyc_note(a: &[u8], b: &[u8]) -> String {
 }
 
 /// Reads a zip archive into an index: files with their content digests, directories, modes and
-/// DOS modification times (as the mtime).
-fn zip_index(bytes: &[u8]) -> Result<LayerIndex, String> {
+/// DOS modification times (as the mtime). Every entry's content is inflated to hash it, so the bytes
+/// count against the run's nested-archive budget: entries of a crafted zip may all point at the
+/// same compressed data, each inflating to the maximum.
+fn zip_index(bytes: &[u8], budget: &WorkBudget) -> Result<LayerIndex, String> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
     let mut index = LayerIndex::empty();
-    let limits = nested_limits();
+    let limits = nested_limits(budget.nested_left());
     if zip.len() as u64 > limits.max_entries {
         return Err(format!("more than {} entries", limits.max_entries));
     }
+    let mut inflated = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).map_err(|e| e.to_string())?;
-        let path = f.name().trim_end_matches('/').to_string();
+        let path = crate::archive::display_bytes(f.name_raw())
+            .trim_end_matches('/')
+            .to_string();
         if f.size() > limits.max_entry_size {
             return Err(format!("entry `{path}` larger than {} bytes", limits.max_entry_size));
         }
         let is_dir = f.is_dir();
+        let keep = !is_dir && f.size() <= Retention::default().max_text;
         let mut content = Vec::new();
-        if !is_dir {
-            // Bounded by the declared size above; `take` guards against a lying header.
-            (&mut f)
-                .take(limits.max_entry_size + 1)
-                .read_to_end(&mut content)
-                .map_err(|e| e.to_string())?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut n = usize::from(!is_dir);
+        while n > 0 {
+            n = f.read(&mut buf).map_err(|e| e.to_string())?;
+            (size, inflated) = (size + n as u64, inflated + n as u64);
+            if size > limits.max_entry_size {
+                return Err(format!("entry `{path}` larger than {} bytes", limits.max_entry_size));
+            }
+            if inflated > limits.max_total_bytes {
+                return Err(budget.nested_spent_note());
+            }
+            hasher.update(&buf[..n]);
+            if keep {
+                content.extend_from_slice(&buf[..n]);
+            }
         }
-        let mtime = f
-            .last_modified()
-            .map(|t| {
-                // DOS times have no zone; shown as a sortable number YYYYMMDDhhmmss.
-                (t.year() as i64) * 10_000_000_000
-                    + (t.month() as i64) * 100_000_000
-                    + (t.day() as i64) * 1_000_000
-                    + (t.hour() as i64) * 10_000
-                    + (t.minute() as i64) * 100
-                    + t.second() as i64
-            })
-            .unwrap_or(0);
+        let mtime = f.last_modified().map_or(0, dos_time_to_unix);
         let entry = ArchiveEntry {
             path: String::new(),
             kind: if is_dir { Kind::Dir } else { Kind::File },
@@ -158,15 +181,52 @@ fn zip_index(bytes: &[u8]) -> Result<LayerIndex, String> {
             uname: String::new(),
             gname: String::new(),
             mtime,
-            size: content.len() as u64,
+            size,
             xattrs: BTreeMap::new(),
             format: "zip".into(),
         };
-        let node = Node::from_entry(&entry, (!is_dir).then(|| Digest::of(&content)), i as u32);
-        if !is_dir && content.len() <= Retention::default().max_text as usize {
+        let digest = (!is_dir).then(|| Digest::from_bytes(hasher.finalize().into()));
+        let node = Node::from_entry(&entry, digest, i as u32);
+        if keep {
             index.contents.insert(path.clone(), content);
         }
         index.nodes.insert(path, node);
     }
+    index.summary = Some(ArchiveSummary {
+        compression: Compression::None,
+        blob_digest: Digest::of(bytes),
+        blob_size: bytes.len() as u64,
+        diff_id: Digest::of(bytes),
+        tar_size: inflated,
+        entries: zip.len() as u64,
+    });
     Ok(index)
+}
+
+/// A zip entry's DOS time as seconds since the epoch. DOS times carry no zone; like `unzip -l`,
+/// they are read as written, here as UTC, so the number is comparable with tar mtimes.
+fn dos_time_to_unix(t: zip::DateTime) -> i64 {
+    let (y, m, d) = (i64::from(t.year()), i64::from(t.month()), i64::from(t.day()));
+    // Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dos_times_become_seconds_since_the_epoch() {
+        // 2019-01-30 22:19:52 UTC, as `date -u -d` gives it: 1548886792.
+        let t = zip::DateTime::from_date_and_time(2019, 1, 30, 22, 19, 52).unwrap();
+        assert_eq!(dos_time_to_unix(t), 1_548_886_792);
+        let leap = zip::DateTime::from_date_and_time(2000, 2, 29, 0, 0, 0).unwrap();
+        assert_eq!(dos_time_to_unix(leap), 951_782_400);
+    }
 }

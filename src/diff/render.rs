@@ -1,6 +1,7 @@
 //! Rendering a diff report as text, and writing the report dir: `diff.json`, `diff.txt` and one
 //! unified diff per differing text file, under a directory per comparison.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -136,29 +137,103 @@ fn safe_rel(path: &str) -> PathBuf {
     out
 }
 
-fn write_unified(dir: &Path, rel_dir: &Path, changes: &mut [Change], prefix: &str) -> Result<(), DiffError> {
+/// Chooses the file of each unified diff: the changed file's own path plus `.diff` when that is a
+/// usable name, else a numbered file under `_/`. A path is unusable when a component is too long
+/// for a file system (255 bytes) or when it collides with an earlier diff: a file `x` gives
+/// `x.diff`, which cannot also be the directory that a file `x.diff/y` needs.
+#[derive(Default)]
+struct Namer {
+    files: HashSet<PathBuf>,
+    dirs: HashSet<PathBuf>,
+    numbered: usize,
+}
+
+impl Namer {
+    fn name(&mut self, rel_dir: &Path, path: &str) -> PathBuf {
+        let wanted = rel_dir.join(safe_rel(&format!("{path}.diff")));
+        let too_long = wanted.components().any(|c| c.as_os_str().len() > 255);
+        let collides = self.files.contains(&wanted)
+            || self.dirs.contains(&wanted)
+            || wanted.ancestors().skip(1).any(|a| self.files.contains(a));
+        let rel = if too_long || collides {
+            self.numbered += 1;
+            rel_dir.join("_").join(format!("{}.diff", self.numbered))
+        } else {
+            wanted
+        };
+        self.dirs.extend(rel.ancestors().skip(1).map(Path::to_path_buf));
+        self.files.insert(rel.clone());
+        rel
+    }
+}
+
+fn write_unified(
+    dir: &Path,
+    rel_dir: &Path,
+    changes: &mut [Change],
+    prefix: &str,
+    namer: &mut Namer,
+) -> Result<(), DiffError> {
     for c in changes.iter_mut() {
         if let Some(text) = c.unified.take() {
-            let rel = rel_dir.join(safe_rel(&format!("{prefix}{}.diff", c.path)));
+            let rel = namer.name(rel_dir, &format!("{prefix}{}", c.path));
             let path = dir.join(&rel);
             write_atomic(&path, |w| w.write_all(text.as_bytes())).map_err(|e| DiffError::io(&path, e))?;
             c.unified_diff = Some(rel.to_string_lossy().into_owned());
         }
         let nested_prefix = format!("{prefix}{}!/", c.path);
-        write_unified(dir, rel_dir, &mut c.nested, &nested_prefix)?;
+        write_unified(dir, rel_dir, &mut c.nested, &nested_prefix, namer)?;
     }
     Ok(())
 }
 
-/// Writes the unified diffs (recording where in the report), then `diff.json` and `diff.txt`.
+/// Writes the report dir: the unified diffs (recording where in the report), then `diff.json` and
+/// `diff.txt`. Everything is written into a fresh directory beside `dir`, which replaces `dir` only
+/// once complete, so the report dir is complete or absent. An existing `dir` is replaced only when
+/// it is empty or an earlier report (it holds `diff.json`), never another directory.
 pub fn write_report_dir(r: &mut DiffReport, dir: &Path) -> Result<(), DiffError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let replaceable = match std::fs::read_dir(dir) {
+        Ok(mut listing) => listing.next().is_none() || dir.join("diff.json").is_file(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
+    if !replaceable {
+        return Err(DiffError::Layout {
+            path: dir.into(),
+            message: "exists and is not an earlier report dir (no diff.json); refusing to replace it".into(),
+        });
+    }
+    std::fs::create_dir_all(parent).map_err(|e| DiffError::io(parent, e))?;
+    let fresh = tempfile::Builder::new()
+        .prefix(".retrace-report-")
+        .tempdir_in(parent)
+        .map_err(|e| DiffError::io(parent, e))?;
+    let _registered = crate::fsutil::Temporary::register(fresh.path());
+    crate::fsutil::set_default_mode(fresh.path(), true).map_err(|e| DiffError::io(fresh.path(), e))?;
+    let mut namer = Namer::default();
     for c in r.comparisons.iter_mut() {
         let rel_dir = PathBuf::from(slug(&c.label));
-        write_unified(dir, &rel_dir, &mut c.changes, "")?;
+        write_unified(fresh.path(), &rel_dir, &mut c.changes, "", &mut namer)?;
     }
-    let json = dir.join("diff.json");
+    let json = fresh.path().join("diff.json");
     write_atomic(&json, |w| w.write_all(render_json(r).as_bytes())).map_err(|e| DiffError::io(&json, e))?;
-    let txt = dir.join("diff.txt");
+    let txt = fresh.path().join("diff.txt");
     write_atomic(&txt, |w| w.write_all(render_text(r).as_bytes())).map_err(|e| DiffError::io(&txt, e))?;
+    replace_dir(fresh, dir)
+}
+
+/// Moves the complete report into place, the earlier one (if any) aside first and then away.
+fn replace_dir(fresh: tempfile::TempDir, dir: &Path) -> Result<(), DiffError> {
+    if dir.exists() {
+        let old = fresh.path().with_extension("old");
+        std::fs::rename(dir, &old).map_err(|e| DiffError::io(dir, e))?;
+        std::fs::remove_dir_all(&old).map_err(|e| DiffError::io(&old, e))?;
+    }
+    std::fs::rename(fresh.path(), dir).map_err(|e| DiffError::io(dir, e))?;
+    // The directory now lives under its final name; dropping the guard must not delete it.
+    let _ = fresh.keep();
     Ok(())
 }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::DiffError;
+use crate::oci::IndexLimits;
 use crate::Digest;
 
 /// How to get a layer's bytes.
@@ -177,12 +178,56 @@ fn descriptor_digest(path: &Path, d: &Value) -> Result<Digest, DiffError> {
     })
 }
 
+/// How far a walk through nested indexes has gone, against [`IndexLimits`].
+struct IndexWalk {
+    limits: IndexLimits,
+    depth: usize,
+    visited: usize,
+}
+
+impl IndexWalk {
+    fn new() -> IndexWalk {
+        IndexWalk {
+            limits: IndexLimits::default(),
+            // The layout's own index.json is the first level.
+            depth: 1,
+            visited: 0,
+        }
+    }
+
+    /// Counts one more manifest or index at `path`, refusing the walk past either bound.
+    fn visit(&mut self, path: &Path) -> Result<(), DiffError> {
+        self.visited += 1;
+        let refusal = if self.depth > self.limits.max_depth {
+            format!("indexes nested more than {} deep", self.limits.max_depth)
+        } else if self.visited > self.limits.max_manifests {
+            format!(
+                "more than {} manifests and indexes in one image",
+                self.limits.max_manifests
+            )
+        } else {
+            return Ok(());
+        };
+        Err(DiffError::Layout {
+            path: path.into(),
+            message: refusal,
+        })
+    }
+}
+
 /// The platforms of a manifest or index blob in `layout`.
-fn image_from_blob(layout: &Path, digest: &Digest, platform: Option<String>) -> Result<Vec<PlatformLayers>, DiffError> {
+fn image_from_blob(
+    layout: &Path,
+    digest: &Digest,
+    platform: Option<String>,
+    walk: &mut IndexWalk,
+) -> Result<Vec<PlatformLayers>, DiffError> {
     let path = blob_path(layout, digest);
+    walk.visit(&path)?;
     let doc = read_json(&path)?;
     if is_index(&doc) {
         let mut out = Vec::new();
+        walk.depth += 1;
         for m in doc["manifests"].as_array().into_iter().flatten() {
             let d = descriptor_digest(&path, m)?;
             let p = m.get("platform").and_then(platform_text);
@@ -190,8 +235,9 @@ fn image_from_blob(layout: &Path, digest: &Digest, platform: Option<String>) -> 
                 // Attestation manifests are not images of a platform.
                 continue;
             }
-            out.extend(image_from_blob(layout, &d, p)?);
+            out.extend(image_from_blob(layout, &d, p, walk)?);
         }
+        walk.depth -= 1;
         return Ok(out);
     }
     let platform = match platform {
@@ -231,6 +277,7 @@ fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
     let index_path = dir.join("index.json");
     let index = read_json(&index_path)?;
     let mut out = Vec::new();
+    let mut walk = IndexWalk::new();
     for m in index["manifests"].as_array().into_iter().flatten() {
         let name = m
             .pointer("/annotations/org.opencontainers.image.ref.name")
@@ -241,7 +288,12 @@ fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
             }
         }
         let d = descriptor_digest(&index_path, m)?;
-        out.extend(image_from_blob(dir, &d, m.get("platform").and_then(platform_text))?);
+        out.extend(image_from_blob(
+            dir,
+            &d,
+            m.get("platform").and_then(platform_text),
+            &mut walk,
+        )?);
     }
     if out.is_empty() {
         return Err(DiffError::Layout {
@@ -263,7 +315,12 @@ fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| DiffError::io(&path, e))?;
     if n == 1 && head[0] == b'{' {
-        return Ok(Subject::Image(image_from_blob(dir, digest, None)?));
+        return Ok(Subject::Image(image_from_blob(
+            dir,
+            digest,
+            None,
+            &mut IndexWalk::new(),
+        )?));
     }
     Ok(Subject::Layer(LayerSource {
         label: format!("{}@{digest}", dir.display()),

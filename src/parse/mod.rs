@@ -6,6 +6,7 @@
 
 mod error;
 
+use std::io::Read as _;
 use std::path::Path;
 
 use pest::error::{ErrorVariant, InputLocation};
@@ -24,14 +25,28 @@ use crate::Digest;
 #[grammar = "../grammar/repo-info.pest"]
 struct RepoInfoParser;
 
+/// The largest document read. Real repo-info documents are under 1 MiB; the bound keeps a device
+/// such as `/dev/zero` or a crafted file from exhausting memory before parsing starts.
+pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+
 /// Reads and parses one document file.
 pub fn parse_file(path: &Path) -> Result<Document, ParseError> {
-    let bytes = std::fs::read(path).map_err(|e| ParseError {
+    let whole_file = |line, message| ParseError {
         path: path.display().to_string(),
-        line: 0,
+        line,
         column: 0,
-        message: format!("cannot read the file: {e}"),
-    })?;
+        message,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| whole_file(0, format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(whole_file(
+            0,
+            format!("the document is larger than the limit of {MAX_DOCUMENT_BYTES} bytes"),
+        ));
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

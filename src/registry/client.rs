@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{
@@ -26,6 +26,9 @@ use super::reference::Reference;
 use super::store::{BlobMeta, Store};
 use crate::digest::{Digest, DigestWriter};
 
+/// The largest token server answer read; real ones are a few KiB.
+pub const MAX_TOKEN_BYTES: usize = 1 << 20;
+
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub credentials: Credentials,
@@ -36,6 +39,15 @@ pub struct ClientOptions {
     /// Limit for connecting and for each read or write; a stalled transfer fails after this and is
     /// resumed by the next attempt.
     pub timeout: Duration,
+    /// Limit for one whole exchange whose body is read into memory (manifest, config, token): a
+    /// server that drips its answer a byte at a time never trips `timeout`, so this bounds the total.
+    pub request_deadline: Duration,
+    /// Limit for one whole blob download, all attempts and resumes together.
+    pub blob_deadline: Duration,
+    /// A blob transfer averaging fewer bytes per second than this once `rate_grace` has passed is
+    /// abandoned: a server dripping bytes would otherwise hold the download until `blob_deadline`.
+    pub min_blob_rate: u64,
+    pub rate_grace: Duration,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +57,10 @@ impl Default for ClientOptions {
             attempts: 5,
             backoff: Duration::from_millis(500),
             timeout: Duration::from_secs(60),
+            request_deadline: Duration::from_secs(60),
+            blob_deadline: Duration::from_secs(3600),
+            min_blob_rate: 16 << 10,
+            rate_grace: Duration::from_secs(30),
         }
     }
 }
@@ -133,6 +149,14 @@ impl Client {
             let resp = match build(req).send() {
                 Ok(resp) => resp,
                 Err(e) => {
+                    if e.is_timeout() && attempt >= self.opts.attempts {
+                        return Err(RegistryError::Timeout {
+                            method: method_name,
+                            url: url.to_string(),
+                            what: "per-read timeout",
+                            seconds: self.opts.timeout.as_secs(),
+                        });
+                    }
                     // A host that does not resolve will not resolve a moment later either (an
                     // offline machine): retrying would only make every caller wait out the backoff.
                     if attempt >= self.opts.attempts || unresolvable(&e) {
@@ -213,11 +237,9 @@ impl Client {
                     }
                     match req.send() {
                         Ok(resp) if resp.status().is_success() => {
-                            let body: serde_json::Value = resp
-                                .bytes()
-                                .map_err(|e| e.to_string())
-                                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-                                .map_err(|e| RegistryError::Auth {
+                            let bytes = self.read_limited(resp, "token response", MAX_TOKEN_BYTES, realm)?;
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Auth {
                                     url: realm.clone(),
                                     message: format!("token response is not JSON: {e}"),
                                 })?;
@@ -241,6 +263,14 @@ impl Client {
                             });
                         }
                         Ok(resp) => last_error = format!("HTTP {}", resp.status().as_u16()),
+                        Err(e) if e.is_timeout() => {
+                            return Err(RegistryError::Timeout {
+                                method: "GET",
+                                url: realm.clone(),
+                                what: "per-read timeout",
+                                seconds: self.opts.timeout.as_secs(),
+                            })
+                        }
                         Err(e) => last_error = error_chain(&e),
                     }
                     if attempt < self.opts.attempts {
@@ -266,7 +296,7 @@ impl Client {
         let content_type = header_string(resp.headers(), CONTENT_TYPE.as_str());
         let served_digest =
             header_string(resp.headers(), "docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
-        let bytes = read_limited(resp, MAX_MANIFEST_BYTES, &url)?;
+        let bytes = self.read_limited(resp, "manifest", MAX_MANIFEST_BYTES, &url)?;
         let found = Digest::of(&bytes);
         for expected in r.digest.iter().chain(served_digest.iter()) {
             if *expected != found {
@@ -300,7 +330,7 @@ impl Client {
         let url = format!("{}/blobs/{d}", r.api_base());
         let resp = self.send(r, Access::Pull, Method::GET, &url, &|b| b)?;
         let resp = expect_success(resp, "GET", &url)?;
-        let bytes = read_limited(resp, limit, &url)?;
+        let bytes = self.read_limited(resp, "blob", limit, &url)?;
         let found = Digest::of(&bytes);
         if found != *d {
             return Err(RegistryError::DigestMismatch {
@@ -321,14 +351,31 @@ impl Client {
         let url = format!("{}/blobs/{d}", r.api_base());
         let partial = store.partial_path(d)?;
         let mut last_error = String::new();
+        let until = Instant::now() + self.opts.blob_deadline;
         for attempt in 1..=self.opts.attempts {
-            match self.fetch_attempt(r, d, expected_size, store, &url, &partial)? {
+            if Instant::now() >= until {
+                break;
+            }
+            let transfer = Transfer {
+                url: &url,
+                partial: &partial,
+                until,
+            };
+            match self.fetch_attempt(r, d, expected_size, store, &transfer)? {
                 Attempt::Done(meta) => return Ok(meta),
                 Attempt::Interrupted(why) => last_error = why,
             }
             if attempt < self.opts.attempts {
                 std::thread::sleep(self.backoff(attempt));
             }
+        }
+        if Instant::now() >= until {
+            return Err(RegistryError::Timeout {
+                method: "GET",
+                url,
+                what: "download deadline",
+                seconds: self.opts.blob_deadline.as_secs(),
+            });
         }
         Err(RegistryError::Transport {
             method: "GET",
@@ -344,9 +391,9 @@ impl Client {
         d: &Digest,
         expected_size: Option<u64>,
         store: &Store,
-        url: &str,
-        partial: &std::path::Path,
+        transfer: &Transfer<'_>,
     ) -> Result<Attempt> {
+        let Transfer { url, partial, until } = *transfer;
         let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
         let resp = self.send(r, Access::Pull, Method::GET, url, &|b| {
             if have > 0 {
@@ -398,7 +445,7 @@ impl Client {
             let mut old = fs::File::open(partial).map_err(|e| RegistryError::io(partial, e))?;
             io::copy(&mut old, &mut writer).map_err(|e| RegistryError::io(partial, e))?;
         }
-        let mut body = resp;
+        let mut body = Deadline::new(resp, until).with_floor(self.opts.min_blob_rate, self.opts.rate_grace);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match body.read(&mut buf) {
@@ -407,6 +454,14 @@ impl Client {
                 Err(e) => {
                     // Keep what arrived: the next attempt asks for the rest.
                     file.flush().map_err(|e| RegistryError::io(partial, e))?;
+                    if body.slow {
+                        return Err(RegistryError::TooSlow {
+                            method: "GET",
+                            url: url.to_string(),
+                            floor: self.opts.min_blob_rate,
+                            grace: self.opts.rate_grace.as_secs(),
+                        });
+                    }
                     return Ok(Attempt::Interrupted(e.to_string()));
                 }
             };
@@ -427,18 +482,7 @@ impl Client {
         }
         file.flush().map_err(|e| RegistryError::io(partial, e))?;
         drop(file);
-        let (found, size, _) = writer.finish();
-        if found != *d {
-            let _ = fs::remove_file(partial);
-            return Err(RegistryError::DigestMismatch {
-                what: "blob",
-                expected: *d,
-                found,
-                url: url.to_string(),
-                size,
-            });
-        }
-        store.commit(partial, d)?;
+        let size = commit_verified(store, transfer, d, expected_size, writer)?;
         let meta = BlobMeta {
             size,
             media_type,
@@ -504,6 +548,47 @@ impl Client {
     }
 }
 
+/// Moves a complete download into the store once it hashes to `d` and has the descriptor's size;
+/// a file failing either check is deleted, so it is never resumed nor stored. Returns its size.
+fn commit_verified(
+    store: &Store,
+    transfer: &Transfer<'_>,
+    d: &Digest,
+    expected_size: Option<u64>,
+    hashed: DigestWriter<io::Sink>,
+) -> Result<u64> {
+    let (found, size, _) = hashed.finish();
+    if found == *d && expected_size.is_some_and(|e| e != size) {
+        let _ = fs::remove_file(transfer.partial);
+        return Err(RegistryError::SizeMismatch {
+            what: "blob",
+            digest: *d,
+            expected: expected_size.unwrap_or(0),
+            found: size,
+        });
+    }
+    if found != *d {
+        let _ = fs::remove_file(transfer.partial);
+        return Err(RegistryError::DigestMismatch {
+            what: "blob",
+            expected: *d,
+            found,
+            url: transfer.url.to_string(),
+            size,
+        });
+    }
+    store.commit(transfer.partial, d)?;
+    Ok(size)
+}
+
+/// Where one blob download goes, and until when it may take.
+#[derive(Clone, Copy)]
+struct Transfer<'a> {
+    url: &'a str,
+    partial: &'a std::path::Path,
+    until: Instant,
+}
+
 enum Attempt {
     Done(BlobMeta),
     Interrupted(String),
@@ -528,7 +613,9 @@ fn header_string(h: &HeaderMap, name: &str) -> Option<String> {
 /// The registry's error text (`{"errors":[{"code":...,"message":...}]}`), shortened, for messages.
 fn error_message(resp: Response) -> String {
     let mut text = String::new();
-    let _ = resp.take(4096).read_to_string(&mut text);
+    // Only a courtesy for the message: a server dripping it is not waited on for long.
+    let until = Instant::now() + Duration::from_secs(10);
+    let _ = Deadline::new(resp, until).take(4096).read_to_string(&mut text);
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
         if let Some(errors) = v.get("errors").and_then(|e| e.as_array()) {
             let parts: Vec<String> = errors
@@ -566,22 +653,96 @@ fn expect_success(resp: Response, method: &'static str, url: &str) -> Result<Res
     })
 }
 
-fn read_limited(resp: Response, limit: usize, url: &str) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    resp.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| RegistryError::Transport {
-            method: "GET",
-            url: url.to_string(),
-            message: e.to_string(),
-            attempts: 1,
-        })?;
-    if bytes.len() > limit {
-        return Err(RegistryError::Other(format!(
-            "{url}: response larger than {limit} bytes refused"
-        )));
+/// A body reader that fails with `TimedOut` once its deadline has passed, or, with a floor, once
+/// its average rate after the grace period is below the floor (and then says so in `slow`). Each
+/// read is also bounded by the client's per-read timeout, so a limit is overshot by at most that.
+struct Deadline<R> {
+    inner: R,
+    until: Instant,
+    started: Instant,
+    read: u64,
+    /// Bytes per second, and the time before it applies.
+    floor: Option<(u64, Duration)>,
+    slow: bool,
+}
+
+impl<R> Deadline<R> {
+    fn new(inner: R, until: Instant) -> Deadline<R> {
+        Deadline {
+            inner,
+            until,
+            started: Instant::now(),
+            read: 0,
+            floor: None,
+            slow: false,
+        }
     }
-    Ok(bytes)
+
+    fn with_floor(self, rate: u64, grace: Duration) -> Deadline<R> {
+        Deadline {
+            floor: Some((rate, grace)),
+            ..self
+        }
+    }
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.until {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some((rate, grace)) = self.floor {
+            let elapsed = self.started.elapsed();
+            if elapsed > grace && (self.read as f64) < rate as f64 * elapsed.as_secs_f64() {
+                self.slow = true;
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "transfer too slow"));
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Client {
+    /// Reads a body that is kept in memory, refusing more than `limit` bytes or more time than the
+    /// request deadline.
+    fn read_limited(&self, resp: Response, what: &'static str, limit: usize, url: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let until = Instant::now() + self.opts.request_deadline;
+        Deadline::new(resp, until)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut => {
+                    let (what, limit) = if Instant::now() >= until {
+                        ("request deadline", self.opts.request_deadline)
+                    } else {
+                        ("per-read timeout", self.opts.timeout)
+                    };
+                    RegistryError::Timeout {
+                        method: "GET",
+                        url: url.to_string(),
+                        what,
+                        seconds: limit.as_secs(),
+                    }
+                }
+                _ => RegistryError::Transport {
+                    method: "GET",
+                    url: url.to_string(),
+                    message: e.to_string(),
+                    attempts: 1,
+                },
+            })?;
+        if bytes.len() > limit {
+            return Err(RegistryError::BodyTooLarge {
+                what,
+                url: url.to_string(),
+                limit: limit as u64,
+            });
+        }
+        Ok(bytes)
+    }
 }
 
 /// Resolves an upload `Location`, which registries may send relative to the request.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::registry::auth::Credentials;
 use crate::registry::manifest::DOCKER_MANIFEST_V2;
-use crate::registry::testserver::{Reply, TestServer};
+use crate::registry::testserver::{Reply, Stream, TestServer};
 
 fn client(credentials: Credentials) -> Client {
     Client::new(ClientOptions {
@@ -15,6 +15,25 @@ fn client(credentials: Credentials) -> Client {
         attempts: 3,
         backoff: Duration::from_millis(1),
         timeout: Duration::from_secs(10),
+        request_deadline: Duration::from_secs(10),
+        blob_deadline: Duration::from_secs(30),
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+/// A client whose deadlines are short enough for a test to run into them.
+fn impatient_client() -> Client {
+    Client::new(ClientOptions {
+        credentials: Credentials::default(),
+        attempts: 2,
+        backoff: Duration::from_millis(1),
+        timeout: Duration::from_secs(5),
+        request_deadline: Duration::from_secs(2),
+        blob_deadline: Duration::from_secs(2),
+        // Out of the way of the deadline tests; the floor test sets its own.
+        min_blob_rate: 0,
+        rate_grace: Duration::from_secs(60),
     })
     .unwrap()
 }
@@ -250,4 +269,121 @@ fn refused_connections_report_the_url_and_attempts() {
         }
         other => panic!("expected a transport error, got {other}"),
     }
+}
+
+/// A registry whose token endpoint answers 200 with `token` as its body sending mode.
+fn token_server(token: Stream) -> TestServer {
+    let addr: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let a = addr.clone();
+    let server = TestServer::start(move |req| {
+        if req.path.starts_with("/token") {
+            return Reply::new(200, r#"{"token":"tok-1"}"#).streamed(token);
+        }
+        let challenge = format!(r#"Bearer realm="http://{}/token",service="s""#, a.get().unwrap());
+        Reply::new(401, "").header("WWW-Authenticate", &challenge)
+    });
+    addr.set(server.addr.clone()).unwrap();
+    server
+}
+
+#[test]
+fn an_endless_token_body_is_refused_at_its_size_limit() {
+    let server = token_server(Stream::Endless);
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = impatient_client().manifest(&r).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::BodyTooLarge { limit, .. } if limit == MAX_TOKEN_BYTES as u64),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dripping_token_server_is_reported_as_a_timeout() {
+    let server = token_server(Stream::Drip(Duration::from_millis(500)));
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = impatient_client().manifest(&r).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::Timeout {
+                what: "request deadline",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+/// Fetches a 1000-byte blob, sent as `stream`, from a one-blob registry with `client` under the
+/// descriptor size `size`; returns the error and whether the store ended up holding the blob.
+fn fetch_refused(client: &Client, stream: Stream, size: u64) -> (RegistryError, bool) {
+    let blob = blob_bytes(1000);
+    let d = Digest::of(&blob);
+    let server = TestServer::start(move |_| Reply::new(200, blob.clone()).streamed(stream));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+    let err = client.fetch_blob(&r, &d, Some(size), &store).unwrap_err();
+    (err, store.has(&d))
+}
+
+#[test]
+fn a_dripping_blob_ends_at_the_download_deadline() {
+    let drip = Stream::Drip(Duration::from_millis(300));
+    let (err, stored) = fetch_refused(&impatient_client(), drip, 1000);
+    assert!(
+        matches!(
+            err,
+            RegistryError::Timeout {
+                what: "download deadline",
+                seconds: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!stored);
+}
+
+#[test]
+fn a_blob_shorter_than_its_descriptor_is_refused() {
+    let (err, stored) = fetch_refused(&client(Credentials::default()), Stream::Whole, 5000);
+    assert!(
+        matches!(
+            err,
+            RegistryError::SizeMismatch {
+                expected: 5000,
+                found: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!stored);
+}
+
+#[test]
+fn a_dripping_blob_is_abandoned_below_the_rate_floor() {
+    let c = Client::new(ClientOptions {
+        backoff: Duration::from_millis(1),
+        min_blob_rate: 1000,
+        rate_grace: Duration::from_secs(1),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let (err, stored) = fetch_refused(&c, Stream::Drip(Duration::from_millis(100)), 1000);
+    assert!(
+        matches!(
+            err,
+            RegistryError::TooSlow {
+                floor: 1000,
+                grace: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert!(!stored);
 }

@@ -48,6 +48,45 @@ pub enum RegistryError {
         expected: u64,
     },
 
+    /// No complete answer arrived within a deadline (the per-request one, or the whole download's).
+    #[error("{method} {url}: timed out: no complete answer within the {what} of {seconds} s")]
+    Timeout {
+        method: &'static str,
+        url: String,
+        what: &'static str,
+        seconds: u64,
+    },
+
+    /// A blob arrived slower than the floor: a server dripping bytes is not waited on for an hour.
+    #[error("{method} {url}: timed out: slower than {floor} bytes/s on average after {grace} s; abandoned")]
+    TooSlow {
+        method: &'static str,
+        url: String,
+        floor: u64,
+        grace: u64,
+    },
+
+    /// A response body (manifest, config, token, error text) exceeded its cap; reading stopped there.
+    #[error("{url}: {what} larger than the limit of {limit} bytes refused")]
+    BodyTooLarge {
+        what: &'static str,
+        url: String,
+        limit: u64,
+    },
+
+    /// The blob's bytes hash to its digest but their length is not the descriptor's `size`.
+    #[error("{what} {digest}: {found} bytes, but its descriptor says {expected}; refused")]
+    SizeMismatch {
+        what: &'static str,
+        digest: Digest,
+        expected: u64,
+        found: u64,
+    },
+
+    /// A descriptor names external `urls` for a layer retrace would have to fetch from elsewhere.
+    #[error("{what}: layer {digest} lists external `urls`; only foreign (non-distributable) layers may, and retrace does not fetch them")]
+    ExternalUrls { what: String, digest: Digest },
+
     #[error("{what}: unsupported media type `{media_type}`")]
     UnsupportedMediaType { what: String, media_type: String },
 

@@ -34,7 +34,9 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
         store.verify(d)?;
         let src = store.blob_path(d);
         let tmp = blob_dir.join(format!(".{}.tmp", d.hex()));
+        let _registered = crate::fsutil::Temporary::register(&tmp);
         fs::copy(&src, &tmp).map_err(|e| RegistryError::io(&tmp, e))?;
+        crate::fsutil::set_default_mode(&tmp, false).map_err(|e| RegistryError::io(&tmp, e))?;
         fs::rename(&tmp, &dest).map_err(|e| RegistryError::io(&dest, e))?;
     }
     let layout = dir.join("oci-layout");

@@ -10,6 +10,7 @@ use super::manifest::{Descriptor, FetchedManifest, Manifest, Platform, DOCKER_FO
 use super::reference::Reference;
 use super::source::ImageSource;
 use crate::digest::Digest;
+use crate::oci::IndexLimits;
 
 /// One platform's image, resolved: its manifest (and the descriptor that led to it, when it came from
 /// an index) and its parsed manifest body.
@@ -38,6 +39,13 @@ pub fn resolve(source: &dyn ImageSource, r: &Reference, platform: Option<&Platfo
             manifest: top.clone(),
         }),
         Manifest::Index(index) => {
+            let limit = IndexLimits::default().max_manifests;
+            if index.manifests.len() > limit {
+                return Err(RegistryError::UnsupportedMediaType {
+                    what: format!("{r}: index"),
+                    media_type: format!("{} with more than {limit} manifests", top.media_type),
+                });
+            }
             for entry in &index.manifests {
                 if let Some(filter) = platform {
                     if !entry.platform.as_ref().is_some_and(|p| p.matches(filter)) {
@@ -115,9 +123,16 @@ pub fn pull(
         };
         report.platforms.push(platform);
         for desc in std::iter::once(&m.config).chain(&m.layers) {
-            if desc.media_type == DOCKER_FOREIGN_LAYER || desc.urls.as_ref().is_some_and(|u| !u.is_empty()) {
+            if desc.media_type == DOCKER_FOREIGN_LAYER {
                 report.foreign_skipped += 1;
                 continue;
+            }
+            if desc.urls.as_ref().is_some_and(|u| !u.is_empty()) {
+                // Skipping it would leave the pulled image incomplete while reporting success.
+                return Err(RegistryError::ExternalUrls {
+                    what: format!("{r} ({})", image.manifest.digest),
+                    digest: desc.digest,
+                });
             }
             if blobs.insert(desc.digest, ()).is_some() {
                 continue;

@@ -144,6 +144,20 @@ fn layout_entry(dir: &std::path::Path, tag: Option<&str>) -> Result<Descriptor> 
     })
 }
 
+/// A blob whose bytes hash to its digest but whose length is not its descriptor's: the descriptor
+/// is wrong, and a summary must not report its size as verified.
+fn check_size(desc: &Descriptor, found: u64) -> Result<()> {
+    if found == desc.size {
+        return Ok(());
+    }
+    Err(RegistryError::SizeMismatch {
+        what: "blob",
+        digest: desc.digest,
+        expected: desc.size,
+        found,
+    })
+}
+
 fn not_offline(what: String, store: &Store) -> RegistryError {
     RegistryError::NotAvailableOffline {
         what,
@@ -264,7 +278,7 @@ impl ImageSource for Source {
             Source::Online { client, store } => {
                 if store.has(&desc.digest) {
                     match store.verify(&desc.digest) {
-                        Ok(_) => return Ok(false),
+                        Ok(size) => return check_size(desc, size).map(|()| false),
                         // Damaged on disk after it was stored: the registry still has the real
                         // bytes, so drop the bad copy and fetch again.
                         Err(RegistryError::DigestMismatch { .. }) => store.remove(&desc.digest)?,
@@ -282,8 +296,8 @@ impl ImageSource for Source {
                 if !store.has(&desc.digest) {
                     return Err(not_offline(format!("blob {}", desc.digest), store));
                 }
-                store.verify(&desc.digest)?;
-                Ok(false)
+                let size = store.verify(&desc.digest)?;
+                check_size(desc, size).map(|()| false)
             }
             Source::Layout { dir } => {
                 layout::read_blob(dir, &desc.digest)?;
@@ -376,5 +390,76 @@ mod online_tests {
         assert!(source.ensure_blob(&r, &desc).unwrap(), "fetched again");
         assert_eq!(store.read(&d).unwrap(), blob);
         assert!(!source.ensure_blob(&r, &desc).unwrap(), "now served from the store");
+    }
+
+    /// A registry serving one image manifest whose only layer is `layer` (config `{}`).
+    fn one_layer_registry(layer: serde_json::Value) -> TestServer {
+        let config = b"{}".to_vec();
+        let cd = Digest::of(&config);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::registry::manifest::DOCKER_MANIFEST_V2,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cd.to_string(), "size": 2},
+            "layers": [layer],
+        })
+        .to_string();
+        TestServer::start(move |req| {
+            if req.path.contains("/manifests/") {
+                Reply::new(200, manifest.clone()).header("Content-Type", crate::registry::manifest::DOCKER_MANIFEST_V2)
+            } else {
+                Reply::new(200, config.clone())
+            }
+        })
+    }
+
+    fn online(dir: &std::path::Path) -> Source {
+        let client = Client::new(ClientOptions {
+            backoff: Duration::from_millis(1),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        Source::Online {
+            client,
+            store: Store::new(dir),
+        }
+    }
+
+    #[test]
+    fn a_layer_with_external_urls_is_refused_not_skipped() {
+        let d = Digest::of(b"elsewhere");
+        let server = one_layer_registry(serde_json::json!({
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "digest": d.to_string(), "size": 9, "urls": ["http://example.invalid/layer"],
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let r: Reference = format!("{}/test/image:v1", server.addr).parse().unwrap();
+        let err = crate::registry::pull::pull(&online(dir.path()), &r, None, None).unwrap_err();
+        assert!(
+            matches!(err, RegistryError::ExternalUrls { digest, .. } if digest == d),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_stored_blob_shorter_than_its_descriptor_is_refused() {
+        let blob = b"the real layer bytes".to_vec();
+        let d = Digest::of(&blob);
+        let dir = tempfile::tempdir().unwrap();
+        let source = online(dir.path());
+        let Source::Online { store, .. } = &source else {
+            unreachable!()
+        };
+        store.put(&blob).unwrap();
+        let r: Reference = "127.0.0.1:9/test/image:v1".parse().unwrap();
+        let desc = Descriptor {
+            media_type: String::new(),
+            digest: d,
+            size: blob.len() as u64 + 100,
+            urls: None,
+            platform: None,
+            annotations: None,
+        };
+        let err = source.ensure_blob(&r, &desc).unwrap_err();
+        assert!(matches!(err, RegistryError::SizeMismatch { found: 20, .. }), "{err}");
     }
 }

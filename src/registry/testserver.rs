@@ -33,6 +33,19 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Send only this many body bytes (with the full Content-Length) and close: a dropped transfer.
     pub cut_after: Option<usize>,
+    /// Send the body this way instead of all at once.
+    pub stream: Stream,
+}
+
+/// How a reply's body is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stream {
+    #[default]
+    Whole,
+    /// Zeros without end (no Content-Length), until the client goes away.
+    Endless,
+    /// One byte of the body, then this pause, and so on.
+    Drip(std::time::Duration),
 }
 
 impl Reply {
@@ -42,7 +55,13 @@ impl Reply {
             headers: Vec::new(),
             body: body.into(),
             cut_after: None,
+            stream: Stream::Whole,
         }
+    }
+
+    pub fn streamed(mut self, stream: Stream) -> Reply {
+        self.stream = stream;
+        self
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Reply {
@@ -79,6 +98,30 @@ impl TestServer {
 
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
+    }
+}
+
+fn send_body(out: &mut TcpStream, body: &[u8], stream: Stream) {
+    match stream {
+        Stream::Whole => {
+            let _ = out.write_all(body);
+        }
+        Stream::Endless => {
+            let zeros = vec![0u8; 64 << 10];
+            while out.write_all(&zeros).is_ok() {}
+        }
+        Stream::Drip(pause) => {
+            for b in body {
+                if out
+                    .write_all(std::slice::from_ref(b))
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return;
+                }
+                thread::sleep(pause);
+            }
+        }
     }
 }
 
@@ -125,14 +168,14 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
     for (k, v) in &reply.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !has_len {
+    if !has_len && reply.stream != Stream::Endless {
         head.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
     }
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
     if req.method != "HEAD" {
         let n = reply.cut_after.unwrap_or(reply.body.len()).min(reply.body.len());
-        let _ = out.write_all(&reply.body[..n]);
+        send_body(&mut out, &reply.body[..n], reply.stream);
     }
     let _ = out.flush();
     let _ = out.shutdown(std::net::Shutdown::Both);

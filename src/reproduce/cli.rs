@@ -71,14 +71,23 @@ pub enum ReproduceCmdError {
     Dir(#[from] ReproduceDirError),
 }
 
-/// `retrace layer reproduce DIR --document DOC --platform P --layer N`.
+/// The search budget of `retrace layer reproduce` unless the user says otherwise: the candidates
+/// of `retrace build`'s search, and ten minutes.
+pub const REPRODUCE_SEARCH_SECONDS: u64 = 600;
+
+/// `retrace layer reproduce DIR --document DOC --platform P --layer N`, giving up without a match
+/// after `max_candidates` digests or `max_time`.
 pub fn reproduce_layer(
     dir: &Path,
     document: &Path,
     platform: &str,
     layer: usize,
+    max_candidates: u64,
+    max_time: std::time::Duration,
 ) -> Result<SearchReport, ReproduceCmdError> {
-    let facts = super::facts::layer_facts(document, platform, layer)?;
+    let mut facts = super::facts::layer_facts(document, platform, layer)?;
+    facts.input.limits.max_candidates = max_candidates;
+    facts.input.limits.max_time = max_time;
     Ok(reproduce_dir(dir, &facts.input, &facts.profile)?)
 }
 

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -80,6 +80,9 @@ pub struct SearchLimits {
     pub base_max_entries: usize,
     /// Give up (no match) after computing this many digests.
     pub max_candidates: u64,
+    /// Give up (no match) after searching this long: a candidate costs a gzip of the whole layer,
+    /// so for large layers the candidate bound alone can mean hours.
+    pub max_time: Duration,
 }
 
 impl Default for SearchLimits {
@@ -94,6 +97,7 @@ impl Default for SearchLimits {
             split_max_entries: 8,
             base_max_entries: 16,
             max_candidates: 50_000_000,
+            max_time: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -260,12 +264,14 @@ where
             found = Some(Vec::new());
         }
     }
+    let until = start.checked_add(input.limits.max_time);
+    let out_of_time = || until.is_some_and(|u| Instant::now() >= u);
     for (_, _, tiers) in &combos {
-        if found.is_some() || counter.load(Ordering::Relaxed) >= input.limits.max_candidates {
+        if found.is_some() || counter.load(Ordering::Relaxed) >= input.limits.max_candidates || out_of_time() {
             break;
         }
         let chosen: Vec<&TimeList> = tiers.iter().enumerate().map(|(g, t)| &lists[g][*t as usize]).collect();
-        found = run_combo(&template, &groups, &chosen, input, &workers, &counter);
+        found = run_combo(&template, &groups, &chosen, input, &workers, &counter, &out_of_time);
     }
 
     let mut mtimes = BTreeMap::new();
@@ -508,6 +514,7 @@ fn run_combo<H: BlobHasher + Send>(
     input: &SearchInput,
     workers: &[Mutex<Worker<H>>],
     counter: &AtomicU64,
+    out_of_time: &dyn Fn() -> bool,
 ) -> Option<Vec<i64>> {
     // The longest list varies slowest, so its most likely values are tried with every
     // combination of the others before its less likely ones.
@@ -521,7 +528,7 @@ fn run_combo<H: BlobHasher + Send>(
             .limits
             .max_candidates
             .saturating_sub(counter.load(Ordering::Relaxed));
-        if remaining == 0 {
+        if remaining == 0 || out_of_time() {
             return None;
         }
         let end = total.min(block_start + BLOCK.min(remaining));

@@ -2,6 +2,7 @@
 //! registry facility check and the repo-info document shape checker (registry tests).
 #![allow(dead_code)]
 
+pub mod bounded;
 pub mod build;
 pub mod docker;
 pub mod gobuild;
