@@ -124,6 +124,7 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Res
             .prefix(".retrace-")
             .suffix(".tmp")
             .tempfile_in(blobs_dir)?;
+        let _registered = crate::fsutil::Temporary::register(tmp.path());
         let file = std::io::BufWriter::new(tmp.reopen()?);
         let gz = GzipWriter::new(DigestWriter::new(file), 6).map_err(std::io::Error::other)?;
         let mut tar = DigestWriter::new(gz);

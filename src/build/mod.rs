@@ -245,16 +245,14 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     let results: Vec<PlatformResult> =
         pool.install(|| plans.par_iter().map(|p| platform::replay_platform(&ctx, p)).collect());
     // The per-platform lines are already on the finished progress bars when those are drawn;
-    // without bars (CI logs, pipes) they go to stderr. Notes such as downloads that could not be
-    // had always do.
-    if !opts.progress {
-        for line in ctx.summary.lock().unwrap().iter() {
-            eprintln!("{line}");
-        }
-    }
-    for line in ctx.notes.lock().unwrap().iter() {
-        eprintln!("{line}");
-    }
+    // without bars (CI logs, pipes) the caller shows them. Notes (downloads that could not be
+    // had) always travel with the report.
+    let lines = if opts.progress {
+        Vec::new()
+    } else {
+        std::mem::take(&mut *ctx.summary.lock().unwrap_or_else(|p| p.into_inner()))
+    };
+    let notes = std::mem::take(&mut *ctx.notes.lock().unwrap_or_else(|p| p.into_inner()));
 
     let built: Vec<(&PlatformPlan, &Vec<layers::BlobInfo>)> = plans
         .iter()
@@ -266,6 +264,8 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     let report = Report {
         recipe: recipe.file.display().to_string(),
         platforms: results.into_iter().map(|r| r.report).collect(),
+        notes,
+        lines,
     };
     let report_path = opts.out.join("report.json");
     crate::fsutil::write_atomic(&report_path, |w| {
@@ -421,10 +421,14 @@ pub fn plans(recipe: &Recipe) -> Result<Vec<PlatformPlan>, BuildError> {
         .collect()
 }
 
-/// `retrace build`: reads the recipe, replays the selected platforms, writes the outputs, prints
-/// the table and a summary. Differing layers give `Outcome::Differ`; a platform that stopped on an
-/// error gives `Err` (exit 2) after everything it did build has been written and reported.
-pub fn command(recipe_path: &Path, out: Option<&Path>, mut opts: BuildOptions) -> Result<crate::Outcome, BuildError> {
+/// `retrace build`: reads the recipe, replays the selected platforms and writes the outputs.
+/// Returns the report and the output directory; the caller prints [`summary_text`] and maps the
+/// report to an exit code with [`outcome`]. Nothing here prints.
+pub fn command(
+    recipe_path: &Path,
+    out: Option<&Path>,
+    mut opts: BuildOptions,
+) -> Result<(Report, PathBuf), BuildError> {
     let recipe = crate::recipe::load(recipe_path)?;
     let plans = plans(&recipe)?;
     let selected = select(&plans, &recipe, &opts.platforms)?;
@@ -434,13 +438,23 @@ pub fn command(recipe_path: &Path, out: Option<&Path>, mut opts: BuildOptions) -
         (None, None) => PathBuf::from("retrace-out").join(recipe_path.file_stem().unwrap_or_default()),
     };
     let report = replay(&recipe, &selected, &opts)?;
-    print!("{}", report.table());
-    println!(
-        "report: {}   layout: {}   logs: {}",
-        opts.out.join("report.json").display(),
-        opts.out.display(),
-        opts.out.join("logs").display()
-    );
+    Ok((report, opts.out))
+}
+
+/// The table of verdicts and where the outputs are.
+pub fn summary_text(report: &Report, out: &Path) -> String {
+    format!(
+        "{}report: {}   layout: {}   logs: {}\n",
+        report.table(),
+        out.join("report.json").display(),
+        out.display(),
+        out.join("logs").display()
+    )
+}
+
+/// The build's outcome: an error (exit 2) when a platform stopped on one, after everything it did
+/// build has been written and reported; `Differ` (exit 1) when a layer differs or was not built.
+pub fn outcome(report: &Report) -> Result<crate::Outcome, BuildError> {
     if report.any_error() {
         let failed: Vec<String> = report
             .platforms

@@ -81,6 +81,12 @@ pub struct PlatformReport {
 pub struct Report {
     pub recipe: String,
     pub platforms: Vec<PlatformReport>,
+    /// Build-wide notes: downloads that could not be had, a proxy that could not start.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// One line per platform for a terminal without progress bars (CI logs, pipes).
+    #[serde(skip)]
+    pub lines: Vec<String>,
 }
 
 impl Report {

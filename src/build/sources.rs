@@ -445,6 +445,7 @@ fn download(url: &str, path: &Path, sha256: &Option<Digest>) -> Result<(), Fetch
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let _registered = crate::fsutil::Temporary::register(tmp.path());
     let mut hashing = crate::digest::DigestWriter::new(tmp.as_file_mut());
     let copied =
         io::copy(&mut response.take(MAX_DOWNLOAD + 1), &mut hashing).map_err(|e| Fetch::Failed(e.to_string()))?;
@@ -542,6 +543,8 @@ fn uncompressed(recipe: &Recipe, raw: &Path) -> io::Result<(PathBuf, Digest)> {
         .prefix(".retrace-")
         .suffix(".tmp")
         .tempfile_in(&dir)?;
+    // Removed on SIGINT/SIGTERM too: a killed build leaves no partial layer in the cache.
+    let _registered = crate::fsutil::Temporary::register(tmp.path());
     let mut hasher = crate::digest::DigestWriter::new(io::BufWriter::new(tmp.as_file_mut()));
     let compressed = std::fs::File::open(raw)?.metadata()?.len();
     let limits = crate::archive::Limits::default();

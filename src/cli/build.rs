@@ -58,5 +58,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         offline: args.offline,
         inputs: args.inputs,
     };
-    Ok(retrace::build::command(&args.recipe, args.out.as_deref(), opts)?)
+    let (report, out) = retrace::build::command(&args.recipe, args.out.as_deref(), opts)?;
+    for line in report.lines.iter().chain(&report.notes) {
+        super::out::eprintln(line);
+    }
+    super::out::print(retrace::build::summary_text(&report, &out))?;
+    Ok(retrace::build::outcome(&report)?)
 }
