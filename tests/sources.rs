@@ -258,3 +258,55 @@ fn needs_seeds_a_wrong_input_is_refused_and_offline_nothing_is_fetched() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_published_layer_supplied_uncompressed_must_gzip_to_its_digest() {
+    // A tar that is not the published layer, named by a digest: refused before any engine sees
+    // it (the tar's own hash and its Go gzip are both compared).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("layer.tar"), vec![0u8; 2048]).unwrap();
+    let claimed = Digest::of(b"some published layer");
+    let r = recipe_in(
+        dir.path(),
+        &format!("sources:\n  - for: {claimed}\n    path: layer.tar\n"),
+    );
+    let err = sources::resolve_base(
+        &SourceEnv::recipe_only(&r),
+        &"linux/amd64".parse().unwrap(),
+        "",
+        &claimed,
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
+    match err {
+        SourceError::Mismatch { expected, .. } => assert_eq!(expected, claimed.to_string()),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn a_gzip_bomb_as_a_base_source_is_refused_and_leaves_nothing() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    // 300 MB of zeros in 0.3 MB: past the 1000:1 ratio once the 64 MiB grace is used up.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..300 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    std::fs::write(dir.path().join("bomb.gz"), &bomb).unwrap();
+    let digest = Digest::of(&bomb);
+    let r = recipe_in(dir.path(), &format!("sources:\n  - for: {digest}\n    path: bomb.gz\n"));
+    let err = sources::resolve_base(
+        &SourceEnv::recipe_only(&r),
+        &"linux/amd64".parse().unwrap(),
+        "",
+        &digest,
+        &Profile::docker_18_06(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("gzip bomb"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/layers")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
