@@ -259,6 +259,20 @@ fn needs_seeds_a_wrong_input_is_refused_and_offline_nothing_is_fetched() {
     );
 }
 
+/// Resolves the amd64 base layer `layer` from the file `name` in `dir`, as a recipe source.
+fn base_layer_from(dir: &Path, name: &str, layer: &Digest) -> Result<sources::Resolved, SourceError> {
+    let r = recipe_in(dir, &format!("sources:\n  - for: {layer}\n    path: {name}\n"));
+    let env = SourceEnv::recipe_only(&r);
+    sources::resolve_base(
+        &env,
+        &"linux/amd64".parse().unwrap(),
+        "",
+        layer,
+        &Profile::docker_18_06(),
+    )
+    .map(|(r, _)| r)
+}
+
 #[test]
 fn a_published_layer_supplied_uncompressed_must_gzip_to_its_digest() {
     // A tar that is not the published layer, named by a digest: refused before any engine sees
@@ -266,18 +280,7 @@ fn a_published_layer_supplied_uncompressed_must_gzip_to_its_digest() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("layer.tar"), vec![0u8; 2048]).unwrap();
     let claimed = Digest::of(b"some published layer");
-    let r = recipe_in(
-        dir.path(),
-        &format!("sources:\n  - for: {claimed}\n    path: layer.tar\n"),
-    );
-    let err = sources::resolve_base(
-        &SourceEnv::recipe_only(&r),
-        &"linux/amd64".parse().unwrap(),
-        "",
-        &claimed,
-        &Profile::docker_18_06(),
-    )
-    .unwrap_err();
+    let err = base_layer_from(dir.path(), "layer.tar", &claimed).unwrap_err();
     match err {
         SourceError::Mismatch { expected, .. } => assert_eq!(expected, claimed.to_string()),
         e => panic!("{e}"),
@@ -296,16 +299,7 @@ fn a_gzip_bomb_as_a_base_source_is_refused_and_leaves_nothing() {
     }
     let bomb = gz.finish().unwrap();
     std::fs::write(dir.path().join("bomb.gz"), &bomb).unwrap();
-    let digest = Digest::of(&bomb);
-    let r = recipe_in(dir.path(), &format!("sources:\n  - for: {digest}\n    path: bomb.gz\n"));
-    let err = sources::resolve_base(
-        &SourceEnv::recipe_only(&r),
-        &"linux/amd64".parse().unwrap(),
-        "",
-        &digest,
-        &Profile::docker_18_06(),
-    )
-    .unwrap_err();
+    let err = base_layer_from(dir.path(), "bomb.gz", &Digest::of(&bomb)).unwrap_err();
     assert!(err.to_string().contains("gzip bomb"), "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/layers")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
