@@ -19,6 +19,19 @@ fn header(level: i32) -> [u8; 10] {
     [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]
 }
 
+/// The header MTIME bytes (offsets 4..8) Go 1.7 and earlier wrote for a `Header` left empty:
+/// `uint32(time.Time{}.Unix())`, i.e. 0x886E0900 little-endian, where Go 1.8 and later write zeros
+/// (Go 1.8 started testing `ModTime.After(time.Unix(0, 0))`). Docker 1.10 to 17.05 were built with
+/// Go 1.5 to 1.7, so every blob they pushed starts this way.
+pub const GO17_HEADER_MTIME: [u8; 4] = [0x00, 0x09, 0x6e, 0x88];
+
+/// Rewrites the MTIME field of a gzip blob's header (which is not covered by the CRC).
+pub fn set_header_mtime(blob: &mut [u8], mtime: [u8; 4]) {
+    if blob.len() >= 8 {
+        blob[4..8].copy_from_slice(&mtime);
+    }
+}
+
 /// A gzip writer producing Go's bytes; [`GzipWriter::finish`] writes the trailer.
 pub struct GzipWriter<W: Write> {
     deflate: DeflateWriter<W>,

@@ -4,6 +4,7 @@
 //! Data flows one way, one module per stage (see ARCHITECTURE.md):
 //! document -> `parse` -> `ir` -> plan -> execute -> `layer` writer -> verify -> diff/report.
 
+pub mod add;
 pub mod archive;
 pub mod build;
 pub mod commands;

@@ -1,4 +1,5 @@
-//! A safe, streaming reader of layer blobs (tar, or tar compressed with gzip).
+//! A safe, streaming reader of layer blobs and build-context archives (tar, or tar compressed
+//! with gzip, xz or bzip2: Docker's `ADD` auto-extracts all three).
 //!
 //! Layer blobs come from registries and build outputs that retrace does not control, so every
 //! archive is treated as hostile: paths are normalized and refused when they could escape a target
@@ -73,6 +74,8 @@ impl Default for Limits {
 pub enum Compression {
     None,
     Gzip,
+    Xz,
+    Bzip2,
 }
 
 impl fmt::Display for Compression {
@@ -80,6 +83,8 @@ impl fmt::Display for Compression {
         f.write_str(match self {
             Compression::None => "none",
             Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
         })
     }
 }
@@ -120,7 +125,7 @@ pub enum ArchiveError {
         decompressed: u64,
         limit: u64,
     },
-    #[error("unsupported compression ({0}); only tar and tar+gzip layers are read")]
+    #[error("unsupported compression ({0}); only tar, and tar compressed with gzip, xz or bzip2, are read")]
     UnsupportedCompression(&'static str),
     #[error("malformed archive at entry `{entry}`: {message}")]
     Malformed { entry: String, message: String },
@@ -201,7 +206,8 @@ struct Meter {
     /// decompressed bytes, since reading them costs the same time.
     holes: u64,
     tar_hash: Sha256,
-    gzip: bool,
+    /// Whether the decompression ratio is bounded (any compressed input).
+    compressed_input: bool,
     current: String,
     error: Option<ArchiveError>,
 }
@@ -265,7 +271,7 @@ impl Meter {
                 entry: self.current.clone(),
                 limit: self.limits.max_total_bytes,
             })
-        } else if (self.gzip || self.holes > 0)
+        } else if (self.compressed_input || self.holes > 0)
             && produced > self.limits.ratio_grace_bytes
             && produced > self.compressed.max(1).saturating_mul(self.limits.max_ratio)
         {
@@ -310,7 +316,7 @@ pub fn read_archive(
         decompressed: 0,
         holes: 0,
         tar_hash: Sha256::new(),
-        gzip: false,
+        compressed_input: false,
         current: String::from("(start of archive)"),
         error: None,
     }));
@@ -325,13 +331,17 @@ pub fn read_archive(
     let compression = match magic {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(ArchiveError::UnsupportedCompression("zstd")),
-        [b'B', b'Z', b'h', ..] => return Err(ArchiveError::UnsupportedCompression("bzip2")),
-        [0xfd, b'7', b'z', b'X', b'Z', ..] => return Err(ArchiveError::UnsupportedCompression("xz")),
+        // The magic numbers pkg/archive's DetectCompression checks.
+        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
         _ => Compression::None,
     };
-    meter.borrow_mut().gzip = compression == Compression::Gzip;
+    meter.borrow_mut().compressed_input = compression != Compression::None;
     let decoded: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
+        // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
+        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
         Compression::None => Box::new(raw),
     };
     let tar_side = TarSide {

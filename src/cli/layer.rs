@@ -31,6 +31,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the layer of a base `ADD file:<hex> in /` step from its source tarball without an
+    /// engine, trying the known builder variants. Exit 0 on a match, 1 otherwise.
+    Add {
+        /// The source tarball (tar, or tar compressed with gzip, xz or bzip2).
+        source: PathBuf,
+        /// The repo-info document that lists the layer.
+        #[arg(long)]
+        document: PathBuf,
+        /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
+        #[arg(long)]
+        platform: String,
+        /// The layer number, 1-based, in the order the document lists layers.
+        #[arg(long, default_value_t = 1)]
+        layer: usize,
+        /// Only the platform's image in this tag (default: the one whose `file:` hash the source gives).
+        #[arg(long)]
+        tag: Option<String>,
+        /// The source's path relative to the build context, as hashed (default: its file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write the matched blob (or, without a match, the release's plain one) here, atomically.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Gzip a tar file exactly as Docker (Go's compress/gzip) did.
     Compress {
         /// The uncompressed layer tar.
@@ -117,6 +144,30 @@ impl Command {
                     out::println(info)?;
                 }
                 Ok(Outcome::Match)
+            }
+            Command::Add {
+                source,
+                document,
+                platform,
+                layer,
+                tag,
+                name,
+                output,
+                json,
+            } => {
+                use retrace::commands::layer_add::{run, LayerAddOptions};
+                let opts = LayerAddOptions {
+                    source,
+                    document,
+                    platform,
+                    layer,
+                    tag,
+                    name,
+                    output,
+                    json,
+                };
+                let matched = run(&opts, &mut std::io::stdout().lock())?;
+                Ok(if matched { Outcome::Match } else { Outcome::Differ })
             }
             Command::Compress { input, level, output } => {
                 retrace::gzip::compress_file(&input, output.as_deref(), level).map_err(|e| match e {

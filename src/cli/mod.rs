@@ -18,7 +18,7 @@ pub enum Command {
     Build(build::Args),
     /// Parse repo-info documents and print the model (JSON), Dockerfiles or a summary.
     Parse(parse::Args),
-    /// Layer blob tools: write, compress, reproduce.
+    /// Layer blob tools: write, add, compress, reproduce.
     Layer {
         #[command(subcommand)]
         cmd: layer::Command,

@@ -2,5 +2,6 @@
 //! `main.rs` only parses arguments and maps outcomes to exit codes.
 
 pub mod describe;
+pub mod layer_add;
 pub mod parse;
 pub mod pull;

@@ -98,17 +98,23 @@ impl ContextConventions {
 /// setuid/setgid/sticky. The owner is always hashed as 0:0, as clients send the context as root.
 pub fn context_file_hash(name: &str, mode: u32, content: &[u8], profile: &Profile) -> Digest {
     let conv = ContextConventions::for_profile(profile);
+    context_file_hash_with(name, mode & conv.mode_mask, content, conv.owner_name)
+}
+
+/// [`context_file_hash`] with the owner-name convention given directly (`root` as 17.06 and
+/// earlier clients sent it, or empty as 18.06 and later), for verifiers that try both.
+pub fn context_file_hash_with(name: &str, mode: u32, content: &[u8], owner_name: &str) -> Digest {
     let name = name.trim_start_matches("./");
     let h = TarsumHeader {
         name: name.to_string(),
-        mode: i64::from(mode & conv.mode_mask),
+        mode: i64::from(mode),
         uid: 0,
         gid: 0,
         size: content.len() as u64,
         typeflag: b'0',
         linkname: String::new(),
-        uname: conv.owner_name.to_string(),
-        gname: conv.owner_name.to_string(),
+        uname: owner_name.to_string(),
+        gname: owner_name.to_string(),
         devmajor: 0,
         devminor: 0,
     };

@@ -185,6 +185,22 @@ impl Profile {
         self.release != Release::Docker1706
     }
 
+    /// Whether the release's Go wrote the gzip header MTIME as `uint32(time.Time{}.Unix())`
+    /// (Go 1.7 and earlier) rather than zero.
+    pub fn go17_gzip_header(&self) -> bool {
+        false
+    }
+
+    /// The layer blob of a tar as this release pushed it: Go's gzip at level 6 with the header of
+    /// the release's Go.
+    pub fn gzip(&self, tar: &[u8]) -> Vec<u8> {
+        let mut blob = crate::gzip::gzip(tar, 6).expect("level 6 is a valid level");
+        if self.go17_gzip_header() {
+            crate::gzip::set_header_mtime(&mut blob, crate::gzip::GO17_HEADER_MTIME);
+        }
+        blob
+    }
+
     /// The `uname` field for a uid: empty unless the release looked names up and the id is known.
     pub fn uname(&self, uid: u64) -> &str {
         self.users.get(&uid).map(String::as_str).unwrap_or("")

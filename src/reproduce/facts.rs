@@ -57,7 +57,7 @@ pub enum FactsError {
 }
 
 /// Accepts `os/arch[/variant]` and also the document's own heading form `linux; arm variant v7`.
-fn normalize_selector(selector: &str) -> String {
+pub(crate) fn normalize_selector(selector: &str) -> String {
     match selector.split_once(';') {
         Some((os, rest)) => {
             let mut words = rest.split_whitespace();

@@ -1,0 +1,162 @@
+//! The facts of one base `ADD file:<hex> in /` step, taken from a repo-info document.
+
+use std::path::Path;
+
+use crate::ir::{Instruction, Source};
+use crate::mapping::map_platform;
+use crate::model::PlatformImage;
+use crate::parse::{parse_file, ParseError};
+use crate::reproduce::facts::normalize_selector;
+use crate::Digest;
+
+/// What rebuilding a base layer needs to know about its step: the source's recorded hash, the
+/// digest to reach and the release that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseStep {
+    /// The `file:<hex>` hash the classic builder recorded for the source.
+    pub file_hash: Digest,
+    /// The published layer digest.
+    pub expected: Digest,
+    /// The document's `Docker Version`, such as `17.06.2-ce`.
+    pub docker_version: String,
+    /// The step's `created` time (seconds), if recorded.
+    pub created: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaseFactsError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("{doc}: no platform matches `{selector}`; platforms present: {present}")]
+    NoPlatform {
+        doc: String,
+        selector: String,
+        present: String,
+    },
+    #[error("{doc}: {platform} has {count} layers; layer {layer} does not exist (layers are numbered from 1)")]
+    NoLayer {
+        doc: String,
+        platform: String,
+        layer: usize,
+        count: usize,
+    },
+    #[error("{doc}: {platform} records no Docker version, so the tar format of its layers is unknown")]
+    NoDockerVersion { doc: String, platform: String },
+    #[error("{doc}:{line}: layer {layer} of {platform} was made by `{text}`, not by `ADD file:<hex> in /`")]
+    NotBaseAdd {
+        doc: String,
+        line: usize,
+        platform: String,
+        layer: usize,
+        text: String,
+    },
+    #[error("{doc}: {platform}: no history step is known to have made layer {layer}")]
+    NoStep {
+        doc: String,
+        platform: String,
+        layer: usize,
+    },
+}
+
+/// Reads `doc` and returns the facts of layer `layer` (1-based) of every image of platform
+/// `selector` (`os/arch[/variant]` or the document's `linux; arm variant v7`), optionally only in
+/// tag `tag`. A document often lists the same platform under several tags built at different
+/// times, so the caller picks the step whose `file:` hash its source gives. Images whose layer was
+/// not made by `ADD file:<hex> in /` are left out; when none is left, the first one's step is
+/// named in the error.
+pub fn base_steps(
+    doc: &Path,
+    selector: &str,
+    layer: usize,
+    tag: Option<&str>,
+) -> Result<Vec<BaseStep>, BaseFactsError> {
+    let document = parse_file(doc)?;
+    let name = doc.display().to_string();
+    let want = normalize_selector(selector);
+    let images: Vec<&PlatformImage> = document
+        .tags
+        .iter()
+        .filter(|t| tag.is_none_or(|want| t.tag == want || t.tag.rsplit_once(':').is_some_and(|(_, x)| x == want)))
+        .flat_map(|t| &t.platforms)
+        .filter(|p| p.platform.matches(&want))
+        .collect();
+    if images.is_empty() {
+        return Err(BaseFactsError::NoPlatform {
+            doc: name,
+            selector: format!("{selector}{}", tag.map(|t| format!(" in tag {t}")).unwrap_or_default()),
+            present: document
+                .tags
+                .iter()
+                .flat_map(|t| &t.platforms)
+                .map(|p| p.platform.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let mut steps: Vec<BaseStep> = Vec::new();
+    let mut first_error = None;
+    for image in images {
+        match step_of(&name, image, layer) {
+            Ok(step) if !steps.contains(&step) => steps.push(step),
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match (steps.is_empty(), first_error) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(steps),
+    }
+}
+
+/// The base step of one platform image.
+fn step_of(name: &str, image: &PlatformImage, layer: usize) -> Result<BaseStep, BaseFactsError> {
+    let platform = image.platform.to_string();
+    if layer == 0 || layer > image.layers.len() {
+        return Err(BaseFactsError::NoLayer {
+            doc: name.to_string(),
+            platform,
+            layer,
+            count: image.layers.len(),
+        });
+    }
+    let docker_version = image
+        .docker_version
+        .clone()
+        .ok_or_else(|| BaseFactsError::NoDockerVersion {
+            doc: name.to_string(),
+            platform: platform.clone(),
+        })?;
+    let mapping = map_platform(image);
+    let step = mapping
+        .steps
+        .iter()
+        .position(|s| *s == Some(layer))
+        .map(|i| &image.history[i])
+        .ok_or_else(|| BaseFactsError::NoStep {
+            doc: name.to_string(),
+            platform: platform.clone(),
+            layer,
+        })?;
+    let file_hash = match &step.instruction {
+        Instruction::Add(copy) if copy.destination.trim() == "/" => match &copy.source {
+            Source::Hashed { what, digest } if what == "file" => Some(*digest),
+            _ => None,
+        },
+        _ => None,
+    };
+    let file_hash = file_hash.ok_or_else(|| BaseFactsError::NotBaseAdd {
+        doc: name.to_string(),
+        line: step.line,
+        platform: platform.clone(),
+        layer,
+        text: step.text.chars().take(80).collect(),
+    })?;
+    Ok(BaseStep {
+        file_hash,
+        expected: image.layers[layer - 1].digest,
+        docker_version,
+        created: step.created.map(|c| c.unix),
+    })
+}

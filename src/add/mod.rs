@@ -1,0 +1,306 @@
+//! Rebuilding the layer of a base `ADD file:<hex> in /` step without an engine.
+//!
+//! A base layer is an extraction and a tar walk: the source tarball is verified against the
+//! recorded `file:` hash, extracted in memory as Docker's `ADD` did ([`untar`]), and written with
+//! the tar and gzip conventions of the document's Docker release. Builders of the same release
+//! did not always produce the same bytes, so the known builder variants are tried in turn and
+//! each trial is reported:
+//! - `opaque-init-dirs`: Docker ran ADD in a container whose init layer backs `/`, `/etc` and
+//!   `/dev`; on some builders' kernels overlayfs marked every directory newly created directly
+//!   inside those opaque, so the layer has a `.wh..wh..opq` entry after each (seed 002 ppc64le).
+//! - `go1.7-gzip-header`: a blob first pushed by a daemon built with Go 1.7 or older (and reused
+//!   by later pushes) carries Go 1.7's gzip header MTIME (seed 002 386). Releases built with
+//!   Go <= 1.7 write it always, so for them it is the profile, not a variant.
+//!
+//! [`rebuild_base_layer`] is the pure entry point shared by `retrace layer add` and the build
+//! driver: it reads only the source file it is given and prints nothing.
+
+pub mod facts;
+pub mod untar;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::archive::{ArchiveError, Limits};
+use crate::gzip::{self, GO17_HEADER_MTIME};
+use crate::layer::{context_file_hash_with, write_tar_digest, Entry, EntryKind, Profile, ProfileError, CONTEXT_MODES};
+use crate::Digest;
+
+pub use facts::{base_steps, BaseFactsError, BaseStep};
+
+/// Directories of Docker's container init layer that ADD's extraction finds already present, so
+/// overlayfs copies them up instead of creating them.
+const INIT_LAYER_DIRS: [&str; 6] = ["dev", "dev/pts", "dev/shm", "etc", "proc", "sys"];
+
+/// The parents under which the opaque-marker builders marked new directories.
+const OPAQUE_PARENTS: [&str; 3] = ["", "etc", "dev"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} does not hash to file:{expected} as `{name}` with any context mode ({modes}) and owner names `root` or empty"
+    )]
+    SourceMismatch {
+        path: PathBuf,
+        name: String,
+        expected: String,
+        modes: String,
+    },
+    #[error("{path}: {source}")]
+    Archive {
+        path: PathBuf,
+        #[source]
+        source: ArchiveError,
+    },
+    #[error("Docker {version}: {source}")]
+    Profile {
+        version: String,
+        #[source]
+        source: ProfileError,
+    },
+    #[error("{path}: writing the layer: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How the source matched its recorded hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceMatch {
+    /// The name hashed (the source's path relative to the build context).
+    pub name: String,
+    /// The context mode that gave the hash, in octal.
+    pub mode: String,
+    /// The owner name the client sent (`root` or empty).
+    pub owner_name: String,
+}
+
+/// One written candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trial {
+    pub profile: String,
+    pub variant: String,
+    pub digest: Digest,
+    pub diff_id: Digest,
+    pub matched: bool,
+}
+
+/// The result of rebuilding a base layer. When nothing matched, `digest`, `diff_id`, `profile`,
+/// `variant` and `blob` are those of the first trial (the release's plain output).
+#[derive(Debug, Clone, Serialize)]
+pub struct AddOutcome {
+    pub matched: bool,
+    pub expected: Digest,
+    pub digest: Digest,
+    pub diff_id: Digest,
+    pub size: u64,
+    pub profile: String,
+    pub variant: String,
+    pub tried: Vec<Trial>,
+    pub source: SourceMatch,
+    /// Parent directories the tarball did not list; their mtime was the extraction time, which
+    /// no document records.
+    pub implicit_dirs: Vec<String>,
+    pub seconds: f64,
+    /// The reported blob's bytes.
+    #[serde(skip)]
+    pub blob: Vec<u8>,
+}
+
+/// What the caller may choose about a rebuild.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// The source's path relative to the build context, as hashed; default: its file name.
+    pub name: Option<String>,
+    pub limits: Limits,
+}
+
+/// Rebuilds the layer `step` made from the source file at `source`: verifies the source against
+/// the step's `file:` hash, extracts it as the release's ADD did, and writes it with the release's
+/// profile and each known builder variant until one gives `step.expected`. This is the entry point
+/// for the build driver's base layers.
+pub fn rebuild_base_layer(source: &Path, step: &BaseStep, opts: &AddOptions) -> Result<AddOutcome, AddError> {
+    rebuild_base_layer_any(source, std::slice::from_ref(step), opts)
+}
+
+/// [`rebuild_base_layer`] for the first of `steps` whose `file:` hash the source gives (a
+/// document may list the platform under several tags built from different tarballs).
+pub fn rebuild_base_layer_any(source: &Path, steps: &[BaseStep], opts: &AddOptions) -> Result<AddOutcome, AddError> {
+    let started = Instant::now();
+    let content = std::fs::read(source).map_err(|e| AddError::Read {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let name = opts.name.clone().unwrap_or_else(|| {
+        source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let (step, profile, source_match) = select_step(source, &name, &content, steps)?;
+    let (tree, _) = untar::untar(&content, &opts.limits, step.created.unwrap_or(0)).map_err(|e| AddError::Archive {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    drop(content);
+    let plain = tree.entries();
+    let mut outcome = try_variants(&plain, &profile, step, source)?;
+    outcome.source = source_match;
+    outcome.implicit_dirs = tree.implicit_dirs;
+    outcome.seconds = started.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// The first step the source verifies against, with its release's profile.
+fn select_step<'s>(
+    source: &Path,
+    name: &str,
+    content: &[u8],
+    steps: &'s [BaseStep],
+) -> Result<(&'s BaseStep, Profile, SourceMatch), AddError> {
+    let mut expected = Vec::new();
+    for step in steps {
+        let profile = Profile::for_docker_version(&step.docker_version);
+        // Releases up to 17.06 sent the context with owner names `root`, later ones empty.
+        let owner = match &profile {
+            Ok(p) => crate::layer::filehash::ContextConventions::for_profile(p).owner_name,
+            Err(_) => "root",
+        };
+        if let Some(m) = verify_source(name, content, step, owner) {
+            let profile = profile.map_err(|e| AddError::Profile {
+                version: step.docker_version.clone(),
+                source: e,
+            })?;
+            return Ok((step, profile, m));
+        }
+        expected.push(step.file_hash.hex());
+    }
+    Err(AddError::SourceMismatch {
+        path: source.to_path_buf(),
+        name: name.to_string(),
+        expected: expected.join(" or file:"),
+        modes: CONTEXT_MODES.map(|m| format!("{m:04o}")).join(", "),
+    })
+}
+
+/// Finds the context mode and owner-name convention under which `content` hashes to the step's
+/// `file:` hash, trying the release's own owner-name convention `own` first.
+pub fn verify_source(name: &str, content: &[u8], step: &BaseStep, own: &str) -> Option<SourceMatch> {
+    let other = if own.is_empty() { "root" } else { "" };
+    for owner in [own, other] {
+        for mode in CONTEXT_MODES {
+            if context_file_hash_with(name, mode, content, owner) == step.file_hash {
+                return Some(SourceMatch {
+                    name: name.to_string(),
+                    mode: format!("{mode:04o}"),
+                    owner_name: owner.to_string(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Marks every directory newly created directly inside `/`, `/etc` or `/dev` opaque, as the
+/// overlayfs of the opaque-marker builders did.
+fn mark_init_layer_opaque(entries: &mut [Entry]) {
+    for e in entries.iter_mut() {
+        if e.kind != EntryKind::Dir || INIT_LAYER_DIRS.contains(&e.path.as_str()) {
+            continue;
+        }
+        let parent = e.path.rsplit_once('/').map_or("", |(p, _)| p);
+        e.opaque = OPAQUE_PARENTS.contains(&parent);
+    }
+}
+
+/// Writes the candidates in order and stops at the first that gives the expected digest.
+fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Path) -> Result<AddOutcome, AddError> {
+    let mut tried = Vec::new();
+    let mut first: Option<(Trial, Vec<u8>)> = None;
+    let mut opaque = plain.to_vec();
+    mark_init_layer_opaque(&mut opaque);
+    let tree_variants: [(&str, &[Entry]); 2] = [("", plain), ("opaque-init-dirs", &opaque)];
+    for (tree_name, entries) in tree_variants {
+        let (mut blob, diff_id) = write_blob(entries, profile).map_err(|e| AddError::Write {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
+        for header in gzip_headers(profile) {
+            if let Some(mtime) = header.1 {
+                gzip::set_header_mtime(&mut blob, mtime);
+            }
+            let digest = Digest::of(&blob);
+            let variant = [tree_name, header.0]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("+");
+            let trial = Trial {
+                profile: profile.name().to_string(),
+                variant: if variant.is_empty() {
+                    "plain".to_string()
+                } else {
+                    variant
+                },
+                digest,
+                diff_id,
+                matched: digest == step.expected,
+            };
+            tried.push(trial.clone());
+            if trial.matched {
+                return Ok(outcome(true, step, trial, blob, tried));
+            }
+            first.get_or_insert_with(|| (trial, blob.clone()));
+        }
+    }
+    let (trial, blob) = first.expect("at least one variant is tried");
+    Ok(outcome(false, step, trial, blob, tried))
+}
+
+/// The gzip header variants a profile's blobs may carry: (variant name, MTIME bytes to set).
+fn gzip_headers(profile: &Profile) -> Vec<(&'static str, Option<[u8; 4]>)> {
+    if profile.go17_gzip_header() {
+        vec![("", None)]
+    } else {
+        vec![("", None), ("go1.7-gzip-header", Some(GO17_HEADER_MTIME))]
+    }
+}
+
+fn outcome(matched: bool, step: &BaseStep, trial: Trial, blob: Vec<u8>, tried: Vec<Trial>) -> AddOutcome {
+    AddOutcome {
+        matched,
+        expected: step.expected,
+        digest: trial.digest,
+        diff_id: trial.diff_id,
+        size: blob.len() as u64,
+        profile: trial.profile,
+        variant: trial.variant,
+        tried,
+        source: SourceMatch {
+            name: String::new(),
+            mode: String::new(),
+            owner_name: String::new(),
+        },
+        implicit_dirs: Vec::new(),
+        seconds: 0.0,
+        blob,
+    }
+}
+
+/// The tar of `entries` in the profile's conventions, gzip-compressed as that release did.
+fn write_blob(entries: &[Entry], profile: &Profile) -> std::io::Result<(Vec<u8>, Digest)> {
+    let mut tar = Vec::new();
+    let info = write_tar_digest(entries, profile, &mut tar)?;
+    Ok((profile.gzip(&tar), info.diff_id))
+}
