@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 pub use crate::deflate::DeflateError;
-use crate::deflate::{DeflateWriter, BEST_COMPRESSION, BEST_SPEED};
+use crate::deflate::{DeflateWriter, Generation, BEST_COMPRESSION, BEST_SPEED};
 
 /// The header Go writes: magic, CM=8 (deflate), FLG=0, MTIME=0, XFL, OS=255 (unknown). Go sets
 /// XFL to 2 for level 9 and 4 for level 1, 0 otherwise.
@@ -42,8 +42,27 @@ pub struct GzipWriter<W: Write> {
 impl<W: Write> GzipWriter<W> {
     /// A writer at `level` (-2..=9, -1 = 6, Docker's default).
     pub fn new(inner: W, level: i32) -> Result<GzipWriter<W>, DeflateError> {
+        GzipWriter::with_generation(inner, level, Generation::Go17)
+    }
+
+    /// A writer reproducing the compress/flate of `generation` (the header is Go 1.8's; see
+    /// [`set_header_mtime`] for the older one).
+    pub fn with_generation(inner: W, level: i32, generation: Generation) -> Result<GzipWriter<W>, DeflateError> {
+        GzipWriter::with_header_mtime(inner, level, generation, [0; 4])
+    }
+
+    /// Like [`GzipWriter::with_generation`] with the header's MTIME bytes given (zeros, or
+    /// [`GO17_HEADER_MTIME`] for blobs of Go 1.7 and earlier).
+    pub fn with_header_mtime(
+        inner: W,
+        level: i32,
+        generation: Generation,
+        mtime: [u8; 4],
+    ) -> Result<GzipWriter<W>, DeflateError> {
+        let mut head = header(level);
+        set_header_mtime(&mut head, mtime);
         Ok(GzipWriter {
-            deflate: DeflateWriter::with_prefix(inner, level, &header(level))?,
+            deflate: DeflateWriter::with_generation(inner, level, &head, generation)?,
             crc: crc32fast::Hasher::new(),
             size: 0,
         })
@@ -76,7 +95,12 @@ impl<W: Write> Write for GzipWriter<W> {
 
 /// gzip of `data` at `level`, as Go's `gzip.NewWriterLevel` + `Write` + `Close` produce it.
 pub fn gzip(data: &[u8], level: i32) -> Result<Vec<u8>, DeflateError> {
-    let mut w = GzipWriter::new(Vec::with_capacity(data.len() / 2 + 64), level)?;
+    gzip_generation(data, level, Generation::Go17)
+}
+
+/// [`gzip`] with the compress/flate of `generation`.
+pub fn gzip_generation(data: &[u8], level: i32, generation: Generation) -> Result<Vec<u8>, DeflateError> {
+    let mut w = GzipWriter::with_generation(Vec::with_capacity(data.len() / 2 + 64), level, generation)?;
     w.write_all(data).expect("writing to a Vec cannot fail");
     Ok(w.finish().expect("writing to a Vec cannot fail"))
 }

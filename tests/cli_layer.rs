@@ -56,7 +56,7 @@ fn bad_input_exits_2_without_output() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("docker-17.06, docker-18.06, docker-20.10"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("docker-17.06, docker-17.12, docker-18.06, docker-20.10"));
     let out = retrace()
         .args(["layer", "write", "--profile", "docker-18.06", "-o"])
         .arg(&out_path)

@@ -24,6 +24,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::archive::{ArchiveError, Limits};
+use crate::deflate::Generation;
 use crate::gzip::{self, GO17_HEADER_MTIME};
 use crate::layer::{context_file_hash_with, write_tar_digest, Entry, EntryKind, Profile, ProfileError, CONTEXT_MODES};
 use crate::Digest;
@@ -223,35 +224,85 @@ fn mark_init_layer_opaque(entries: &mut [Entry]) {
     }
 }
 
-/// Writes the candidates in order and stops at the first that gives the expected digest.
+/// How a blob was compressed: the DEFLATE generation and the gzip header MTIME bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BlobConvention {
+    generation: Generation,
+    go17_header: bool,
+}
+
+/// The blob conventions to try for a profile, its own first: a registry keeps the first push of
+/// a blob and later pushes of the same layer reuse it, so a layer may carry the compression of
+/// an earlier daemon (seed 002 386: a Go 1.7 header under 17.06; shared/bases s390x 17.06.1: a
+/// June 2017 blob with Go 1.6's DEFLATE, as a gccgo-built daemon of that time wrote). Each entry
+/// is named by what differs from the profile.
+fn blob_conventions(profile: &Profile) -> Vec<(&'static str, BlobConvention)> {
+    let own = BlobConvention {
+        generation: profile.deflate_generation(),
+        go17_header: profile.go17_gzip_header(),
+    };
+    let go17 = BlobConvention {
+        generation: Generation::Go17,
+        go17_header: true,
+    };
+    let go16 = BlobConvention {
+        generation: Generation::Go15,
+        go17_header: true,
+    };
+    let mut out = vec![("", own)];
+    if own.generation == Generation::Go17 && !own.go17_header {
+        out.push(("go1.7-gzip-header", go17));
+    }
+    if own.generation == Generation::Go17 {
+        let name = if own.go17_header {
+            "go1.6-deflate"
+        } else {
+            "go1.6-deflate+go1.7-gzip-header"
+        };
+        out.push((name, go16));
+    }
+    out
+}
+
+/// Writes the candidates in order and stops at the first that gives the expected digest. The
+/// tar is written once per entry variant and compressed once per DEFLATE generation; header
+/// variants only rewrite four bytes.
 fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Path) -> Result<AddOutcome, AddError> {
     let mut tried = Vec::new();
     let mut first: Option<(Trial, Vec<u8>)> = None;
     let mut opaque = plain.to_vec();
     mark_init_layer_opaque(&mut opaque);
     let tree_variants: [(&str, &[Entry]); 2] = [("", plain), ("opaque-init-dirs", &opaque)];
+    let conventions = blob_conventions(profile);
     for (tree_name, entries) in tree_variants {
-        let (mut blob, diff_id) = write_blob(entries, profile).map_err(|e| AddError::Write {
-            path: source.to_path_buf(),
-            source: e,
-        })?;
-        for header in gzip_headers(profile) {
-            if let Some(mtime) = header.1 {
-                gzip::set_header_mtime(&mut blob, mtime);
+        let mut tar = Vec::new();
+        let diff_id = write_tar_digest(entries, profile, &mut tar)
+            .map_err(|e| AddError::Write {
+                path: source.to_path_buf(),
+                source: e,
+            })?
+            .diff_id;
+        let mut compressed: Vec<(Generation, Vec<u8>)> = Vec::new();
+        for (blob_name, conv) in &conventions {
+            let mut blob = match compressed.iter().find(|(g, _)| *g == conv.generation) {
+                Some((_, b)) => b.clone(),
+                None => {
+                    let b = gzip::gzip_generation(&tar, 6, conv.generation).expect("level 6 is valid");
+                    compressed.push((conv.generation, b.clone()));
+                    b
+                }
+            };
+            if conv.go17_header {
+                gzip::set_header_mtime(&mut blob, GO17_HEADER_MTIME);
             }
             let digest = Digest::of(&blob);
-            let variant = [tree_name, header.0]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("+");
+            let variant: Vec<&str> = [tree_name, blob_name].into_iter().filter(|s| !s.is_empty()).collect();
             let trial = Trial {
                 profile: profile.name().to_string(),
                 variant: if variant.is_empty() {
                     "plain".to_string()
                 } else {
-                    variant
+                    variant.join("+")
                 },
                 digest,
                 diff_id,
@@ -261,20 +312,11 @@ fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Pa
             if trial.matched {
                 return Ok(outcome(true, step, trial, blob, tried));
             }
-            first.get_or_insert_with(|| (trial, blob.clone()));
+            first.get_or_insert((trial, blob));
         }
     }
     let (trial, blob) = first.expect("at least one variant is tried");
     Ok(outcome(false, step, trial, blob, tried))
-}
-
-/// The gzip header variants a profile's blobs may carry: (variant name, MTIME bytes to set).
-fn gzip_headers(profile: &Profile) -> Vec<(&'static str, Option<[u8; 4]>)> {
-    if profile.go17_gzip_header() {
-        vec![("", None)]
-    } else {
-        vec![("", None), ("go1.7-gzip-header", Some(GO17_HEADER_MTIME))]
-    }
 }
 
 fn outcome(matched: bool, step: &BaseStep, trial: Trial, blob: Vec<u8>, tried: Vec<Trial>) -> AddOutcome {
@@ -296,11 +338,4 @@ fn outcome(matched: bool, step: &BaseStep, trial: Trial, blob: Vec<u8>, tried: V
         seconds: 0.0,
         blob,
     }
-}
-
-/// The tar of `entries` in the profile's conventions, gzip-compressed as that release did.
-fn write_blob(entries: &[Entry], profile: &Profile) -> std::io::Result<(Vec<u8>, Digest)> {
-    let mut tar = Vec::new();
-    let info = write_tar_digest(entries, profile, &mut tar)?;
-    Ok((profile.gzip(&tar), info.diff_id))
 }

@@ -37,17 +37,26 @@ pub enum Command {
         /// The source tarball (tar, or tar compressed with gzip, xz or bzip2).
         source: PathBuf,
         /// The repo-info document that lists the layer.
-        #[arg(long)]
-        document: PathBuf,
+        #[arg(long, required_unless_present = "file_hash", requires = "platform")]
+        document: Option<PathBuf>,
         /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
         #[arg(long)]
-        platform: String,
+        platform: Option<String>,
         /// The layer number, 1-based, in the order the document lists layers.
         #[arg(long, default_value_t = 1)]
         layer: usize,
         /// Only the platform's image in this tag (default: the one whose `file:` hash the source gives).
         #[arg(long)]
         tag: Option<String>,
+        /// Without a document: the step's `file:` hash (hex, with or without `file:`).
+        #[arg(long, conflicts_with = "document", requires_all = ["expected", "docker_version"])]
+        file_hash: Option<String>,
+        /// Without a document: the published layer digest.
+        #[arg(long)]
+        expected: Option<String>,
+        /// Without a document: the `Docker Version` that wrote the layer.
+        #[arg(long)]
+        docker_version: Option<String>,
         /// The source's path relative to the build context, as hashed (default: its file name).
         #[arg(long)]
         name: Option<String>,
@@ -151,17 +160,33 @@ impl Command {
                 platform,
                 layer,
                 tag,
+                file_hash,
+                expected,
+                docker_version,
                 name,
                 output,
                 json,
             } => {
-                use retrace::commands::layer_add::{run, LayerAddOptions};
+                use retrace::add::BaseStep;
+                use retrace::commands::layer_add::{run, LayerAddOptions, StepFacts};
+                let facts = match (document, file_hash) {
+                    (Some(document), _) => StepFacts::Document {
+                        document,
+                        platform: platform.unwrap_or_default(),
+                        layer,
+                        tag,
+                    },
+                    (None, Some(hash)) => StepFacts::Given(BaseStep {
+                        file_hash: retrace::Digest::from_hex(hash.trim_start_matches("file:"))?,
+                        expected: expected.unwrap_or_default().parse()?,
+                        docker_version: docker_version.unwrap_or_default(),
+                        created: None,
+                    }),
+                    (None, None) => anyhow::bail!("give --document or --file-hash"),
+                };
                 let opts = LayerAddOptions {
                     source,
-                    document,
-                    platform,
-                    layer,
-                    tag,
+                    facts,
                     name,
                     output,
                     json,

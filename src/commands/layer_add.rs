@@ -4,18 +4,28 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::add::{base_steps, rebuild_base_layer_any, AddError, AddOptions, AddOutcome, BaseFactsError};
+use crate::add::{base_steps, rebuild_base_layer_any, AddError, AddOptions, AddOutcome, BaseFactsError, BaseStep};
+
+/// Where the step's facts come from.
+#[derive(Debug, Clone)]
+pub enum StepFacts {
+    /// A repo-info document, its platform, the layer (1-based) and optionally a tag.
+    Document {
+        document: PathBuf,
+        platform: String,
+        layer: usize,
+        /// Only the platform's image in this tag (`3.6` or `alpine:3.6`); by default every image
+        /// of the platform is a candidate and the one whose `file:` hash the source gives is used.
+        tag: Option<String>,
+    },
+    /// The facts given directly (a document version that is no longer published).
+    Given(BaseStep),
+}
 
 #[derive(Debug, Clone)]
 pub struct LayerAddOptions {
     pub source: PathBuf,
-    pub document: PathBuf,
-    pub platform: String,
-    /// 1-based, in the order the document lists layers.
-    pub layer: usize,
-    /// Only the platform's image in this tag (`3.6` or `alpine:3.6`); by default every image of
-    /// the platform is a candidate and the one whose `file:` hash the source gives is rebuilt.
-    pub tag: Option<String>,
+    pub facts: StepFacts,
     /// The source's path relative to the build context, as hashed; default: its file name.
     pub name: Option<String>,
     /// Where to write the reported blob (atomically).
@@ -39,7 +49,15 @@ pub enum LayerAddError {
 
 /// Runs the rebuild and writes its report to `out`; returns whether the layer matched.
 pub fn run(opts: &LayerAddOptions, out: &mut dyn Write) -> Result<bool, LayerAddError> {
-    let steps = base_steps(&opts.document, &opts.platform, opts.layer, opts.tag.as_deref())?;
+    let steps = match &opts.facts {
+        StepFacts::Document {
+            document,
+            platform,
+            layer,
+            tag,
+        } => base_steps(document, platform, *layer, tag.as_deref())?,
+        StepFacts::Given(step) => vec![step.clone()],
+    };
     let add_opts = AddOptions {
         name: opts.name.clone(),
         ..AddOptions::default()

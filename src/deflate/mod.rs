@@ -14,6 +14,7 @@
 
 mod bitwriter;
 mod fast;
+mod go15;
 mod huffman;
 mod lazy;
 mod token;
@@ -34,6 +35,18 @@ pub const BEST_COMPRESSION: i32 = 9;
 pub enum DeflateError {
     #[error("invalid compression level {0}: want a value in -2..=9")]
     InvalidLevel(i32),
+    #[error("compression level {0} of Go 1.5/1.6 is not reproduced; only levels 4..=9 (Docker used 6)")]
+    UnsupportedGo15Level(i32),
+}
+
+/// Which Go release's compress/flate to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Generation {
+    /// Go 1.5 and 1.6 (3-byte hash chains; module `go15`), levels 4-9 only.
+    Go15,
+    /// Go 1.7 and later (the same bytes from 1.7 through 1.19).
+    #[default]
+    Go17,
 }
 
 /// Compressed bytes are handed to the inner writer in pieces of about this size.
@@ -47,9 +60,22 @@ enum Engine {
     HuffmanOnly(Vec<u8>),
     Fast(Box<fast::Fast>),
     Lazy(Box<lazy::Lazy>),
+    Lazy15(Box<go15::Lazy15>),
 }
 
 impl Engine {
+    fn with_generation(level: i32, generation: Generation) -> Result<Engine, DeflateError> {
+        match generation {
+            Generation::Go17 => Engine::new(level),
+            Generation::Go15 => {
+                let level = if level == DEFAULT_COMPRESSION { 6 } else { level };
+                go15::Lazy15::new(level)
+                    .map(|l| Engine::Lazy15(Box::new(l)))
+                    .ok_or(DeflateError::UnsupportedGo15Level(level))
+            }
+        }
+    }
+
     fn new(level: i32) -> Result<Engine, DeflateError> {
         Ok(match level {
             HUFFMAN_ONLY => Engine::HuffmanOnly(Vec::with_capacity(MAX_STORE_BLOCK_SIZE)),
@@ -67,6 +93,7 @@ impl Engine {
             Engine::HuffmanOnly(buf) => buffer_blocks(buf, data, true, bw),
             Engine::Fast(f) => f.write(data, bw),
             Engine::Lazy(l) => l.write(data, bw),
+            Engine::Lazy15(l) => l.write(data, bw),
         }
     }
 
@@ -76,6 +103,7 @@ impl Engine {
             Engine::HuffmanOnly(buf) => flush_buffered(buf, true, bw),
             Engine::Fast(f) => f.close(bw),
             Engine::Lazy(l) => l.close(bw),
+            Engine::Lazy15(l) => l.close(bw),
         }
     }
 }
@@ -169,7 +197,17 @@ impl<W: Write> DeflateWriter<W> {
 
     /// Like `new`, with `prefix` (e.g. a gzip header) emitted before the compressed stream.
     pub(crate) fn with_prefix(inner: W, level: i32, prefix: &[u8]) -> Result<DeflateWriter<W>, DeflateError> {
-        let engine = Engine::new(level)?;
+        DeflateWriter::with_generation(inner, level, prefix, Generation::Go17)
+    }
+
+    /// Like `with_prefix`, reproducing the compress/flate of `generation`.
+    pub(crate) fn with_generation(
+        inner: W,
+        level: i32,
+        prefix: &[u8],
+        generation: Generation,
+    ) -> Result<DeflateWriter<W>, DeflateError> {
+        let engine = Engine::with_generation(level, generation)?;
         let mut out = Vec::with_capacity(OUTPUT_CHUNK * 2);
         out.extend_from_slice(prefix);
         Ok(DeflateWriter {

@@ -81,7 +81,14 @@ pub struct ContextConventions {
 impl ContextConventions {
     pub fn for_profile(profile: &Profile) -> ContextConventions {
         match profile.release() {
-            Release::Docker1706 => ContextConventions {
+            // Releases up to 17.06 hashed the owner names `root` (the bases of 1.10 to 17.06
+            // documents, shared/bases/entries.tsv); 17.12 (Go 1.9, whose FileInfoHeader is 1.8's)
+            // is assumed to do the same. Verifiers try both conventions.
+            Release::Docker110
+            | Release::Docker112
+            | Release::Docker113
+            | Release::Docker1706
+            | Release::Docker1712 => ContextConventions {
                 owner_name: "root",
                 mode_mask: 0o7777,
             },

@@ -1,35 +1,74 @@
 //! Which Docker release wrote a layer, and everything about that release the tar writer needs.
 //!
-//! The three releases differ in the archive/tar code they were built with (Go 1.8.3 for 17.06.x,
-//! the Go 1.10.3 copy vendored by 18.06.x, Go 1.19 for Debian's 20.10.24 build) and in whether
-//! the owner names come from the host's user database (only Debian's 20.10 build does that). The
-//! profile captures those differences as plain data at construction time, so the writer that uses
-//! it stays pure: the host's `/etc/passwd` is read once, here, never while writing.
+//! Releases differ in the Go they were built with: its archive/tar (the USTAR prefix split of
+//! Go <= 1.7, Go 1.8's one-pass writer, the Go 1.10 rewrite vendored by 18.06), its compress/flate
+//! (Go 1.7 rewrote the matcher) and its gzip header (Go <= 1.7 wrote a non-zero MTIME), and in
+//! whether the owner names come from the host's user database (only Debian's 20.10 build does
+//! that). Releases that wrote identical bytes share one profile; docs/profiles.md has the table
+//! and the evidence. The profile captures those differences as plain data at construction time,
+//! so the writer that uses it stays pure: the host's `/etc/passwd` is read once, here, never
+//! while writing.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The profile names accepted by `--profile`, in release order.
-pub const KNOWN_PROFILES: [&str; 3] = ["docker-17.06", "docker-18.06", "docker-20.10"];
+/// The profile names accepted by `--profile`, in release order. Each names the first Docker
+/// release line of a group whose layers are byte-identical (docs/profiles.md).
+pub const KNOWN_PROFILES: [&str; 7] = [
+    "docker-1.10",
+    "docker-1.12",
+    "docker-1.13",
+    "docker-17.06",
+    "docker-17.12",
+    "docker-18.06",
+    "docker-20.10",
+];
 
-/// The Docker release whose tar bytes a profile reproduces.
+/// A group of Docker releases that wrote the same layer bytes, named by its first release line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Release {
-    /// Docker 17.06.x, built with Go 1.8.3.
+    /// Docker 1.10.x and 1.11.x, built with Go 1.5.
+    Docker110,
+    /// Docker 1.12.x, built with Go 1.6.
+    Docker112,
+    /// Docker 1.13.x, 17.03.x, 17.04 and 17.05, built with Go 1.7.
+    Docker113,
+    /// Docker 17.06.x and 17.09.x, built with Go 1.8.3.
     Docker1706,
-    /// Docker 18.06.x, built with Go 1.10.3 (and vendoring that archive/tar).
+    /// Docker 17.12.x and 18.03.x, built with Go 1.9.
+    Docker1712,
+    /// Docker 18.06.x and 18.09.x, built with Go 1.10 (and vendoring that archive/tar).
     Docker1806,
     /// Debian's docker.io 20.10.24, built with Go 1.19 and cgo user lookups.
     Docker2010,
 }
 
 impl Release {
+    pub const ALL: [Release; 7] = [
+        Release::Docker110,
+        Release::Docker112,
+        Release::Docker113,
+        Release::Docker1706,
+        Release::Docker1712,
+        Release::Docker1806,
+        Release::Docker2010,
+    ];
+
     pub fn name(self) -> &'static str {
+        KNOWN_PROFILES[self as usize]
+    }
+
+    /// The Go release line the group's Docker builds used.
+    pub fn go_version(self) -> &'static str {
         match self {
-            Release::Docker1706 => KNOWN_PROFILES[0],
-            Release::Docker1806 => KNOWN_PROFILES[1],
-            Release::Docker2010 => KNOWN_PROFILES[2],
+            Release::Docker110 => "1.5",
+            Release::Docker112 => "1.6",
+            Release::Docker113 => "1.7",
+            Release::Docker1706 => "1.8",
+            Release::Docker1712 => "1.9",
+            Release::Docker1806 => "1.10",
+            Release::Docker2010 => "1.19",
         }
     }
 }
@@ -43,8 +82,12 @@ impl fmt::Display for Release {
 /// The generation of Go's archive/tar writer a release used; the byte rules differ between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TarDialect {
-    /// Go 1.8: one pass; long or non-ASCII names always go to PAX with the field left empty;
-    /// numbers that overflow octal switch to base-256 and GNU magic for the rest of the stream.
+    /// Go 1.5 to 1.7: as Go 1.8, except that a name longer than 100 bytes that is the only field
+    /// needing PAX is split into the USTAR prefix and name fields when it can be.
+    Go15,
+    /// Go 1.8 and 1.9: one pass; long or non-ASCII names always go to PAX with the field left
+    /// empty; numbers that overflow octal switch to base-256 and GNU magic for the rest of the
+    /// stream.
     Go18,
     /// Go 1.10 and later: format chosen per header (USTAR with prefix split, else PAX).
     Go110,
@@ -56,7 +99,7 @@ pub enum ProfileError {
     #[error("unknown profile `{name}`; known profiles: {}", KNOWN_PROFILES.join(", "))]
     UnknownProfile { name: String },
 
-    #[error("no profile for Docker version `{version}`; known releases: 17.06.x, 18.06.x, 20.10.x (profiles {})", KNOWN_PROFILES.join(", "))]
+    #[error("no profile for Docker version `{version}`; known release lines: 1.10 to 1.13, 17.03 to 17.12, 18.03, 18.06, 18.09, 20.10 (profiles {})", KNOWN_PROFILES.join(", "))]
     UnknownDockerVersion { version: String },
 
     #[error("cannot read the host user database {path}: {source}")]
@@ -84,6 +127,14 @@ impl Profile {
 
     pub fn docker_18_06() -> Profile {
         Profile::bare(Release::Docker1806)
+    }
+
+    /// The profile of a release group that looked no owner names up (every one but 20.10).
+    pub fn of_release(release: Release) -> Result<Profile, ProfileError> {
+        match release {
+            Release::Docker2010 => Profile::docker_20_10_from_host(),
+            other => Ok(Profile::bare(other)),
+        }
     }
 
     /// Debian's 20.10 build with the owner names of this host, as its daemon would have looked
@@ -124,44 +175,49 @@ impl Profile {
         }
     }
 
-    /// The profile named `docker-17.06`, `docker-18.06` or `docker-20.10` (the last reads the
-    /// host's user database).
+    /// The profile named by one of [`KNOWN_PROFILES`] (`docker-20.10` reads the host's user
+    /// database).
     pub fn from_name(name: &str) -> Result<Profile, ProfileError> {
-        match name {
-            "docker-17.06" => Ok(Profile::docker_17_06()),
-            "docker-18.06" => Ok(Profile::docker_18_06()),
-            "docker-20.10" => Profile::docker_20_10_from_host(),
-            _ => Err(ProfileError::UnknownProfile { name: name.to_string() }),
-        }
+        let release = Release::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| ProfileError::UnknownProfile { name: name.to_string() })?;
+        Profile::of_release(release)
     }
 
-    /// The release a repo-info document's `Docker Version` (such as `18.06.1-ce`) names.
+    /// The release group a repo-info document's `Docker Version` (such as `18.06.1-ce`,
+    /// `1.12.6`, `17.03.1-ce`) belongs to.
     pub fn release_for_docker_version(version: &str) -> Result<Release, ProfileError> {
         let v = version.trim();
         let mut parts = v.splitn(3, '.');
         let major = parts.next().unwrap_or("");
         let minor = parts.next().unwrap_or("");
-        // The patch part may carry a suffix (`1-ce`, `24+dfsg1`) but must start with a digit.
+        // The patch part may carry a suffix (`1-ce`, `24+dfsg1`, `0-rc2`) but must start with a
+        // digit.
         let patch_ok = parts
             .next()
             .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()));
-        match (major, minor, patch_ok) {
-            ("17", "06", true) => Ok(Release::Docker1706),
-            ("18", "06", true) => Ok(Release::Docker1806),
-            ("20", "10", true) => Ok(Release::Docker2010),
-            _ => Err(ProfileError::UnknownDockerVersion {
-                version: version.to_string(),
-            }),
+        let unknown = || ProfileError::UnknownDockerVersion {
+            version: version.to_string(),
+        };
+        if !patch_ok {
+            return Err(unknown());
+        }
+        match (major, minor) {
+            ("1", "10" | "11") => Ok(Release::Docker110),
+            ("1", "12") => Ok(Release::Docker112),
+            ("1", "13") | ("17", "03" | "04" | "05") => Ok(Release::Docker113),
+            ("17", "06" | "07" | "09") => Ok(Release::Docker1706),
+            ("17", "10" | "11" | "12") | ("18", "01" | "02" | "03") => Ok(Release::Docker1712),
+            ("18", "04" | "05" | "06" | "09") => Ok(Release::Docker1806),
+            ("20", "10") => Ok(Release::Docker2010),
+            _ => Err(unknown()),
         }
     }
 
     /// The profile for a document's `Docker Version`; 20.10 reads the host's user database.
     pub fn for_docker_version(version: &str) -> Result<Profile, ProfileError> {
-        match Profile::release_for_docker_version(version)? {
-            Release::Docker1706 => Ok(Profile::docker_17_06()),
-            Release::Docker1806 => Ok(Profile::docker_18_06()),
-            Release::Docker2010 => Profile::docker_20_10_from_host(),
-        }
+        Profile::of_release(Profile::release_for_docker_version(version)?)
     }
 
     pub fn release(&self) -> Release {
@@ -174,7 +230,8 @@ impl Profile {
 
     pub(crate) fn dialect(&self) -> TarDialect {
         match self.release {
-            Release::Docker1706 => TarDialect::Go18,
+            Release::Docker110 | Release::Docker112 | Release::Docker113 => TarDialect::Go15,
+            Release::Docker1706 | Release::Docker1712 => TarDialect::Go18,
             Release::Docker1806 | Release::Docker2010 => TarDialect::Go110,
         }
     }
@@ -182,19 +239,30 @@ impl Profile {
     /// Whether pkg/archive set `Header.Format = FormatPAX` on the headers it made from files
     /// (18.06 and later), which stops Go from ever choosing the GNU format for them.
     pub(crate) fn marks_headers_pax(&self) -> bool {
-        self.release != Release::Docker1706
+        self.release >= Release::Docker1806
     }
 
     /// Whether the release's Go wrote the gzip header MTIME as `uint32(time.Time{}.Unix())`
     /// (Go 1.7 and earlier) rather than zero.
     pub fn go17_gzip_header(&self) -> bool {
-        false
+        self.release <= Release::Docker113
     }
 
-    /// The layer blob of a tar as this release pushed it: Go's gzip at level 6 with the header of
-    /// the release's Go.
+    /// The DEFLATE generation of the release's Go: Go 1.7 rewrote compress/flate's matcher
+    /// (4-byte hashing), so releases built with Go 1.5 and 1.6 compressed differently.
+    pub fn deflate_generation(&self) -> crate::deflate::Generation {
+        if self.release <= Release::Docker112 {
+            crate::deflate::Generation::Go15
+        } else {
+            crate::deflate::Generation::Go17
+        }
+    }
+
+    /// The layer blob of a tar as this release pushed it: Go's gzip at level 6 with the header
+    /// and DEFLATE of the release's Go.
     pub fn gzip(&self, tar: &[u8]) -> Vec<u8> {
-        let mut blob = crate::gzip::gzip(tar, 6).expect("level 6 is a valid level");
+        let mut blob =
+            crate::gzip::gzip_generation(tar, 6, self.deflate_generation()).expect("level 6 is a valid level");
         if self.go17_gzip_header() {
             crate::gzip::set_header_mtime(&mut blob, crate::gzip::GO17_HEADER_MTIME);
         }
@@ -254,7 +322,7 @@ mod tests {
         }
         let err = Profile::from_name("docker-19.03").unwrap_err().to_string();
         assert!(
-            err.contains("docker-19.03") && err.contains("docker-17.06, docker-18.06, docker-20.10"),
+            err.contains("docker-19.03") && err.contains("docker-1.10, docker-1.12"),
             "{err}"
         );
     }
@@ -262,19 +330,46 @@ mod tests {
     #[test]
     fn docker_versions_map_to_releases() {
         for (v, r) in [
+            ("1.10.3", Release::Docker110),
+            ("1.11.2", Release::Docker110),
+            ("1.12.6", Release::Docker112),
+            ("1.13.1", Release::Docker113),
+            ("17.03.1-ce", Release::Docker113),
+            ("17.05.0-ce", Release::Docker113),
             ("17.06.2-ce", Release::Docker1706),
             ("17.06.0-ce", Release::Docker1706),
+            ("17.09.1-ce", Release::Docker1706),
+            ("17.12.0-ce", Release::Docker1712),
+            ("18.03.1-ce", Release::Docker1712),
             ("18.06.1-ce", Release::Docker1806),
             ("18.06.3-ce", Release::Docker1806),
+            ("18.09.7", Release::Docker1806),
             ("20.10.24+dfsg1", Release::Docker2010),
             ("20.10.5", Release::Docker2010),
         ] {
             assert_eq!(Profile::release_for_docker_version(v).unwrap(), r, "{v}");
         }
-        for v in ["18.09.7", "17.6.1", "1.13.1", "", "18.06", "18.06.x"] {
+        for v in ["19.03.12", "17.6.1", "1.9.1", "", "18.06", "18.06.x"] {
             let err = Profile::release_for_docker_version(v).unwrap_err().to_string();
-            assert!(err.contains("17.06.x, 18.06.x, 20.10.x"), "{err}");
+            assert!(err.contains("known release lines"), "{err}");
         }
+    }
+
+    #[test]
+    fn go_generations_follow_the_release() {
+        let p = |r| Profile::of_release(r).unwrap();
+        assert!(p(Release::Docker110).go17_gzip_header() && p(Release::Docker113).go17_gzip_header());
+        assert!(!p(Release::Docker1706).go17_gzip_header());
+        assert_eq!(
+            p(Release::Docker112).deflate_generation(),
+            crate::deflate::Generation::Go15
+        );
+        assert_eq!(
+            p(Release::Docker113).deflate_generation(),
+            crate::deflate::Generation::Go17
+        );
+        assert_eq!(p(Release::Docker113).dialect(), TarDialect::Go15);
+        assert_eq!(p(Release::Docker1712).dialect(), TarDialect::Go18);
     }
 
     #[test]

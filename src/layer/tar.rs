@@ -155,12 +155,18 @@ pub struct BlobInfo {
     pub size: u64,
 }
 
-/// Writes the layer blob Docker pushed: the tar of [`write_tar`], gzip-compressed as Go's
-/// compress/gzip at level 6 (`distribution/push.go compress()`), hashing the tar and the blob in
-/// the same single pass.
+/// Writes the layer blob Docker pushed: the tar of [`write_tar`], gzip-compressed as the
+/// release's Go compress/gzip at level 6 (`distribution/push.go compress()`: the DEFLATE and gzip
+/// header of the profile's Go), hashing the tar and the blob in the same single pass.
 pub fn write_blob(entries: &[Entry], profile: &Profile, out: &mut (impl Write + ?Sized)) -> io::Result<BlobInfo> {
     let blob_hashing = DigestWriter::new(out);
-    let gzip = GzipWriter::new(blob_hashing, 6).map_err(io::Error::other)?;
+    let mtime = if profile.go17_gzip_header() {
+        crate::gzip::GO17_HEADER_MTIME
+    } else {
+        [0; 4]
+    };
+    let gzip = GzipWriter::with_header_mtime(blob_hashing, 6, profile.deflate_generation(), mtime)
+        .map_err(io::Error::other)?;
     let mut tar_hashing = DigestWriter::new(gzip);
     write_tar(entries, profile, &mut tar_hashing)?;
     let (diff_id, _, gzip) = tar_hashing.finish();
@@ -347,7 +353,8 @@ impl Encoder {
     /// Appends the header blocks for `h` (PAX extended header and its records included) to `out`.
     pub(crate) fn encode(&mut self, h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
         match self.dialect {
-            TarDialect::Go18 => go18_write_header(h, true, &mut self.used_binary, out),
+            TarDialect::Go15 => go18_write_header(h, true, true, &mut self.used_binary, out),
+            TarDialect::Go18 => go18_write_header(h, true, false, &mut self.used_binary, out),
             TarDialect::Go110 => go110_write_header(h, out),
         }
     }
@@ -538,8 +545,16 @@ mod go18 {
     }
 }
 
-/// Go 1.8's `Writer.writeHeader(hdr, allowPax)`, appending blocks to `out`.
-fn go18_write_header(h: &GoHeader, allow_pax: bool, used_binary: &mut bool, out: &mut Vec<u8>) -> Result<(), String> {
+/// Go 1.8's `Writer.writeHeader(hdr, allowPax)`, appending blocks to `out`. With `use_prefix`
+/// it is Go 1.5 to 1.7's, which split a long name into the USTAR prefix and name fields when the
+/// name was the only field needing PAX (Go 1.8 turned that off: `const usePrefix = false`).
+fn go18_write_header(
+    h: &GoHeader,
+    allow_pax: bool,
+    use_prefix: bool,
+    used_binary: &mut bool,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let mut blk = [0u8; BLOCK];
     let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut err: Option<String> = None;
@@ -582,7 +597,14 @@ fn go18_write_header(h: &GoHeader, allow_pax: bool, used_binary: &mut bool, out:
     fmt_string(&mut blk, GNAME, &h.gname, "gname", &mut err);
     fmt_numeric(&mut blk, DEVMAJOR, h.devmajor, used_binary, &mut err);
     fmt_numeric(&mut blk, DEVMINOR, h.devminor, used_binary, &mut err);
-    // The USTAR prefix split is disabled in Go 1.8 (`const usePrefix = false`).
+    // Xattr records are added below, after this check, as in Go.
+    if use_prefix && pax.len() == 1 && pax.contains_key("path") {
+        if let Some((prefix, suffix)) = split_ustar_path(&h.name) {
+            pax.remove("path");
+            go18::format_string(field(&mut blk, NAME), suffix, &mut err);
+            go18::format_string(field(&mut blk, PREFIX), prefix, &mut err);
+        }
+    }
 
     finish_block(&mut blk, *used_binary);
     if let Some(e) = err {
@@ -619,7 +641,7 @@ fn go18_write_header(h: &GoHeader, allow_pax: bool, used_binary: &mut bool, out:
             xattrs: BTreeMap::new(),
             format_pax: false,
         };
-        go18_write_header(&ext, false, used_binary, out)?;
+        go18_write_header(&ext, false, use_prefix, used_binary, out)?;
         out.extend_from_slice(&body);
         out.extend_from_slice(&ZERO_BLOCK[..padding(body.len() as u64)]);
     }
