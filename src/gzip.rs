@@ -247,3 +247,19 @@ fn untag(e: io::Error) -> io::Error {
         None => io::Error::from(kind),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Go's zero `time.Time` is 0001-01-01 UTC, `Unix()` = -62135596800 (62135596800 s between
+    /// year 1 and 1970); Go <= 1.7 wrote `uint32` of it, little-endian.
+    #[test]
+    fn go17_header_mtime_is_uint32_of_the_zero_time() {
+        let zero_time_unix: i64 = -62_135_596_800;
+        assert_eq!((zero_time_unix as u32).to_le_bytes(), GO17_HEADER_MTIME);
+        let mut blob = gzip(b"x", 6).unwrap();
+        set_header_mtime(&mut blob, GO17_HEADER_MTIME);
+        assert_eq!(&blob[..10], &[0x1f, 0x8b, 8, 0, 0x00, 0x09, 0x6e, 0x88, 0, 0xff]);
+    }
+}

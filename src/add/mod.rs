@@ -155,11 +155,21 @@ pub fn rebuild_base_layer_any(source: &Path, steps: &[BaseStep], opts: &AddOptio
     })?;
     drop(content);
     let plain = tree.entries();
-    let mut outcome = try_variants(&plain, &profile, step, source)?;
-    outcome.source = source_match;
-    outcome.implicit_dirs = tree.implicit_dirs;
-    outcome.seconds = started.elapsed().as_secs_f64();
-    Ok(outcome)
+    let found = try_variants(&plain, &profile, step, source)?;
+    Ok(AddOutcome {
+        matched: found.matched,
+        expected: step.expected,
+        digest: found.reported.digest,
+        diff_id: found.reported.diff_id,
+        size: found.blob.len() as u64,
+        profile: found.reported.profile,
+        variant: found.reported.variant,
+        tried: found.tried,
+        source: source_match,
+        implicit_dirs: tree.implicit_dirs,
+        seconds: started.elapsed().as_secs_f64(),
+        blob: found.blob,
+    })
 }
 
 /// The first step the source verifies against, with its release's profile.
@@ -267,7 +277,7 @@ fn blob_conventions(profile: &Profile) -> Vec<(&'static str, BlobConvention)> {
 /// Writes the candidates in order and stops at the first that gives the expected digest. The
 /// tar is written once per entry variant and compressed once per DEFLATE generation; header
 /// variants only rewrite four bytes.
-fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Path) -> Result<AddOutcome, AddError> {
+fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Path) -> Result<Found, AddError> {
     let mut tried = Vec::new();
     let mut first: Option<(Trial, Vec<u8>)> = None;
     let mut opaque = plain.to_vec();
@@ -310,32 +320,32 @@ fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Pa
             };
             tried.push(trial.clone());
             if trial.matched {
-                return Ok(outcome(true, step, trial, blob, tried));
+                return Ok(Found {
+                    matched: true,
+                    reported: trial,
+                    blob,
+                    tried,
+                });
             }
             first.get_or_insert((trial, blob));
         }
     }
     let (trial, blob) = first.expect("at least one variant is tried");
-    Ok(outcome(false, step, trial, blob, tried))
+    Ok(Found {
+        matched: false,
+        reported: trial,
+        blob,
+        tried,
+    })
 }
 
-fn outcome(matched: bool, step: &BaseStep, trial: Trial, blob: Vec<u8>, tried: Vec<Trial>) -> AddOutcome {
-    AddOutcome {
-        matched,
-        expected: step.expected,
-        digest: trial.digest,
-        diff_id: trial.diff_id,
-        size: blob.len() as u64,
-        profile: trial.profile,
-        variant: trial.variant,
-        tried,
-        source: SourceMatch {
-            name: String::new(),
-            mode: String::new(),
-            owner_name: String::new(),
-        },
-        implicit_dirs: Vec::new(),
-        seconds: 0.0,
-        blob,
-    }
+/// What the trials found: the matching trial (or the first one) with its blob, and every trial.
+struct Found {
+    matched: bool,
+    reported: Trial,
+    blob: Vec<u8>,
+    tried: Vec<Trial>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -313,3 +313,36 @@ fn a_raw_byte_and_its_escaped_spelling_are_different_names() {
         assert_eq!(raw_bytes(&display_bytes(bytes)), bytes);
     }
 }
+
+#[test]
+fn xz_and_bzip2_archives_are_read_like_gzip() {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(5);
+    b.append_data(&mut h, "etc/motd", &b"hello"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(&tar).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    bz.write_all(&tar).unwrap();
+    for (blob, kind) in [
+        (xz.finish().unwrap(), Compression::Xz),
+        (bz.finish().unwrap(), Compression::Bzip2),
+    ] {
+        let mut seen = Vec::new();
+        let summary = read_archive(&blob[..], None, &Limits::default(), |e, r| {
+            let mut s = String::new();
+            r.read_to_string(&mut s)?;
+            seen.push((e.path.clone(), s));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(summary.compression, kind);
+        assert_eq!(summary.diff_id, crate::Digest::of(&tar));
+        assert_eq!(seen, [("etc/motd".to_string(), "hello".to_string())]);
+    }
+}

@@ -14,7 +14,7 @@ pub enum Command {
     Write {
         /// The graphdriver diff directory (overlay2 `diff`).
         dir: PathBuf,
-        /// docker-17.06, docker-18.06 or docker-20.10.
+        /// A profile of docs/profiles.md: docker-1.10, -1.12, -1.13, -17.06, -17.12, -18.06, -20.10.
         #[arg(long)]
         profile: String,
         /// Where to write the layer (written atomically); without it only the digests are printed.
@@ -109,7 +109,7 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct HashFileArgs {
     path: PathBuf,
-    /// docker-17.06, docker-18.06 or docker-20.10 (header conventions of that release).
+    /// A profile of docs/profiles.md, such as docker-17.06 (owner-name convention of that release).
     #[arg(long, default_value = "docker-18.06")]
     profile: String,
     /// The file's path relative to the build context (default: its base name).

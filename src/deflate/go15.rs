@@ -269,3 +269,58 @@ impl Lazy15 {
         best
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DeflateWriter, Generation};
+    use std::io::{Read, Write};
+
+    /// Inputs that exercise long and short matches, window slides and stored blocks.
+    fn inputs() -> Vec<Vec<u8>> {
+        let mut x: u32 = 1;
+        let mut noise = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        };
+        let text: Vec<u8> = (0..300_000)
+            .map(|i| b"the quick brown fox "[i % 20] ^ (i / 7919) as u8)
+            .collect();
+        let random: Vec<u8> = (0..200_000).map(|_| noise()).collect();
+        let mixed: Vec<u8> = (0..400_000)
+            .map(|i| if (i / 5000) % 3 == 0 { noise() } else { (i % 251) as u8 })
+            .collect();
+        vec![Vec::new(), b"a".to_vec(), b"abcabcabcabc".to_vec(), text, random, mixed]
+    }
+
+    /// Go 1.6's DEFLATE is valid DEFLATE whatever the input; its bytes are proven against the
+    /// published layers of Docker 1.10 and 1.12 (tests/layer_add.rs).
+    #[test]
+    fn go15_streams_inflate_to_their_input() {
+        for (n, data) in inputs().into_iter().enumerate() {
+            let mut w = DeflateWriter::with_generation(Vec::new(), 6, &[], Generation::Go15).unwrap();
+            // Uneven writes: the output must not depend on them.
+            for chunk in data.chunks(7777) {
+                w.write_all(chunk).unwrap();
+            }
+            let out = w.finish().unwrap();
+            let mut back = Vec::new();
+            flate2::read::DeflateDecoder::new(&out[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data, "input {n}");
+            let mut whole = DeflateWriter::with_generation(Vec::new(), 6, &[], Generation::Go15).unwrap();
+            whole.write_all(&data).unwrap();
+            assert_eq!(whole.finish().unwrap(), out, "input {n}: chunking changed the bytes");
+        }
+    }
+
+    #[test]
+    fn go15_levels_outside_4_to_9_are_refused() {
+        for level in [-2, 0, 1, 3] {
+            assert!(DeflateWriter::with_generation(Vec::new(), level, &[], Generation::Go15).is_err());
+        }
+        assert!(DeflateWriter::with_generation(Vec::new(), -1, &[], Generation::Go15).is_ok());
+    }
+}

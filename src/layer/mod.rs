@@ -4,7 +4,7 @@
 //! The writer is pure: the bytes depend only on the entries and the profile, never on the host,
 //! the clock or the file system. Reading a diff directory into entries is a separate step (`walk`).
 //!
-//! - [`Profile`]: the Docker release (`docker-17.06`, `docker-18.06`, `docker-20.10`), chosen by
+//! - [`Profile`]: the Docker release group (`docker-1.10` .. `docker-20.10`, docs/profiles.md), chosen by
 //!   name or from a document's `Docker Version`; 20.10 carries the host's uid/gid names.
 //! - [`read_tree`]: a graphdriver diff directory -> entries, in pkg/archive's walk order.
 //! - [`write_tar`] / [`write_tar_digest`]: entries -> the release's tar bytes (and diff_id).

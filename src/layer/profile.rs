@@ -82,9 +82,12 @@ impl fmt::Display for Release {
 /// The generation of Go's archive/tar writer a release used; the byte rules differ between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TarDialect {
-    /// Go 1.5 to 1.7: as Go 1.8, except that a name longer than 100 bytes that is the only field
-    /// needing PAX is split into the USTAR prefix and name fields when it can be.
+    /// Go 1.5: as `Go16`, but PAX headers were named `PaxHeaders.<pid>` (the daemon's process id)
+    /// with their records in map order, so an entry needing one cannot be reproduced.
     Go15,
+    /// Go 1.6 and 1.7: as Go 1.8, except that a name longer than 100 bytes that is the only field
+    /// needing PAX is split into the USTAR prefix and name fields when it can be.
+    Go16,
     /// Go 1.8 and 1.9: one pass; long or non-ASCII names always go to PAX with the field left
     /// empty; numbers that overflow octal switch to base-256 and GNU magic for the rest of the
     /// stream.
@@ -230,7 +233,8 @@ impl Profile {
 
     pub(crate) fn dialect(&self) -> TarDialect {
         match self.release {
-            Release::Docker110 | Release::Docker112 | Release::Docker113 => TarDialect::Go15,
+            Release::Docker110 => TarDialect::Go15,
+            Release::Docker112 | Release::Docker113 => TarDialect::Go16,
             Release::Docker1706 | Release::Docker1712 => TarDialect::Go18,
             Release::Docker1806 | Release::Docker2010 => TarDialect::Go110,
         }
@@ -368,7 +372,8 @@ mod tests {
             p(Release::Docker113).deflate_generation(),
             crate::deflate::Generation::Go17
         );
-        assert_eq!(p(Release::Docker113).dialect(), TarDialect::Go15);
+        assert_eq!(p(Release::Docker110).dialect(), TarDialect::Go15);
+        assert_eq!(p(Release::Docker113).dialect(), TarDialect::Go16);
         assert_eq!(p(Release::Docker1712).dialect(), TarDialect::Go18);
     }
 

@@ -353,8 +353,9 @@ impl Encoder {
     /// Appends the header blocks for `h` (PAX extended header and its records included) to `out`.
     pub(crate) fn encode(&mut self, h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
         match self.dialect {
-            TarDialect::Go15 => go18_write_header(h, true, true, &mut self.used_binary, out),
-            TarDialect::Go18 => go18_write_header(h, true, false, &mut self.used_binary, out),
+            TarDialect::Go15 | TarDialect::Go16 | TarDialect::Go18 => {
+                go18_write_header(h, true, self.dialect, &mut self.used_binary, out)
+            }
             TarDialect::Go110 => go110_write_header(h, out),
         }
     }
@@ -545,16 +546,18 @@ mod go18 {
     }
 }
 
-/// Go 1.8's `Writer.writeHeader(hdr, allowPax)`, appending blocks to `out`. With `use_prefix`
-/// it is Go 1.5 to 1.7's, which split a long name into the USTAR prefix and name fields when the
-/// name was the only field needing PAX (Go 1.8 turned that off: `const usePrefix = false`).
+/// Go 1.8's `Writer.writeHeader(hdr, allowPax)`, appending blocks to `out`. In the `Go16` and
+/// `Go15` dialects it is Go 1.5 to 1.7's, which split a long name into the USTAR prefix and name
+/// fields when the name was the only field needing PAX (Go 1.8 turned that off: `const usePrefix
+/// = false`); Go 1.5 also named PAX headers after the process id (refused below).
 fn go18_write_header(
     h: &GoHeader,
     allow_pax: bool,
-    use_prefix: bool,
+    dialect: TarDialect,
     used_binary: &mut bool,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
+    let use_prefix = matches!(dialect, TarDialect::Go15 | TarDialect::Go16);
     let mut blk = [0u8; BLOCK];
     let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut err: Option<String> = None;
@@ -620,6 +623,14 @@ fn go18_write_header(
         if !allow_pax {
             return Err("PAX header would need a PAX header".to_string());
         }
+        if dialect == TarDialect::Go15 {
+            // Go 1.5's writePAXHeader named the header `PaxHeaders.<pid>` after the daemon's
+            // process id and wrote the records in map order; neither is recorded anywhere.
+            return Err(format!(
+                "needs a PAX header ({}), which Go 1.5 named after the daemon's unrecorded process id",
+                pax.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
         // writePAXHeader: the extended header carries the entry's ModTime; its name is the
         // ASCII form of dir/PaxHeaders.0/base cut to 100 bytes.
         let body = pax_body(&pax);
@@ -641,7 +652,7 @@ fn go18_write_header(
             xattrs: BTreeMap::new(),
             format_pax: false,
         };
-        go18_write_header(&ext, false, use_prefix, used_binary, out)?;
+        go18_write_header(&ext, false, dialect, used_binary, out)?;
         out.extend_from_slice(&body);
         out.extend_from_slice(&ZERO_BLOCK[..padding(body.len() as u64)]);
     }

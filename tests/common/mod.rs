@@ -8,6 +8,7 @@ pub mod docker;
 pub mod gobuild;
 pub mod mixture;
 pub mod oracle;
+pub mod shared;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

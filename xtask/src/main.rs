@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <task>`. Each task is a plain function so `.ci/run` and the
 //! README call the same code a developer does.
 
+mod bench_add;
 mod bench_build;
 mod bench_diff;
 mod bench_gzip;
@@ -41,8 +42,9 @@ fn bench(name: Option<&str>, rest: &[String]) -> Result<()> {
         Some("diff") => bench_diff::run(),
         Some("build") => bench_build::run(),
         Some("parse") => bench_parse::run(rest),
+        Some("add") => bench_add::run(),
         other => Err(anyhow!(
-            "unknown bench `{}` (known: gzip, reproduce, diff, parse, build)",
+            "unknown bench `{}` (known: gzip, reproduce, diff, parse, build, add)",
             other.unwrap_or("")
         )),
     }
