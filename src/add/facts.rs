@@ -5,8 +5,8 @@ use std::path::Path;
 use crate::ir::{Instruction, Source};
 use crate::mapping::map_platform;
 use crate::model::PlatformImage;
-use crate::parse::{parse_file, ParseError};
-use crate::reproduce::facts::normalize_selector;
+use crate::parse::parse_file;
+use crate::reproduce::facts::{normalize_selector, FactsError};
 use crate::Digest;
 
 /// What rebuilding a base layer needs to know about its step: the source's recorded hash, the
@@ -23,25 +23,12 @@ pub struct BaseStep {
     pub created: Option<i64>,
 }
 
+/// Why a document gives no base step: the lookups shared with the timestamp search
+/// ([`FactsError`]), or a layer made by some other step.
 #[derive(Debug, thiserror::Error)]
 pub enum BaseFactsError {
     #[error(transparent)]
-    Parse(#[from] ParseError),
-    #[error("{doc}: no platform matches `{selector}`; platforms present: {present}")]
-    NoPlatform {
-        doc: String,
-        selector: String,
-        present: String,
-    },
-    #[error("{doc}: {platform} has {count} layers; layer {layer} does not exist (layers are numbered from 1)")]
-    NoLayer {
-        doc: String,
-        platform: String,
-        layer: usize,
-        count: usize,
-    },
-    #[error("{doc}: {platform} records no Docker version, so the tar format of its layers is unknown")]
-    NoDockerVersion { doc: String, platform: String },
+    Facts(#[from] FactsError),
     #[error("{doc}:{line}: layer {layer} of {platform} was made by `{text}`, not by `ADD file:<hex> in /`")]
     NotBaseAdd {
         doc: String,
@@ -49,12 +36,6 @@ pub enum BaseFactsError {
         platform: String,
         layer: usize,
         text: String,
-    },
-    #[error("{doc}: {platform}: no history step is known to have made layer {layer}")]
-    NoStep {
-        doc: String,
-        platform: String,
-        layer: usize,
     },
 }
 
@@ -70,7 +51,7 @@ pub fn base_steps(
     layer: usize,
     tag: Option<&str>,
 ) -> Result<Vec<BaseStep>, BaseFactsError> {
-    let document = parse_file(doc)?;
+    let document = parse_file(doc).map_err(FactsError::from)?;
     let name = doc.display().to_string();
     let want = normalize_selector(selector);
     let images: Vec<&PlatformImage> = document
@@ -81,7 +62,7 @@ pub fn base_steps(
         .filter(|p| p.platform.matches(&want))
         .collect();
     if images.is_empty() {
-        return Err(BaseFactsError::NoPlatform {
+        return Err(FactsError::NoPlatform {
             doc: name,
             selector: format!("{selector}{}", tag.map(|t| format!(" in tag {t}")).unwrap_or_default()),
             present: document
@@ -91,7 +72,8 @@ pub fn base_steps(
                 .map(|p| p.platform.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-        });
+        }
+        .into());
     }
     let mut steps: Vec<BaseStep> = Vec::new();
     let mut first_error = None;
@@ -114,17 +96,18 @@ pub fn base_steps(
 fn step_of(name: &str, image: &PlatformImage, layer: usize) -> Result<BaseStep, BaseFactsError> {
     let platform = image.platform.to_string();
     if layer == 0 || layer > image.layers.len() {
-        return Err(BaseFactsError::NoLayer {
+        return Err(FactsError::NoLayer {
             doc: name.to_string(),
             platform,
             layer,
             count: image.layers.len(),
-        });
+        }
+        .into());
     }
     let docker_version = image
         .docker_version
         .clone()
-        .ok_or_else(|| BaseFactsError::NoDockerVersion {
+        .ok_or_else(|| FactsError::NoDockerVersion {
             doc: name.to_string(),
             platform: platform.clone(),
         })?;
@@ -134,7 +117,7 @@ fn step_of(name: &str, image: &PlatformImage, layer: usize) -> Result<BaseStep, 
         .iter()
         .position(|s| *s == Some(layer))
         .map(|i| &image.history[i])
-        .ok_or_else(|| BaseFactsError::NoStep {
+        .ok_or_else(|| FactsError::NoStep {
             doc: name.to_string(),
             platform: platform.clone(),
             layer,
