@@ -377,6 +377,37 @@ fn long_name_18_06_uses_ustar_prefix_when_it_splits() {
 }
 
 #[test]
+fn long_name_1_12_to_17_05_uses_the_ustar_prefix_like_go_1_7() {
+    // Go <= 1.7 split a name that was the only field needing PAX (golang.org/issue/17630 turned
+    // that off in Go 1.8, see the 17.06 test above).
+    let dir = "d".repeat(60);
+    let base = "f".repeat(60);
+    let e = Entry::file(format!("{dir}/{base}"), 0o644, Vec::new()).with_mtime(T);
+    let mut h = ustar(&base, b"0100644\0", b"00000000000\0", b'0', "");
+    set(&mut h, 345, dir.as_bytes());
+    for version in ["1.12.6", "1.13.1", "17.03.1-ce"] {
+        let out = tar_of(std::slice::from_ref(&e), &Profile::for_docker_version(version).unwrap());
+        assert_blocks_eq(&out[..out.len() - 1024], &build(&h), version);
+    }
+}
+
+#[test]
+fn docker_1_10_refuses_entries_needing_a_pax_header() {
+    // Go 1.5 named the PAX header after the daemon's process id, which nothing records.
+    let mut e = Entry::file("bin/ping", 0o755, b"x".to_vec());
+    e.xattrs.insert("security.capability".to_string(), vec![1, 0, 0, 2]);
+    let p = Profile::for_docker_version("1.10.3").unwrap();
+    let err = write_tar(&[e.clone()], &p, &mut Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("bin/ping") && err.contains("process id"), "{err}");
+    // Go 1.6 (1.12) wrote `PaxHeaders.0`, as 17.06 does.
+    let p12 = Profile::for_docker_version("1.12.6").unwrap();
+    assert_eq!(
+        tar_of(std::slice::from_ref(&e), &p12),
+        tar_of(&[e], &Profile::docker_17_06())
+    );
+}
+
+#[test]
 fn long_name_18_06_without_split_goes_to_pax_with_cut_ascii_name() {
     // One 120-byte component cannot be split: PAX, and the name field holds its first 100
     // bytes; for a directory a '/' at the cut is replaced by NUL.
