@@ -267,3 +267,140 @@ fn bad_input_exits_2_with_the_fault_named() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("rootfs.tar.gz"), "{stderr}");
 }
+
+/// One tar entry: path, typeflag, mode, content, link target, (uid, gid).
+type TarRow<'a> = (String, u8, u32, &'a [u8], &'a str, (u64, u64));
+
+/// A tarball exercising what the extraction model claims (a hard link listed before the name the
+/// walk meets first, setuid bits, a device node, a FIFO, a foreign owner, a name over 100 bytes,
+/// component-wise order), written with the `tar` crate and gzip'd.
+fn tricky_rootfs() -> Vec<u8> {
+    use std::io::Write;
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, kind: u8, mode: u32, mtime: u64, data: &[u8], link: &str, owner: (u64, u64)| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::new(kind));
+        h.set_mode(mode);
+        h.set_mtime(mtime);
+        h.set_uid(owner.0);
+        h.set_gid(owner.1);
+        if kind == b'3' {
+            h.set_device_major(1).unwrap();
+            h.set_device_minor(3).unwrap();
+        }
+        let body = if kind == b'0' { data } else { b"" };
+        h.set_size(body.len() as u64);
+        if !link.is_empty() {
+            b.append_link(&mut h, path, link).unwrap();
+        } else {
+            b.append_data(&mut h, path, body).unwrap();
+        }
+    };
+    let long_dir = format!("usr/{}", "l".repeat(60));
+    let entries: Vec<TarRow> = vec![
+        ("./".into(), b'5', 0o755, b"", "", (0, 0)),
+        ("bin/".into(), b'5', 0o755, b"", "", (0, 0)),
+        ("bin/z".into(), b'0', 0o4755, b"busybox\nbusybox\n", "", (0, 0)),
+        ("bin/a".into(), b'1', 0o4755, b"", "bin/z", (0, 0)),
+        ("bin/sh".into(), b'2', 0o777, b"", "z", (0, 0)),
+        ("etc/".into(), b'5', 0o755, b"", "", (0, 0)),
+        ("etc/motd".into(), b'0', 0o644, b"hello\n", "", (1000, 50)),
+        ("etc/apk/".into(), b'5', 0o700, b"", "", (0, 0)),
+        ("dev/".into(), b'5', 0o755, b"", "", (0, 0)),
+        ("dev/null".into(), b'3', 0o666, b"", "", (0, 0)),
+        ("run/".into(), b'5', 0o755, b"", "", (0, 0)),
+        ("run/fifo".into(), b'6', 0o600, b"", "", (0, 0)),
+        ("usr/".into(), b'5', 0o755, b"", "", (0, 0)),
+        (format!("{long_dir}/"), b'5', 0o755, b"", "", (0, 0)),
+        (
+            format!("{long_dir}/{}", "f".repeat(60)),
+            b'0',
+            0o600,
+            b"long\n",
+            "",
+            (0, 0),
+        ),
+        ("tmp/".into(), b'5', 0o1777, b"", "", (0, 0)),
+        ("a-b".into(), b'0', 0o644, b"x", "", (0, 0)),
+    ];
+    for (i, (path, kind, mode, data, link, owner)) in entries.iter().enumerate() {
+        add(path, *kind, *mode, 1_500_000_000 + i as u64, data, link, *owner);
+    }
+    let tar = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+/// The 20.10 daemon as the oracle of the extraction: a classic build of `ADD rootfs.tar.gz /`
+/// records the `file:` hash the source must verify against and the layer's diff_id, which the
+/// plain trial of `retrace layer add` (profile docker-20.10) must equal byte for byte.
+#[test]
+#[ignore = "needs a Docker daemon; run by `cargo xtask test`"]
+fn needs_docker_add_extraction_matches_the_daemon() {
+    use std::os::unix::fs::PermissionsExt;
+    if !common::docker::daemon_or_skip("needs_docker_add_extraction_matches_the_daemon") {
+        return;
+    }
+    let ctx = tempfile::tempdir().unwrap();
+    let src = ctx.path().join("rootfs.tar.gz");
+    std::fs::write(&src, tricky_rootfs()).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM scratch\nADD rootfs.tar.gz /\n").unwrap();
+    let image = format!("retrace-layer-add-test-{}", std::process::id());
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", &image])
+        .arg(ctx.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let history = docker(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", &image]);
+    let diff_ids = docker(&["inspect", "-f", "{{json .RootFS.Layers}}", &image]);
+    let version = docker(&["version", "--format", "{{.Server.Version}}"]);
+    docker(&["rmi", &image]);
+    let hash = history
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("file:"))
+        .unwrap_or_else(|| panic!("no ADD file: in the history: {history}"));
+    let diff_ids: Vec<String> = serde_json::from_str(&diff_ids).unwrap();
+    assert_eq!(diff_ids.len(), 1, "{diff_ids:?}");
+
+    let out = retrace()
+        .args(["layer", "add"])
+        .arg(&src)
+        .args([
+            "--file-hash",
+            hash,
+            "--docker-version",
+            &version,
+            "--json",
+            "--expected",
+        ])
+        .arg(format!("sha256:{}", "0".repeat(64)))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source"]["mode"], "0644");
+    assert_eq!(v["tried"][0]["variant"], "plain");
+    if v["tried"][0]["diff_id"] != diff_ids[0].as_str() {
+        let keep = std::env::temp_dir().join("retrace-layer-add-docker");
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&src, keep.join("rootfs.tar.gz")).unwrap();
+        panic!(
+            "diff_id {} but the daemon's layer is {} (source kept in {})",
+            v["tried"][0]["diff_id"],
+            diff_ids[0],
+            keep.display()
+        );
+    }
+}

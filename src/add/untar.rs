@@ -9,8 +9,9 @@
 //! - owners are the header's numeric uid/gid (no name lookup), modes the header's permission and
 //!   setuid/setgid/sticky bits (symlinks keep 0777), mtimes the header's (directories get theirs
 //!   once every entry is extracted, so later children do not disturb them);
-//! - a hard link is another name of the same inode: the walk writes the first of its names in walk
-//!   order as the file and the others as links to it, whatever order the tarball had;
+//! - a hard link is another name of the same inode, and its header's owner, mode and mtime are
+//!   applied to that inode; the walk writes the first of its names in walk order as the file and
+//!   the others as links to it, whatever order the tarball had;
 //! - xattrs from `SCHILY.xattr.` records are set on the inode (the writer keeps the ones Docker read);
 //! - the root entry (`./`) is skipped, as Untar skips it;
 //! - a parent directory the tarball does not list is created 0755 root:root at extraction time,
@@ -136,12 +137,19 @@ impl Extracted {
                         message: format!("hard link to `{target}`, which the archive has not created"),
                     });
                 };
-                // A new name for the same inode: Lchown applies the link header's owner to it.
+                // A new name for the same inode. The link header's owner is applied to it (Lchown),
+                // and its mode and mtime too unless the target is a symlink: createTarFile tests
+                // `os.Lstat(hdr.Linkname)`, which resolves inside the container's root because ADD
+                // extracts chrooted there (chrootarchive).
                 self.paths.insert(key, i);
                 let inode = &mut self.inodes[i];
                 inode.uid = e.uid;
                 inode.gid = e.gid;
                 inode.xattrs.extend(e.xattrs.clone());
+                if !matches!(inode.kind, InodeKind::Symlink(_)) {
+                    inode.mode = e.mode;
+                    inode.mtime = e.mtime;
+                }
                 return Ok(());
             }
             Kind::File => {
