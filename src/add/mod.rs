@@ -46,6 +46,8 @@ pub enum AddError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: {size} bytes exceeds the limit of {limit} bytes for a base layer source")]
+    SourceTooLarge { path: PathBuf, size: u64, limit: u64 },
     #[error(
         "{path} does not hash to file:{expected} as `{name}` with any context mode ({modes}) and owner names `root` or empty"
     )]
@@ -119,11 +121,26 @@ pub struct AddOutcome {
 }
 
 /// What the caller may choose about a rebuild.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AddOptions {
     /// The source's path relative to the build context, as hashed; default: its file name.
     pub name: Option<String>,
+    /// Bounds of the source and its extraction. The extracted tree, its tar and the blob are held
+    /// in memory, so the default bounds the uncompressed tar (and the source) to 2 GiB, well
+    /// above any base root file system (Debian's is ~125 MB).
     pub limits: Limits,
+}
+
+impl Default for AddOptions {
+    fn default() -> AddOptions {
+        AddOptions {
+            name: None,
+            limits: Limits {
+                max_total_bytes: 2 << 30,
+                ..Limits::default()
+            },
+        }
+    }
 }
 
 /// Rebuilds the layer `step` made from the source file at `source`: verifies the source against
@@ -138,10 +155,19 @@ pub fn rebuild_base_layer(source: &Path, step: &BaseStep, opts: &AddOptions) -> 
 /// document may list the platform under several tags built from different tarballs).
 pub fn rebuild_base_layer_any(source: &Path, steps: &[BaseStep], opts: &AddOptions) -> Result<AddOutcome, AddError> {
     let started = Instant::now();
-    let content = std::fs::read(source).map_err(|e| AddError::Read {
+    let read_error = |e| AddError::Read {
         path: source.to_path_buf(),
         source: e,
-    })?;
+    };
+    let size = std::fs::metadata(source).map_err(read_error)?.len();
+    if size > opts.limits.max_total_bytes {
+        return Err(AddError::SourceTooLarge {
+            path: source.to_path_buf(),
+            size,
+            limit: opts.limits.max_total_bytes,
+        });
+    }
+    let content = std::fs::read(source).map_err(read_error)?;
     let name = opts.name.clone().unwrap_or_else(|| {
         source
             .file_name()

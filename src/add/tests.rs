@@ -139,3 +139,27 @@ fn sources_verify_under_any_context_mode_and_owner_convention() {
     let other = context_file_hash_with("rootfs.tar.gz", 0o600, content, "root");
     assert!(verify_source("rootfs.tar.gz", content, &step(other), "root").is_none());
 }
+
+#[test]
+fn sources_and_extractions_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rootfs.tar");
+    let blob = tarball(&[("etc/motd", b'0', 0o644, 1, "hello, bounded world")]);
+    std::fs::write(&src, &blob).unwrap();
+    let step = BaseStep {
+        file_hash: context_file_hash_with("rootfs.tar", 0o644, &blob, "root"),
+        expected: Digest::of(b""),
+        docker_version: "17.06.2-ce".to_string(),
+        created: None,
+    };
+    let mut opts = AddOptions::default();
+    assert_eq!(opts.limits.max_total_bytes, 2 << 30);
+    opts.limits.max_total_bytes = 100;
+    let err = rebuild_base_layer(&src, &step, &opts).unwrap_err().to_string();
+    assert!(err.contains("rootfs.tar") && err.contains("exceeds the limit"), "{err}");
+    // Within the limit the same source is verified, extracted and written (and matches nothing).
+    let outcome = rebuild_base_layer(&src, &step, &AddOptions::default()).unwrap();
+    assert!(!outcome.matched);
+    assert_eq!(outcome.source.mode, "0644");
+    assert_eq!(outcome.tried[0].variant, "plain");
+}
