@@ -300,60 +300,62 @@ fn blob_conventions(profile: &Profile) -> Vec<(&'static str, BlobConvention)> {
     out
 }
 
-/// Writes the candidates in order and stops at the first that gives the expected digest. The
-/// tar is written once per entry variant and compressed once per DEFLATE generation; header
-/// variants only rewrite four bytes.
+/// Writes the candidates in order and stops at the first that gives the expected digest. Each
+/// entry variant's tar is written once and compressed once per DEFLATE generation; header
+/// variants only rewrite four bytes. The profile's own DEFLATE is tried on both entry variants
+/// before another generation is, so the likelier variants cost fewer compressions.
 fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Path) -> Result<Found, AddError> {
-    let mut tried = Vec::new();
-    let mut first: Option<(Trial, Vec<u8>)> = None;
     let mut opaque = plain.to_vec();
     mark_init_layer_opaque(&mut opaque);
-    let tree_variants: [(&str, &[Entry]); 2] = [("", plain), ("opaque-init-dirs", &opaque)];
-    let conventions = blob_conventions(profile);
-    for (tree_name, entries) in tree_variants {
+    let mut trees = Vec::new();
+    for (name, entries) in [("", plain), ("opaque-init-dirs", &opaque[..])] {
         let mut tar = Vec::new();
-        let diff_id = write_tar_digest(entries, profile, &mut tar)
-            .map_err(|e| AddError::Write {
-                path: source.to_path_buf(),
-                source: e,
-            })?
-            .diff_id;
-        let mut compressed: Vec<(Generation, Vec<u8>)> = Vec::new();
-        for (blob_name, conv) in &conventions {
-            let mut blob = match compressed.iter().find(|(g, _)| *g == conv.generation) {
-                Some((_, b)) => b.clone(),
-                None => {
-                    let b = gzip::gzip_generation(&tar, 6, conv.generation).expect("level 6 is valid");
-                    compressed.push((conv.generation, b.clone()));
-                    b
+        let info = write_tar_digest(entries, profile, &mut tar).map_err(|e| AddError::Write {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
+        trees.push((name, tar, info.diff_id));
+    }
+    let conventions = blob_conventions(profile);
+    let own = conventions[0].1.generation;
+    let mut tried = Vec::new();
+    let mut first: Option<(Trial, Vec<u8>)> = None;
+    for own_pass in [true, false] {
+        for (tree_name, tar, diff_id) in &trees {
+            let mut compressed: Option<(Generation, Vec<u8>)> = None;
+            for (blob_name, conv) in conventions.iter().filter(|(_, c)| (c.generation == own) == own_pass) {
+                if compressed.as_ref().is_none_or(|(g, _)| *g != conv.generation) {
+                    let blob = gzip::gzip_generation(tar, 6, conv.generation).expect("level 6 is valid");
+                    compressed = Some((conv.generation, blob));
                 }
-            };
-            if conv.go17_header {
-                gzip::set_header_mtime(&mut blob, GO17_HEADER_MTIME);
+                let mut blob = compressed.as_ref().expect("just compressed").1.clone();
+                if conv.go17_header {
+                    gzip::set_header_mtime(&mut blob, GO17_HEADER_MTIME);
+                }
+                let digest = Digest::of(&blob);
+                let variant: Vec<&str> = [*tree_name, blob_name].into_iter().filter(|s| !s.is_empty()).collect();
+                let trial = Trial {
+                    profile: profile.name().to_string(),
+                    variant: if variant.is_empty() {
+                        "plain".to_string()
+                    } else {
+                        variant.join("+")
+                    },
+                    digest,
+                    diff_id: *diff_id,
+                    matched: digest == step.expected,
+                };
+                tried.push(trial.clone());
+                if trial.matched {
+                    return Ok(Found {
+                        matched: true,
+                        reported: trial,
+                        blob,
+                        tried,
+                    });
+                }
+                first.get_or_insert((trial, blob));
             }
-            let digest = Digest::of(&blob);
-            let variant: Vec<&str> = [tree_name, blob_name].into_iter().filter(|s| !s.is_empty()).collect();
-            let trial = Trial {
-                profile: profile.name().to_string(),
-                variant: if variant.is_empty() {
-                    "plain".to_string()
-                } else {
-                    variant.join("+")
-                },
-                digest,
-                diff_id,
-                matched: digest == step.expected,
-            };
-            tried.push(trial.clone());
-            if trial.matched {
-                return Ok(Found {
-                    matched: true,
-                    reported: trial,
-                    blob,
-                    tried,
-                });
-            }
-            first.get_or_insert((trial, blob));
         }
     }
     let (trial, blob) = first.expect("at least one variant is tried");
