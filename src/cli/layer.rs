@@ -191,7 +191,13 @@ impl Command {
                     output,
                     json,
                 };
-                let matched = run(&opts, &mut std::io::stdout().lock())?;
+                use retrace::commands::layer_add::LayerAddError;
+                let matched = run(&opts, &mut std::io::stdout().lock()).map_err(|e| match e {
+                    LayerAddError::Output { path, source } if path == Path::new(retrace::gzip::STDOUT) => {
+                        out::write_error(source)
+                    }
+                    other => other.into(),
+                })?;
                 Ok(if matched { Outcome::Match } else { Outcome::Differ })
             }
             Command::Compress { input, level, output } => {

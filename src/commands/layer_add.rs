@@ -39,6 +39,7 @@ pub enum LayerAddError {
     Facts(#[from] BaseFactsError),
     #[error(transparent)]
     Add(#[from] AddError),
+    /// Writing the blob (`path`) or the report (`path` = `-`, standard output) failed.
     #[error("{path}: {source}")]
     Output {
         path: PathBuf,
@@ -76,10 +77,12 @@ pub fn run(opts: &LayerAddOptions, out: &mut dyn Write) -> Result<bool, LayerAdd
     } else {
         render_text(&outcome)
     };
-    out.write_all(text.as_bytes()).map_err(|source| LayerAddError::Output {
-        path: PathBuf::from("-"),
-        source,
-    })?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| LayerAddError::Output {
+            path: PathBuf::from(crate::gzip::STDOUT),
+            source,
+        })?;
     Ok(outcome.matched)
 }
 
