@@ -33,6 +33,9 @@ struct StepSource {
     mtime: Option<i64>,
     /// The context mode a `file:` source was verified under.
     context_mode: Option<u32>,
+    /// A base layer rebuilt from its tarball without the engine (`retrace layer add`'s code):
+    /// its blob and verdict; the engine only imports it for the steps after it.
+    rebuilt_base: Option<crate::add::AddOutcome>,
 }
 
 /// The state one platform's steps share.
@@ -198,15 +201,24 @@ impl<'a> PlatformRun<'a> {
         if let Some((reference, slot)) = base {
             let (resolved, origin) =
                 super::sources::resolve_base(env, platform, &reference, &slot.expected, &self.profile).map_err(err)?;
-            let (imported, context_mode) = match origin {
-                BaseOrigin::Published { origin } => (Some(origin), None),
-                BaseOrigin::Tarball { context_mode, .. } => (None, Some(context_mode)),
-            };
-            return Ok(Some(StepSource {
-                resolved,
-                imported,
-                mtime: None,
-                context_mode,
+            return Ok(Some(match origin {
+                BaseOrigin::Published { origin } => StepSource {
+                    resolved,
+                    imported: Some(origin),
+                    mtime: None,
+                    context_mode: None,
+                    rebuilt_base: None,
+                },
+                BaseOrigin::Tarball { path, context_mode } => {
+                    let (resolved, outcome) = self.rebuild_base(step, slot, &reference, &path)?;
+                    StepSource {
+                        resolved,
+                        imported: None,
+                        mtime: None,
+                        context_mode: Some(context_mode),
+                        rebuilt_base: Some(outcome),
+                    }
+                }
             }));
         }
         let Action::Copy { source, .. } = &step.action else {
@@ -221,8 +233,35 @@ impl<'a> PlatformRun<'a> {
             resolved,
             imported: None,
             context_mode,
+            rebuilt_base: None,
             mtime: env.recipe.source_for(source, platform).and_then(|s| s.mtime),
         }))
+    }
+
+    /// Rebuilds a base layer from its verified tarball as `retrace layer add` does (the document's
+    /// release, each known builder variant), and unpacks the result for the engine to import.
+    fn rebuild_base(
+        &self,
+        step: &PlanStep,
+        slot: LayerSlot,
+        reference: &str,
+        tarball: &std::path::Path,
+    ) -> Result<(Resolved, crate::add::AddOutcome), StepError> {
+        let file_hash = reference
+            .strip_prefix("file:")
+            .and_then(|hex| format!("sha256:{hex}").parse().ok())
+            .ok_or_else(|| self.layer_error(step, format!("`{reference}` is not a file: reference")))?;
+        let base = crate::add::BaseStep {
+            file_hash,
+            expected: slot.expected,
+            docker_version: self.plan.docker_version.clone().unwrap_or_default(),
+            created: step.created,
+        };
+        let outcome = crate::add::rebuild_base_layer(tarball, &base, &crate::add::AddOptions::default())
+            .map_err(|e| self.layer_error(step, e.to_string()))?;
+        let (path, diff_id) = super::sources::blob_layer_tar(self.ctx.sources.recipe, &outcome.blob)
+            .map_err(|e| self.layer_error(step, format!("unpacking the rebuilt layer: {e}")))?;
+        Ok((Resolved::LayerTar { path, diff_id }, outcome))
     }
 
     /// The step's committed image: from the build cache when an identical step ran before on
@@ -363,18 +402,28 @@ impl<'a> PlatformRun<'a> {
     ) -> Result<(), StepError> {
         let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
         let entries = layers::capture(&diff).map_err(|m| self.layer_error(step, m))?;
-        let blob = layers::write_blob(&entries, &self.profile, &self.ctx.out.join("blobs/sha256"))
-            .map_err(|m| self.layer_error(step, m))?;
+        let rebuilt_base = source.and_then(|s| s.rebuilt_base.as_ref());
+        let blob = match rebuilt_base {
+            Some(outcome) => self.store_blob(step, outcome)?,
+            None => layers::write_blob(&entries, &self.profile, &self.ctx.out.join("blobs/sha256"))
+                .map_err(|m| self.layer_error(step, m))?,
+        };
         let mut row = LayerReport::new(slot, step.text.clone());
         row.rebuilt = Some(blob.digest);
         row.context_mode = source.and_then(|s| s.context_mode).map(|m| format!("{m:04o}"));
-        match source.and_then(|s| s.imported.as_ref()) {
-            Some(origin) => imported(&mut row, origin, blob.digest == slot.expected),
-            None if blob.digest == slot.expected => {
+        match (source.and_then(|s| s.imported.as_ref()), rebuilt_base) {
+            (Some(origin), _) => imported(&mut row, origin, blob.digest == slot.expected),
+            (None, Some(outcome)) => {
+                base_verdict(&mut row, outcome);
+                if row.verdict == Verdict::Differs {
+                    self.ctx.explain(&mut row);
+                }
+            }
+            (None, None) if blob.digest == slot.expected => {
                 row.verdict = Verdict::Match;
                 row.reason = "byte for byte".into();
             }
-            None => self.recover(step, snap, &entries, &mut row)?,
+            (None, None) => self.recover(step, snap, &entries, &mut row)?,
         }
         let _ = writeln!(
             self.log,
@@ -391,6 +440,18 @@ impl<'a> PlatformRun<'a> {
             b.inc(1);
         }
         Ok(())
+    }
+
+    /// Writes a rebuilt base layer's blob into the output under its digest.
+    fn store_blob(&self, step: &PlanStep, outcome: &crate::add::AddOutcome) -> Result<BlobInfo, StepError> {
+        let path = self.ctx.out.join("blobs/sha256").join(outcome.digest.hex());
+        crate::fsutil::write_atomic(&path, |w| w.write_all(&outcome.blob))
+            .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?;
+        Ok(BlobInfo {
+            digest: outcome.digest,
+            diff_id: outcome.diff_id,
+            size: outcome.size,
+        })
     }
 
     /// For a layer whose committed bytes differ: recovers embedded dates, tries each builder
@@ -505,6 +566,30 @@ impl<'a> PlatformRun<'a> {
             layer: step.layer.map(|l| l.index).unwrap_or(0),
             message,
         }
+    }
+}
+
+/// The verdict of a base layer rebuilt from its tarball: the profile and builder variant that
+/// gave the published digest, or every one tried.
+fn base_verdict(row: &mut LayerReport, outcome: &crate::add::AddOutcome) {
+    row.variants_tried = outcome
+        .tried
+        .iter()
+        .map(|t| format!("{} {}", t.profile, t.variant))
+        .collect();
+    if outcome.matched {
+        row.verdict = Verdict::Match;
+        row.reason = format!(
+            "byte for byte ({}, builder variant {})",
+            outcome.profile, outcome.variant
+        );
+        row.variant = Some(outcome.variant.clone());
+    } else {
+        row.verdict = Verdict::Differs;
+        row.reason = format!(
+            "no release profile or builder variant gives the published digest (tried {})",
+            row.variants_tried.join(", ")
+        );
     }
 }
 

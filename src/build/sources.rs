@@ -157,15 +157,24 @@ pub fn resolve_base(
             })
         }
     };
-    let io_err = io_error(reference, &path);
-    let (tar, diff_id) = uncompressed(env.recipe, &path).map_err(io_err)?;
+    // The tarball is rebuilt into the layer by `layer add` (an extraction and a tar walk, no
+    // engine); the build driver imports that layer for the steps after it.
     Ok((
-        Resolved::LayerTar { path: tar, diff_id },
+        Resolved::File {
+            path: path.clone(),
+            mode: Some(mode),
+        },
         BaseOrigin::Tarball {
             path,
             context_mode: mode,
         },
     ))
+}
+
+/// The layer tar inside a gzip `blob` (a rebuilt base layer), stored once in the cache dir under
+/// its diff_id, for the engine to import.
+pub fn blob_layer_tar(recipe: &Recipe, blob: &[u8]) -> io::Result<(PathBuf, Digest)> {
+    unpacked(recipe, blob, blob.len() as u64)
 }
 
 /// The published blob a recipe source supplies for a base layer, checked against its digest.
@@ -530,13 +539,19 @@ fn is_gzip(path: &Path) -> io::Result<bool> {
 
 /// The uncompressed tar of a (possibly gzip-compressed) layer, stored once in the cache dir under
 /// its diff_id (written to a temporary file and renamed, so an interrupted run leaves nothing).
-/// Decompression is bounded like every archive read ([`crate::archive::Limits`]): a gzip bomb
-/// is refused before it fills the disk, and its partial output is removed.
 fn uncompressed(recipe: &Recipe, raw: &Path) -> io::Result<(PathBuf, Digest)> {
     if !is_gzip(raw)? {
         let diff_id = Digest::of_reader(std::fs::File::open(raw)?)?;
         return Ok((raw.to_path_buf(), diff_id));
     }
+    let compressed = std::fs::metadata(raw)?.len();
+    unpacked(recipe, io::BufReader::new(std::fs::File::open(raw)?), compressed)
+}
+
+/// Un-gzips `gz` (`compressed` bytes long) into the cache dir's `layers/<diff_id>.tar`.
+/// Decompression is bounded like every archive read ([`crate::archive::Limits`]): a gzip bomb
+/// is refused before it fills the disk, and its partial output is removed.
+fn unpacked(recipe: &Recipe, gz: impl Read, compressed: u64) -> io::Result<(PathBuf, Digest)> {
     let dir = recipe.cache.join("layers");
     std::fs::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -546,15 +561,13 @@ fn uncompressed(recipe: &Recipe, raw: &Path) -> io::Result<(PathBuf, Digest)> {
     // Removed on SIGINT/SIGTERM too: a killed build leaves no partial layer in the cache.
     let _registered = crate::fsutil::Temporary::register(tmp.path());
     let mut hasher = crate::digest::DigestWriter::new(io::BufWriter::new(tmp.as_file_mut()));
-    let compressed = std::fs::File::open(raw)?.metadata()?.len();
     let limits = crate::archive::Limits::default();
     let bound = limits.max_total_bytes.min(
         compressed
             .saturating_mul(limits.max_ratio)
             .max(limits.ratio_grace_bytes),
     );
-    let mut gz = flate2::read::GzDecoder::new(io::BufReader::new(std::fs::File::open(raw)?)).take(bound + 1);
-    let copied = io::copy(&mut gz, &mut hasher)?;
+    let copied = io::copy(&mut flate2::read::GzDecoder::new(gz).take(bound + 1), &mut hasher)?;
     if copied > bound {
         return Err(io::Error::other(format!(
             "decompresses to more than {bound} bytes ({compressed} compressed; limits: ratio {}:1 after {} bytes, {} bytes in all): refused as a gzip bomb",
