@@ -7,27 +7,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `../shared/rootfs` beside the checkout, or the loud skip (a failure under CI).
-fn rootfs(test: &str) -> Option<PathBuf> {
-    let dir = root().join("../shared/rootfs");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: {} is missing",
-        dir.display()
-    );
-    eprintln!("SKIPPED {test}: {} is missing", dir.display());
-    None
 }
 
 /// Builds `recipe` offline with `--inputs rootfs` for `platforms` and returns the report; the exit
@@ -110,7 +95,9 @@ fn layer<'a>(report: &'a Value, platform: &str, index: usize) -> &'a Value {
 #[ignore = "needs Docker, QEMU and ../shared/rootfs"]
 fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
     let test = "needs_seeds_httpd_rebuilds_offline_from_public_inputs";
-    let Some(rootfs) = rootfs(test) else { return };
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let report = build_offline("recipes/httpd-2-alpine.yaml", &rootfs, &[], dir.path());
     // amd64 has no /etc/localtime layer: ADD, adduser, mkdir; the foreign platforms four layers.
@@ -146,7 +133,9 @@ fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
 #[ignore = "needs Docker, QEMU and ../shared/rootfs"]
 fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
     let test = "needs_seeds_postgres_rebuilds_offline_from_public_inputs";
-    let Some(rootfs) = rootfs(test) else { return };
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let platforms = ["linux/amd64", "linux/arm64/v8", "linux/386", "linux/ppc64le"];
     let report = build_offline("recipes/postgres-alpine.yaml", &rootfs, &platforms, dir.path());

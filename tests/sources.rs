@@ -1,6 +1,8 @@
 //! Source resolution without an engine: offline errors name what is missing, and a source whose
 //! bytes are not the ones the document names is refused with the expected and found hashes.
 
+mod common;
+
 use std::path::Path;
 
 use retrace::build::sources::{self, SourceEnv, SourceError};
@@ -186,28 +188,13 @@ fn a_download_with_other_bytes_is_refused_and_not_kept() {
     assert!(!sources::download_path(&r, &url, &Some(pinned)).exists());
 }
 
-/// `../shared/rootfs` (the seeds' public inputs), or the loud skip (a failure under CI).
-fn seed_inputs(test: &str) -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/rootfs");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: {} is missing",
-        dir.display()
-    );
-    eprintln!("SKIPPED {test}: {} is missing", dir.display());
-    None
-}
-
 const UTC_1806: &str = "file:a10c133d8d5e9af3a9a1610709d3ed2f85b1507f1ba5745ac12bb495974e3fe6";
 const UTC_1706: &str = "file:0f1d36dd7d8d53613b275660a88c5bf9b608ea8aa73a8054cb8bdbd73fd971ac";
 
 #[test]
 #[ignore = "needs ../shared/rootfs"]
 fn needs_seeds_inputs_satisfy_file_sources_under_the_builders_mode_and_owner_names() {
-    let Some(inputs) = seed_inputs("needs_seeds_inputs_satisfy_file_sources") else {
+    let Some(inputs) = common::shared::seed_inputs("needs_seeds_inputs_satisfy_file_sources") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -227,7 +214,7 @@ fn needs_seeds_inputs_satisfy_file_sources_under_the_builders_mode_and_owner_nam
 #[test]
 #[ignore = "needs ../shared/rootfs"]
 fn needs_seeds_a_wrong_input_is_refused_and_offline_nothing_is_fetched() {
-    let Some(inputs) = seed_inputs("needs_seeds_a_wrong_input_is_refused") else {
+    let Some(inputs) = common::shared::seed_inputs("needs_seeds_a_wrong_input_is_refused") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -169,7 +169,9 @@ fn bench_seeds(retrace: &Path, work: &Path) -> Result<()> {
         parallel = parallel.min(p);
         sequential = sequential.min(s);
     }
-    println!("offline seed build (httpd 6 + postgres 4 platforms, up to the network steps), no cache, best of {SEED_REPS}:");
+    println!(
+        "offline seed build (httpd 6 + postgres 4 platforms, up to the network steps), no cache, best of {SEED_REPS}:"
+    );
     println!(
         "  all at once {:6.1}s   one after the other {:6.1}s   speed-up {:.2}x",
         parallel.as_secs_f64(),
