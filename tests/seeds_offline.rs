@@ -149,4 +149,15 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
         ],
     );
     assert_eq!(rebuilt, 15);
+    // Layer 1 rebuilt from its tarball without the engine: the 386 blob was first pushed by a
+    // Go <= 1.7 daemon, the ppc64le builder's kernel marked the init layer's new directories opaque.
+    for (platform, variant) in [
+        ("linux/amd64", "plain"),
+        ("linux/386", "go1.7-gzip-header"),
+        ("linux/ppc64le", "opaque-init-dirs"),
+    ] {
+        let base = layer(&report, platform, 1);
+        assert_eq!(base["verdict"], "match", "{platform}: {}", base["reason"]);
+        assert_eq!(base["variant"], variant, "{platform}: {}", base["reason"]);
+    }
 }
