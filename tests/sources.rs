@@ -43,6 +43,17 @@ fn a_missing_base_blob_names_its_digest_and_repository() {
     assert!(msg.contains("docker.io/library/postgres"), "{msg}");
 }
 
+/// Resolves the amd64 COPY source `reference` of recipe `r` as Docker 18.06 hashed it.
+fn copy_source(r: &recipe::Recipe, reference: &str) -> Result<sources::Resolved, SourceError> {
+    let env = SourceEnv::recipe_only(r);
+    sources::resolve_copy(
+        &env,
+        &"linux/amd64".parse().unwrap(),
+        reference,
+        &Profile::docker_18_06(),
+    )
+}
+
 #[test]
 fn a_copy_source_with_other_content_is_refused_with_both_hashes() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,13 +64,7 @@ fn a_copy_source_with_other_content_is_refused_with_both_hashes() {
         dir.path(),
         &format!("sources:\n  - for: {want}\n    path: httpd-foreground\n"),
     );
-    let err = sources::resolve_copy(
-        &SourceEnv::recipe_only(&r),
-        &"linux/amd64".parse().unwrap(),
-        want,
-        &Profile::docker_18_06(),
-    )
-    .unwrap_err();
+    let err = copy_source(&r, want).unwrap_err();
     let found = retrace::layer::hash_file_on_disk(&file, None, &Profile::docker_18_06())
         .unwrap()
         .hex();
@@ -102,13 +107,7 @@ fn a_download_that_cannot_be_fetched_names_the_url_and_the_cache_path() {
     // A port nothing listens on stands for "no network".
     let url = "http://127.0.0.1:9/httpd-foreground";
     let r = recipe_in(dir.path(), &format!("sources:\n  - for: {want}\n    url: {url}\n"));
-    let err = sources::resolve_copy(
-        &SourceEnv::recipe_only(&r),
-        &"linux/amd64".parse().unwrap(),
-        want,
-        &Profile::docker_18_06(),
-    )
-    .unwrap_err();
+    let err = copy_source(&r, want).unwrap_err();
     let msg = err.to_string();
     let path = sources::download_path(&r, url, &None);
     assert!(matches!(err, SourceError::NotCached { .. }), "{msg}");
@@ -147,13 +146,7 @@ fn a_download_is_fetched_once_verified_and_kept_under_its_digest() {
         dir.path(),
         &format!("sources:\n  - for: dir:0000000000000000000000000000000000000000000000000000000000000000\n    url: {url}\n    sha256: {sha}\n"),
     );
-    let got = sources::resolve_copy(
-        &SourceEnv::recipe_only(&r),
-        &"linux/amd64".parse().unwrap(),
-        &format!("dir:{}", "0".repeat(64)),
-        &Profile::docker_18_06(),
-    )
-    .unwrap();
+    let got = copy_source(&r, &format!("dir:{}", "0".repeat(64))).unwrap();
     let path = sources::download_path(&r, &url, &Some(sha));
     assert!(
         matches!(got, sources::Resolved::File { path: ref p, .. } if *p == path),
@@ -171,13 +164,7 @@ fn a_download_with_other_bytes_is_refused_and_not_kept() {
         dir.path(),
         &format!("sources:\n  - for: dir:0000000000000000000000000000000000000000000000000000000000000000\n    url: {url}\n    sha256: {pinned}\n"),
     );
-    let err = sources::resolve_copy(
-        &SourceEnv::recipe_only(&r),
-        &"linux/amd64".parse().unwrap(),
-        &format!("dir:{}", "0".repeat(64)),
-        &Profile::docker_18_06(),
-    )
-    .unwrap_err();
+    let err = copy_source(&r, &format!("dir:{}", "0".repeat(64))).unwrap_err();
     match &err {
         SourceError::Mismatch { expected, found, .. } => {
             assert_eq!(expected, &pinned.to_string());

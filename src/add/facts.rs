@@ -6,7 +6,7 @@ use crate::ir::{Instruction, Source};
 use crate::mapping::map_platform;
 use crate::model::PlatformImage;
 use crate::parse::parse_file;
-use crate::reproduce::facts::{normalize_selector, FactsError};
+use crate::reproduce::facts::{normalize_selector, platforms_listed, FactsError};
 use crate::Digest;
 
 /// What rebuilding a base layer needs to know about its step: the source's recorded hash, the
@@ -65,13 +65,7 @@ pub fn base_steps(
         return Err(FactsError::NoPlatform {
             doc: name,
             selector: format!("{selector}{}", tag.map(|t| format!(" in tag {t}")).unwrap_or_default()),
-            present: document
-                .tags
-                .iter()
-                .flat_map(|t| &t.platforms)
-                .map(|p| p.platform.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            present: platforms_listed(&document),
         }
         .into());
     }

@@ -72,6 +72,16 @@ pub(crate) fn normalize_selector(selector: &str) -> String {
 }
 
 /// The latest `created` or `Last Modified` anywhere in the document.
+/// Every platform the document lists, for an error saying which it has.
+pub(crate) fn platforms_listed(doc: &Document) -> String {
+    doc.tags
+        .iter()
+        .flat_map(|t| &t.platforms)
+        .map(|p| p.platform.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn latest_time(doc: &Document) -> i64 {
     doc.tags
         .iter()
@@ -109,13 +119,7 @@ pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFact
         .ok_or_else(|| FactsError::NoPlatform {
             doc: name.clone(),
             selector: selector.to_string(),
-            present: document
-                .tags
-                .iter()
-                .flat_map(|t| &t.platforms)
-                .map(|p| p.platform.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            present: platforms_listed(&document),
         })?;
     let platform = image.platform.to_string();
     if layer == 0 || layer > image.layers.len() {
