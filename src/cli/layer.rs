@@ -11,62 +11,10 @@ use super::out;
 pub enum Command {
     /// Write a diff directory as the layer a Docker release produced (gzip blob by default), and
     /// print its digests.
-    Write {
-        /// The graphdriver diff directory (overlay2 `diff`).
-        dir: PathBuf,
-        /// A profile of docs/profiles.md: docker-1.10, -1.12, -1.13, -17.06, -17.12, -18.06, -20.10.
-        #[arg(long)]
-        profile: String,
-        /// Where to write the layer (written atomically); without it only the digests are printed.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Write the uncompressed tar instead of the gzip blob.
-        #[arg(long)]
-        tar: bool,
-        /// Write whiteouts that share one inode (Linux >= 5.8) as independent ones, as the kernels
-        /// of 2017-2019 builders made them.
-        #[arg(long)]
-        unshare_whiteouts: bool,
-        /// Print `{"digest":…,"diff_id":…,"size":…}` as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Write(WriteArgs),
     /// Rebuild the layer of a base `ADD file:<hex> in /` step from its source tarball without an
     /// engine, trying the known builder variants. Exit 0 on a match, 1 otherwise.
-    Add {
-        /// The source tarball (tar, or tar compressed with gzip, xz or bzip2).
-        source: PathBuf,
-        /// The repo-info document that lists the layer.
-        #[arg(long, required_unless_present = "file_hash", requires = "platform")]
-        document: Option<PathBuf>,
-        /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
-        #[arg(long)]
-        platform: Option<String>,
-        /// The layer number, 1-based, in the order the document lists layers.
-        #[arg(long, default_value_t = 1)]
-        layer: usize,
-        /// Only the platform's image in this tag (default: the one whose `file:` hash the source gives).
-        #[arg(long)]
-        tag: Option<String>,
-        /// Without a document: the step's `file:` hash (hex, with or without `file:`).
-        #[arg(long, conflicts_with = "document", requires_all = ["expected", "docker_version"])]
-        file_hash: Option<String>,
-        /// Without a document: the published layer digest.
-        #[arg(long)]
-        expected: Option<String>,
-        /// Without a document: the `Docker Version` that wrote the layer.
-        #[arg(long)]
-        docker_version: Option<String>,
-        /// The source's path relative to the build context, as hashed (default: its file name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Write the matched blob (or, without a match, the release's plain one) here, atomically.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Add(AddArgs),
     /// Gzip a tar file exactly as Docker (Go's compress/gzip) did.
     Compress {
         /// The uncompressed layer tar.
@@ -120,86 +68,8 @@ pub struct HashFileArgs {
 impl Command {
     pub fn run(self) -> anyhow::Result<Outcome> {
         match self {
-            Command::Write {
-                dir,
-                profile,
-                output,
-                tar,
-                unshare_whiteouts,
-                json,
-            } => {
-                let profile = Profile::from_name(&profile)?;
-                let mut entries = layer::read_tree(&dir, &WalkOptions::default())?;
-                if unshare_whiteouts {
-                    layer::unshare_whiteouts(&mut entries);
-                }
-                let info = if tar {
-                    let info = write_to(output.as_deref(), |w| layer::write_tar_digest(&entries, &profile, w))?;
-                    if !json {
-                        out::println(format!("diff_id {}\nsize {}", info.diff_id, info.size))?;
-                    }
-                    serde_json::to_string(&info)?
-                } else {
-                    let info = write_to(output.as_deref(), |w| layer::write_blob(&entries, &profile, w))?;
-                    if !json {
-                        out::println(format!(
-                            "digest {}\ndiff_id {}\nsize {}",
-                            info.digest, info.diff_id, info.size
-                        ))?;
-                    }
-                    serde_json::to_string(&info)?
-                };
-                if json {
-                    out::println(info)?;
-                }
-                Ok(Outcome::Match)
-            }
-            Command::Add {
-                source,
-                document,
-                platform,
-                layer,
-                tag,
-                file_hash,
-                expected,
-                docker_version,
-                name,
-                output,
-                json,
-            } => {
-                use retrace::add::BaseStep;
-                use retrace::commands::layer_add::{run, LayerAddOptions, StepFacts};
-                let facts = match (document, file_hash) {
-                    (Some(document), _) => StepFacts::Document {
-                        document,
-                        platform: platform.unwrap_or_default(),
-                        layer,
-                        tag,
-                    },
-                    (None, Some(hash)) => StepFacts::Given(BaseStep {
-                        file_hash: retrace::Digest::from_hex(hash.trim_start_matches("file:"))?,
-                        expected: expected.unwrap_or_default().parse()?,
-                        docker_version: docker_version.unwrap_or_default(),
-                        created: None,
-                    }),
-                    (None, None) => anyhow::bail!("give --document or --file-hash"),
-                };
-                let opts = LayerAddOptions {
-                    source,
-                    facts,
-                    name,
-                    output,
-                    json,
-                };
-                use retrace::commands::layer_add::LayerAddError;
-                let matched = run(&opts, &mut std::io::stdout().lock()).map_err(|e| match e {
-                    LayerAddError::Output { path, source } if path == Path::new(retrace::gzip::STDOUT) => {
-                        out::write_error(source)
-                    }
-                    other => other.into(),
-                })?;
-                Ok(if matched { Outcome::Match } else { Outcome::Differ })
-            }
+            Command::Write(args) => args.run(),
+            Command::Add(args) => args.run(),
             Command::Compress { input, level, output } => {
                 retrace::gzip::compress_file(&input, output.as_deref(), level).map_err(|e| match e {
                     retrace::gzip::CompressError::Write { path, source }
@@ -255,4 +125,152 @@ pub fn hash_file(args: HashFileArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("hashing {}", args.path.display()))?;
     out::println(format!("file:{}", digest.hex()))?;
     Ok(Outcome::Match)
+}
+
+/// `retrace layer write`: a diff directory written as a Docker release's layer.
+#[derive(clap::Args)]
+pub struct WriteArgs {
+    /// The graphdriver diff directory (overlay2 `diff`).
+    dir: PathBuf,
+    /// A profile of docs/profiles.md: docker-1.10, -1.12, -1.13, -17.06, -17.12, -18.06, -20.10.
+    #[arg(long)]
+    profile: String,
+    /// Where to write the layer (written atomically); without it only the digests are printed.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Write the uncompressed tar instead of the gzip blob.
+    #[arg(long)]
+    tar: bool,
+    /// Write whiteouts that share one inode (Linux >= 5.8) as independent ones, as the kernels
+    /// of 2017-2019 builders made them.
+    #[arg(long)]
+    unshare_whiteouts: bool,
+    /// Print `{"digest":…,"diff_id":…,"size":…}` as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `retrace layer add`: a base layer rebuilt from its source tarball.
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// The source tarball (tar, or tar compressed with gzip, xz or bzip2).
+    source: PathBuf,
+    /// The repo-info document that lists the layer.
+    #[arg(long, required_unless_present = "file_hash", requires = "platform")]
+    document: Option<PathBuf>,
+    /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
+    #[arg(long)]
+    platform: Option<String>,
+    /// The layer number, 1-based, in the order the document lists layers.
+    #[arg(long, default_value_t = 1)]
+    layer: usize,
+    /// Only the platform's image in this tag (default: the one whose `file:` hash the source gives).
+    #[arg(long)]
+    tag: Option<String>,
+    /// Without a document: the step's `file:` hash (hex, with or without `file:`).
+    #[arg(long, conflicts_with = "document", requires_all = ["expected", "docker_version"])]
+    file_hash: Option<String>,
+    /// Without a document: the published layer digest.
+    #[arg(long)]
+    expected: Option<String>,
+    /// Without a document: the `Docker Version` that wrote the layer.
+    #[arg(long)]
+    docker_version: Option<String>,
+    /// The source's path relative to the build context, as hashed (default: its file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the matched blob (or, without a match, the release's plain one) here, atomically.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl WriteArgs {
+    fn run(self) -> anyhow::Result<Outcome> {
+        let WriteArgs {
+            dir,
+            profile,
+            output,
+            tar,
+            unshare_whiteouts,
+            json,
+        } = self;
+        let profile = Profile::from_name(&profile)?;
+        let mut entries = layer::read_tree(&dir, &WalkOptions::default())?;
+        if unshare_whiteouts {
+            layer::unshare_whiteouts(&mut entries);
+        }
+        let info = if tar {
+            let info = write_to(output.as_deref(), |w| layer::write_tar_digest(&entries, &profile, w))?;
+            if !json {
+                out::println(format!("diff_id {}\nsize {}", info.diff_id, info.size))?;
+            }
+            serde_json::to_string(&info)?
+        } else {
+            let info = write_to(output.as_deref(), |w| layer::write_blob(&entries, &profile, w))?;
+            if !json {
+                out::println(format!(
+                    "digest {}\ndiff_id {}\nsize {}",
+                    info.digest, info.diff_id, info.size
+                ))?;
+            }
+            serde_json::to_string(&info)?
+        };
+        if json {
+            out::println(info)?;
+        }
+        Ok(Outcome::Match)
+    }
+}
+
+impl AddArgs {
+    fn run(self) -> anyhow::Result<Outcome> {
+        let AddArgs {
+            source,
+            document,
+            platform,
+            layer,
+            tag,
+            file_hash,
+            expected,
+            docker_version,
+            name,
+            output,
+            json,
+        } = self;
+        use retrace::add::BaseStep;
+        use retrace::commands::layer_add::{run, LayerAddOptions, StepFacts};
+        let facts = match (document, file_hash) {
+            (Some(document), _) => StepFacts::Document {
+                document,
+                platform: platform.unwrap_or_default(),
+                layer,
+                tag,
+            },
+            (None, Some(hash)) => StepFacts::Given(BaseStep {
+                file_hash: retrace::Digest::from_hex(hash.trim_start_matches("file:"))?,
+                expected: expected.unwrap_or_default().parse()?,
+                docker_version: docker_version.unwrap_or_default(),
+                created: None,
+            }),
+            (None, None) => anyhow::bail!("give --document or --file-hash"),
+        };
+        let opts = LayerAddOptions {
+            source,
+            facts,
+            name,
+            output,
+            json,
+        };
+        use retrace::commands::layer_add::LayerAddError;
+        let matched = run(&opts, &mut std::io::stdout().lock()).map_err(|e| match e {
+            LayerAddError::Output { path, source } if path == Path::new(retrace::gzip::STDOUT) => {
+                out::write_error(source)
+            }
+            other => other.into(),
+        })?;
+        Ok(if matched { Outcome::Match } else { Outcome::Differ })
+    }
 }
