@@ -333,7 +333,8 @@ fn cached_download(
             download(url, &path, sha256)
         };
         match fetched {
-            Ok(()) => {}
+            // Hashed while it streamed and kept only when it matched: no second read.
+            Ok(()) => return Ok(path),
             Err(Fetch::Failed(why)) => {
                 return Err(SourceError::NotCached {
                     reference: reference.to_string(),
@@ -352,6 +353,7 @@ fn cached_download(
             }
         }
     }
+    // Already in the cache: checked again, as anything may have changed it since.
     let kept = verified(reference, &path, url, sha256);
     if matches!(kept, Err(SourceError::Mismatch { .. })) {
         // The cache is content-addressed: wrong bytes must not stay under the pinned name.
