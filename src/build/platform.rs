@@ -497,7 +497,7 @@ impl<'a> PlatformRun<'a> {
                 max_candidates: self.ctx.search_candidates,
                 replay_began: self.replay_began,
                 step_began: snap.started,
-                kept: self.lower_times.kept(committed),
+                kept: self.lower_times.kept(committed, snap.started),
             };
             let found = layers::search_timestamps(entries, &self.profile, query);
             if found.verdict == Verdict::MatchAfterTimestamps {

@@ -66,13 +66,15 @@ impl LowerTimes {
     }
 
     /// The entries of a new layer that its step did not change (their replayed mtime is the one
-    /// below), with the published mtime below, where that is known.
-    pub fn kept(&self, entries: &[Entry]) -> BTreeMap<String, i64> {
+    /// below), with the published mtime below, where that is known. `step_began` is when the
+    /// step's replay began: an entry replayed in that second or later may be the step's own change
+    /// made in the same second as the one below (mtimes are whole seconds), so it is not kept.
+    pub fn kept(&self, entries: &[Entry], step_began: i64) -> BTreeMap<String, i64> {
         entries
             .iter()
             .filter_map(|e| {
                 let below = self.0.get(&e.path)?;
-                (below.replayed == e.mtime)
+                (below.replayed == e.mtime && e.mtime < step_began)
                     .then_some(below.published)
                     .flatten()
                     .map(|t| (e.path.clone(), t))
@@ -117,9 +119,11 @@ mod tests {
             at(Entry::dir("usr", 0o755), 950),
         ];
         assert_eq!(
-            lower.kept(&chmod),
+            lower.kept(&chmod, 980),
             BTreeMap::from([("etc".to_string(), 500), ("etc/group".to_string(), 500)])
         );
+        // A step that began in the second the one below changed etc may have changed it too.
+        assert_eq!(lower.kept(&chmod, 900), BTreeMap::new());
 
         // A whiteout of etc hides etc/group too; an opaque directory hides its old content.
         let mut gone = lower.clone();
@@ -128,10 +132,10 @@ mod tests {
             ..Entry::dir("etc", 0)
         };
         gone.apply(&[whiteout], Some(&BTreeMap::new()));
-        assert!(gone.kept(&chmod).is_empty());
+        assert!(gone.kept(&chmod, 980).is_empty());
         let mut opaque = Entry::dir("etc", 0o755).with_mtime(900);
         opaque.opaque = true;
         lower.apply(&[opaque], None);
-        assert!(lower.kept(&chmod).is_empty());
+        assert!(lower.kept(&chmod, 980).is_empty());
     }
 }
