@@ -111,7 +111,13 @@ fn parse_header(b: &[u8; 512]) -> Option<u64> {
     let signed: i64 = b
         .iter()
         .enumerate()
-        .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { i64::from(c as i8) })
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(c as i8)
+            }
+        })
         .sum();
     if stored != unsigned && stored != signed {
         return None;

@@ -114,7 +114,12 @@ pub fn reproduce_layer(
     let mut facts = super::facts::layer_facts(opts.document, opts.platform, opts.layer)?;
     facts.input.limits.max_candidates = opts.max_candidates;
     facts.input.limits.max_time = opts.max_time;
-    Ok(reproduce_dir_with_progress(opts.dir, &facts.input, &facts.profile, progress)?)
+    Ok(reproduce_dir_with_progress(
+        opts.dir,
+        &facts.input,
+        &facts.profile,
+        progress,
+    )?)
 }
 
 /// Why a search without a match stopped, and how to search further, for people.

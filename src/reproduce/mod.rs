@@ -339,7 +339,9 @@ where
         .filter(|&i| pinned[i])
         .map(|i| (entries[i].path.clone(), entries[i].mtime))
         .collect();
-    let times = found.clone().unwrap_or_else(|| variable.iter().map(|&m| entries[m].mtime).collect());
+    let times = found
+        .clone()
+        .unwrap_or_else(|| variable.iter().map(|&m| entries[m].mtime).collect());
     mtimes.extend(variable.iter().zip(times).map(|(&m, t)| (entries[m].path.clone(), t)));
     let matched = found.is_some();
     Ok(SearchReport {

@@ -154,7 +154,11 @@ fn kept_mtimes_are_not_searched_and_a_wrong_tree_is_reported_honestly() {
         ..input
     };
     let r = search(&wrong, &budget, toy_tar, || Sha).unwrap();
-    assert_eq!((r.matched, r.end, r.candidates), (false, SearchEnd::CandidateBudget, 1000), "{r:?}");
+    assert_eq!(
+        (r.matched, r.end, r.candidates),
+        (false, SearchEnd::CandidateBudget, 1000),
+        "{r:?}"
+    );
 }
 
 /// A layer whose step only chmods a lower file: `etc` and `etc/group` were written by step 2 and
@@ -204,7 +208,10 @@ fn kept_entries_take_the_lower_published_time_without_a_search() {
         limits: SearchLimits::default(),
     };
     let progress = AtomicU64::new(0);
-    let r = search_with_progress(&replayed, &input, toy_tar, || Sha, &|n| progress.store(n, Ordering::Relaxed)).unwrap();
+    let r = search_with_progress(&replayed, &input, toy_tar, || Sha, &|n| {
+        progress.store(n, Ordering::Relaxed)
+    })
+    .unwrap();
     assert_eq!((r.matched, r.candidates, r.end), (true, 1, SearchEnd::Matched), "{r:?}");
     assert_eq!(r.mtimes["etc"], truth[0].mtime, "kept times are reported as recovered");
     // A wrong kept time is not searched around: the layer is reported as differing.

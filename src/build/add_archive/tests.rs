@@ -90,7 +90,13 @@ fn add_extracts_what_docker_20_10_would_and_copies_the_rest() {
     let signed: i64 = signed_sum[..512]
         .iter()
         .enumerate()
-        .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { i64::from(c as i8) })
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(c as i8)
+            }
+        })
         .sum();
     signed_sum[148..156].copy_from_slice(format!("{signed:06o}\0 ").as_bytes());
     let mut not_deflate = gzip(&pax);
@@ -109,7 +115,11 @@ fn add_extracts_what_docker_20_10_would_and_copies_the_rest() {
         ("GNU header with a sum over signed bytes", signed_sum, true),
         ("a bad checksum", bad_sum, false),
         ("gzip magic without deflate (not gzip to Docker)", not_deflate, false),
-        ("zstd (Docker 23's, not 20.10's)", [&[0x28u8, 0xb5, 0x2f, 0xfd][..], &pax].concat(), false),
+        (
+            "zstd (Docker 23's, not 20.10's)",
+            [&[0x28u8, 0xb5, 0x2f, 0xfd][..], &pax].concat(),
+            false,
+        ),
         ("text", b"just text, not a tar\n".repeat(40), false),
         ("empty", Vec::new(), false),
         ("only the end-of-archive marker", vec![0; 1024], false),
@@ -117,11 +127,27 @@ fn add_extracts_what_docker_20_10_would_and_copies_the_rest() {
         ("a PAX header cut short", pax[..700].to_vec(), false),
         ("a PAX record without `=`", pax_with_record(b"7 path\n"), false),
         ("a PAX length that overruns", pax_with_record(b"99 path=a\n"), false),
-        ("a PAX mtime that is no time", pax_with_record(&record(b"mtime=1x3")), false),
+        (
+            "a PAX mtime that is no time",
+            pax_with_record(&record(b"mtime=1x3")),
+            false,
+        ),
         ("a PAX path with a NUL", pax_with_record(&record(b"path=a\0b")), false),
-        ("a PAX uid that is no number", pax_with_record(&record(b"uid=12a")), false),
-        ("a well-formed PAX record", pax_with_record(&record(b"mtime=1.500000")), true),
-        ("a PAX record of another key with a NUL in its value", pax_with_record(&record(b"comment=a\0b")), true),
+        (
+            "a PAX uid that is no number",
+            pax_with_record(&record(b"uid=12a")),
+            false,
+        ),
+        (
+            "a well-formed PAX record",
+            pax_with_record(&record(b"mtime=1.500000")),
+            true,
+        ),
+        (
+            "a PAX record of another key with a NUL in its value",
+            pax_with_record(&record(b"comment=a\0b")),
+            true,
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (what, bytes, extracted) in cases {
