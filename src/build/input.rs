@@ -26,6 +26,9 @@ pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, String> {
             let have: Vec<&str> = doc.tags.iter().map(|t| t.tag.as_str()).collect();
             format!("no tag `{tag}` (the document has: {})", have.join(", "))
         })?;
+    if let Some(note) = &section.note {
+        return Err(format!("tag `{}` has no image to rebuild: the document says {note}", section.tag));
+    }
     Ok(section
         .platforms
         .iter()
@@ -68,7 +71,7 @@ pub fn step_of(instruction: &Instruction, text: &str) -> Step {
     match instruction {
         Instruction::Run(r) if !r.windows_base => Step::Run {
             script: r.recorded.clone(),
-            exec: None,
+            exec: r.exec_argv(),
         },
         Instruction::Add(c) | Instruction::Copy(c) => {
             let source = match &c.source {

@@ -11,6 +11,7 @@ use crate::digest::{Digest, DigestWriter};
 use crate::exec::{tar_header, Diff};
 use crate::gzip::GzipWriter;
 use crate::layer::{read_tree, write_tar, Entry, EntryKind, Profile, WalkOptions};
+use crate::reproduce::SearchInput;
 
 use super::report::Verdict;
 use super::sources::Resolved;
@@ -159,19 +160,12 @@ pub type Recovered = std::collections::BTreeMap<String, String>;
 /// user says otherwise (`--search-candidates`).
 pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 
-/// What the build knows when it asks the timestamp search about one layer.
-pub struct TimestampQuery<'a> {
-    pub document: &'a Path,
-    pub platform: &'a str,
-    /// The layer, 1-based, in the document's order.
-    pub layer: usize,
+/// The build's own facts for the timestamp search of one layer.
+pub struct TimestampQuery {
     pub max_candidates: u64,
     /// When the platform's replay began, and when this layer's step did.
     pub replay_began: i64,
     pub step_began: i64,
-    /// Entries the step did not change, with the published mtime the layers below hold for them
-    /// (`reproduce::lower::LowerTimes::kept`).
-    pub kept: std::collections::BTreeMap<String, i64>,
 }
 
 /// What the timestamp search concluded about one layer.
@@ -197,20 +191,21 @@ impl TimestampOutcome {
 
 /// Asks the timestamp search whether the rebuilt tree matches the document's digest once the
 /// replayed mtimes are moved back to the times the document records (the same search as
-/// `retrace layer reproduce`, fed with the layer-making steps' recorded times and the times the
-/// layers below kept).
-pub fn search_timestamps(entries: &[Entry], profile: &Profile, query: TimestampQuery) -> TimestampOutcome {
+/// `retrace layer reproduce`). `input` holds the recorded times of the steps that made this
+/// platform's layers so far in this replay, which decides which step made which layer, and the
+/// entries the step kept from the layers below (`SearchInput::kept`).
+pub fn search_timestamps(
+    entries: &[Entry],
+    profile: &Profile,
+    mut input: SearchInput,
+    query: TimestampQuery,
+) -> TimestampOutcome {
     if query.max_candidates == 0 {
         return TimestampOutcome::differs("rebuilt bytes differ (timestamp search off: --search-candidates 0)".into());
     }
-    let facts = match crate::reproduce::facts::layer_facts(query.document, query.platform, query.layer) {
-        Ok(facts) => facts,
-        Err(e) => return TimestampOutcome::differs(format!("rebuilt bytes differ; timestamp search impossible: {e}")),
-    };
     // A build searches every differing layer, so each search gets a budget of about 15 s of hashing
     // on two cores (the 35 seed layers need at most 431,000 candidates); a layer whose lost times
     // cannot be inferred (a COPY'd file's build-context mtime) must not hold the build for minutes.
-    let mut input = facts.input;
     input.limits.max_candidates = input.limits.max_candidates.min(query.max_candidates);
     // Everything this replay set is later than its first step began. Usually the document's own
     // times say the same, but a build cached before the document was made (a rebuilt fixture, a
@@ -219,7 +214,6 @@ pub fn search_timestamps(entries: &[Entry], profile: &Profile, query: TimestampQ
     // What the step itself changed is known from when its replay began: a slow (emulated) step
     // spreads its changes over several seconds, which are all its own.
     input.own_step_since = Some(query.step_began);
-    input.kept = query.kept;
     match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
         Ok(report) if report.matched => TimestampOutcome {
             verdict: Verdict::MatchAfterTimestamps,
