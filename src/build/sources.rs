@@ -86,6 +86,15 @@ pub enum SourceError {
         modes: Vec<u32>,
     },
 
+    /// A directory, several sources or a stage's files that do not give the document's hash.
+    #[error("`{reference}` from {origin}: the builder's hash of these files is {found}, not the document's; {hint}")]
+    TreeHashMismatch {
+        reference: String,
+        origin: String,
+        found: String,
+        hint: &'static str,
+    },
+
     #[error("`{reference}`: {origin} cannot supply it: {why}")]
     WrongOrigin {
         reference: String,
@@ -115,6 +124,18 @@ pub enum Resolved {
     File { path: PathBuf, mode: Option<u32> },
     /// A directory to COPY.
     Dir(PathBuf),
+    /// Several sources (a `multi:` COPY) or the files of a stage (`COPY --from`), in order.
+    Parts(Vec<Part>),
+}
+
+/// One source of a COPY: a file or a directory on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub path: PathBuf,
+    /// The build-context mode a file's hash was verified under (the mode the layer records).
+    pub mode: Option<u32>,
+    /// Read from a stage (`COPY --from`): owners come from the files, not the context's root.
+    pub stage: bool,
 }
 
 impl Resolved {
@@ -127,8 +148,37 @@ impl Resolved {
                 Digest::of_reader(std::fs::File::open(path)?)?,
                 mode.map(|m| format!(" mode {m:o}")).unwrap_or_default()
             ),
-            Resolved::Dir(p) => format!("dir:{}", p.display()),
+            Resolved::Dir(_) | Resolved::Parts(_) => {
+                // The document's hash pins the content but not the mtimes or owners the layer
+                // records, so those are part of the key too.
+                let mut key = Vec::new();
+                for part in self.parts().unwrap_or_default() {
+                    key.extend(format!("{} {:?} {}\n", part.path.display(), part.mode, part.stage).into_bytes());
+                    for e in crate::layer::filehash::read_source(&part.path)? {
+                        key.extend(format!("{e:?}\n").into_bytes());
+                        if let crate::layer::filehash::SourceKind::File(_) = e.kind {
+                            key.extend(Digest::of_reader(std::fs::File::open(&e.disk)?)?.hex().into_bytes());
+                        }
+                    }
+                }
+                format!("tree:{}", Digest::of(&key))
+            }
         })
+    }
+
+    /// The sources a COPY writes, in order; `None` for a layer.
+    pub fn parts(&self) -> Option<Vec<Part>> {
+        let context = |path: &PathBuf, mode| Part {
+            path: path.clone(),
+            mode,
+            stage: false,
+        };
+        match self {
+            Resolved::LayerTar { .. } => None,
+            Resolved::File { path, mode } => Some(vec![context(path, *mode)]),
+            Resolved::Dir(path) => Some(vec![context(path, None)]),
+            Resolved::Parts(parts) => Some(parts.clone()),
+        }
     }
 }
 
@@ -266,6 +316,8 @@ fn context_file(
     };
     let path = match &source.origin {
         Origin::Path(p) => p.clone(),
+        Origin::Paths(paths) => return super::trees::context_parts(reference, paths, profile),
+        Origin::Stage { root, paths } => return super::trees::stage_parts(reference, root, paths, profile),
         Origin::Url { url, sha256 } => cached_download(env, reference, url, sha256)?,
         _ => {
             return Err(SourceError::WrongOrigin {
@@ -277,9 +329,10 @@ fn context_file(
     };
     let meta = std::fs::metadata(&path).map_err(io_error(reference, &path))?;
     let Some(hex) = hex else {
-        // A `dir:` hash covers the whole context tar of the directory, which depends on the
-        // builder's client; it is not re-derived here, so directories are used as given.
+        // A directory is verified by the `dir:` hash of its context entries; any other file
+        // named by a `dir:` reference (an archive standing for it) is used as given.
         return Ok(if meta.is_dir() {
+            super::trees::verify_context_dir(reference, &path, profile)?;
             Resolved::Dir(path)
         } else {
             Resolved::File { path, mode: None }
