@@ -2,7 +2,6 @@
 //! write them as a blob with the document's profile, prepare COPY content, and ask the timestamp
 //! search about a layer that differs.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use std::io::Write;

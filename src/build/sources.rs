@@ -50,8 +50,13 @@ pub enum BaseOrigin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{platform}: the recipe gives no source for `{reference}`; add `sources: [{{for: \"{reference}\", path: ...}}]`")]
-    Missing { platform: String, reference: String },
+    #[error("{platform}: the recipe gives no source for `{reference}`; add `sources: [{{for: \"{reference}\", {origin}}}]`")]
+    Missing {
+        platform: String,
+        reference: String,
+        /// The origin to add: `path: ...`, or for a COPY of several sources `paths: [...]`.
+        origin: &'static str,
+    },
 
     #[error("`{reference}`: {url} is not in the download cache and could not be downloaded ({why}); fetch it with `curl -fLo {} '{url}'` and run again", path.display())]
     NotCached {
@@ -236,6 +241,13 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
         message,
     };
     let (raw, origin): (PathBuf, String) = match &source.origin {
+        Origin::Paths(_) | Origin::Stage { .. } => {
+            return Err(SourceError::WrongOrigin {
+                reference: reference.clone(),
+                origin: "several paths or a stage".into(),
+                why: "a published layer is one blob or tar",
+            })
+        }
         Origin::Path(p) => (p.clone(), p.display().to_string()),
         Origin::Url { url, sha256 } => (cached_download(env, reference, url, sha256)?, url.clone()),
         Origin::RegistryBlob { repository, digest } => (
@@ -312,6 +324,11 @@ fn context_file(
         return Err(SourceError::Missing {
             platform: platform.to_string(),
             reference: reference.to_string(),
+            origin: if reference.starts_with("multi:") {
+                "paths: [...] (one per COPY source, in order; `stage:` + `stage_paths:` for COPY --from)"
+            } else {
+                "path: ..."
+            },
         });
     };
     let path = match &source.origin {

@@ -39,7 +39,7 @@ fn read(reference: &str, path: &Path, name: &str) -> Result<Read, SourceError> {
     })
 }
 
-fn io_err(reference: &str, path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
+fn io_err<'a>(reference: &'a str, path: &'a Path) -> impl Fn(std::io::Error) -> SourceError + 'a {
     let reference = reference.to_string();
     move |source| SourceError::Io {
         reference: reference.clone(),
