@@ -14,7 +14,7 @@ use crate::reproduce::SearchInput;
 
 use super::report::Verdict;
 use super::sources::{Part, Resolved};
-use crate::layer::filehash::{join_rel, read_source, SourceKind};
+use crate::layer::filehash::{join_rel, SourceKind};
 
 /// A blob written to the output's blob store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,7 +346,7 @@ pub fn copy_tar(source: &Resolved, spec: &CopySpec) -> std::io::Result<Vec<u8>> 
 /// One source of a COPY: a file lands at the destination (or in it, when it ends in `/` or the
 /// COPY has several sources); a directory's content lands in the destination.
 fn add_part(out: &mut Vec<u8>, part: &Part, abs: &str, several: bool, spec: &CopySpec) -> std::io::Result<()> {
-    let entries = read_source(&part.path)?;
+    let entries = part.read()?;
     let base = part
         .path
         .file_name()
@@ -389,7 +389,7 @@ fn add_part(out: &mut Vec<u8>, part: &Part, abs: &str, several: bool, spec: &Cop
                 tar_header(out, &name, mode, uid, gid, 0, mtime, b'1', &join_rel(&target, first))?
             }
             SourceKind::File(_) => {
-                let data = std::fs::read(&e.disk)?;
+                let data = e.content()?;
                 tar_header(out, &name, mode, uid, gid, data.len() as u64, mtime, b'0', "")?;
                 out.extend_from_slice(&data);
                 out.resize(out.len().div_ceil(512) * 512, 0);

@@ -133,10 +133,14 @@ pub enum Resolved {
     Parts(Vec<Part>),
 }
 
-/// One source of a COPY: a file or a directory on disk.
+/// One source of a COPY: a file or a directory on disk, or read from a tarball.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
+    /// Where it is on disk, or where it would be for one read from a tarball (its base name is
+    /// the name a file is copied under).
     pub path: PathBuf,
+    /// The entries read from a tarball (`stage:` given as a `docker export`); `None` reads `path`.
+    pub entries: Option<Vec<crate::layer::filehash::SourceEntry>>,
     /// The build-context mode a file's hash was verified under (the mode the layer records).
     pub mode: Option<u32>,
     /// Read from a stage (`COPY --from`): owners come from the files, not the context's root.
@@ -159,11 +163,12 @@ impl Resolved {
                 let mut key = Vec::new();
                 for part in self.parts().unwrap_or_default() {
                     key.extend(format!("{} {:?} {}\n", part.path.display(), part.mode, part.stage).into_bytes());
-                    for e in crate::layer::filehash::read_source(&part.path)? {
-                        key.extend(format!("{e:?}\n").into_bytes());
+                    for mut e in part.read()? {
                         if let crate::layer::filehash::SourceKind::File(_) = e.kind {
-                            key.extend(Digest::of_reader(std::fs::File::open(&e.disk)?)?.hex().into_bytes());
+                            key.extend(Digest::of(&e.content()?).hex().into_bytes());
                         }
+                        e.data = None;
+                        key.extend(format!("{e:?}\n").into_bytes());
                     }
                 }
                 format!("tree:{}", Digest::of(&key))
@@ -175,6 +180,7 @@ impl Resolved {
     pub fn parts(&self) -> Option<Vec<Part>> {
         let context = |path: &PathBuf, mode| Part {
             path: path.clone(),
+            entries: None,
             mode,
             stage: false,
         };
@@ -183,6 +189,16 @@ impl Resolved {
             Resolved::File { path, mode } => Some(vec![context(path, *mode)]),
             Resolved::Dir(path) => Some(vec![context(path, None)]),
             Resolved::Parts(parts) => Some(parts.clone()),
+        }
+    }
+}
+
+impl Part {
+    /// Its entries in the builder's walk order.
+    pub fn read(&self) -> io::Result<Vec<crate::layer::filehash::SourceEntry>> {
+        match &self.entries {
+            Some(entries) => Ok(entries.clone()),
+            None => crate::layer::filehash::read_source(&self.path),
         }
     }
 }

@@ -97,6 +97,7 @@ pub fn context_parts(reference: &str, paths: &[PathBuf], profile: &Profile) -> R
                     .zip(modes)
                     .map(|(s, mode)| Part {
                         path: s.path.clone(),
+                        entries: None,
                         mode,
                         stage: false,
                     })
@@ -165,11 +166,30 @@ fn multi_reference(options: &[Vec<(String, Option<u32>)>], index: &[usize]) -> S
 /// `paths`: hashed as the daemon hashed a stage's files, checked against `reference` (`file:`,
 /// `dir:` or, for several paths, `multi:`).
 pub fn stage_parts(reference: &str, root: &Path, paths: &[String], profile: &Profile) -> Result<Resolved, SourceError> {
+    let from_tar = root.is_file();
+    let all = if from_tar {
+        read_tarball(root).map_err(io_err(reference, root))?
+    } else {
+        Vec::new()
+    };
     let sources = paths
         .iter()
         .map(|p| {
             let inside = p.trim_matches('/');
-            read(reference, &root.join(inside), inside)
+            let path = root.join(inside);
+            if !from_tar {
+                return read(reference, &path, inside);
+            }
+            let entries = subtree(&all, inside);
+            if entries.is_empty() {
+                let missing = std::io::Error::new(std::io::ErrorKind::NotFound, format!("no `{inside}` in the tarball"));
+                return Err(io_err(reference, root)(missing));
+            }
+            Ok(Read {
+                path,
+                name: inside.to_string(),
+                entries,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut first = None;
@@ -187,6 +207,7 @@ pub fn stage_parts(reference: &str, root: &Path, paths: &[String], profile: &Pro
                 .iter()
                 .map(|s| Part {
                     path: s.path.clone(),
+                    entries: from_tar.then(|| s.entries.clone()),
                     mode: None,
                     stage: true,
                 })
@@ -201,4 +222,92 @@ pub fn stage_parts(reference: &str, root: &Path, paths: &[String], profile: &Pro
         found: first.unwrap_or_default(),
         hint: "`stage:` must hold the stage's files with their modes and numeric owners, at the paths the COPY named",
     })
+}
+
+/// Every entry of a tarball standing for a stage's root (`docker export` of a container of the
+/// stage), read by the bounded archive reader; paths are relative to the root.
+fn read_tarball(tar: &Path) -> std::io::Result<Vec<SourceEntry>> {
+    use crate::archive::{read_archive_file, Kind, Limits};
+    let mut out = Vec::new();
+    read_archive_file(tar, None, &Limits::default(), |e, content| {
+        let kind = match &e.kind {
+            Kind::Dir => SourceKind::Dir,
+            Kind::File => SourceKind::File(e.size),
+            Kind::Symlink(t) => SourceKind::Symlink(t.clone()),
+            Kind::Hardlink(t) => SourceKind::Hardlink(t.clone()),
+            // Devices and FIFOs are not COPY'd from stages in any fixture seen; they would need
+            // the engine to make them, so they are left out of a stage's files.
+            _ => return Ok(()),
+        };
+        let mut data = Vec::new();
+        if let SourceKind::File(_) = kind {
+            content.read_to_end(&mut data)?;
+        }
+        out.push(SourceEntry {
+            rel: e.path.clone(),
+            disk: tar.join(&e.path),
+            data: Some(data.into()),
+            kind,
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            mtime: e.mtime,
+        });
+        Ok(())
+    })
+    .map_err(|e| std::io::Error::other(format!("{}: {e}", tar.display())))?;
+    Ok(out)
+}
+
+/// The entries of `all` at and below `inside`, re-rooted there, in the builder's walk order
+/// (names sorted per directory). Hard links keep the first name in that order as the file; a
+/// link whose file lies outside the subtree becomes a file, as the builder's walk of the stage
+/// sees only the subtree.
+fn subtree(all: &[SourceEntry], inside: &str) -> Vec<SourceEntry> {
+    let below = |p: &str| -> Option<String> {
+        if p == inside {
+            Some(String::new())
+        } else if inside.is_empty() {
+            Some(p.to_string())
+        } else {
+            p.strip_prefix(inside)?.strip_prefix('/').map(str::to_string)
+        }
+    };
+
+    let files: std::collections::HashMap<String, &SourceEntry> = all
+        .iter()
+        .filter(|e| matches!(e.kind, SourceKind::File(_)))
+        .map(|e| (e.rel.clone(), e))
+        .collect();
+    // Each picked entry with the file its content belongs to (by its path in the tarball): itself,
+    // or the file a hard link names.
+    let mut picked: Vec<(String, SourceEntry)> = all
+        .iter()
+        .filter_map(|e| below(&e.rel).map(|rel| (rel, e)))
+        .map(|(rel, e)| {
+            let group = match &e.kind {
+                SourceKind::Hardlink(t) => t.clone(),
+                _ => e.rel.clone(),
+            };
+            (group, SourceEntry { rel, ..e.clone() })
+        })
+        .collect();
+    picked.sort_by(|a, b| a.1.rel.split('/').cmp(b.1.rel.split('/')));
+    let mut first: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (key, e) in &mut picked {
+        if !matches!(e.kind, SourceKind::File(_) | SourceKind::Hardlink(_)) {
+            continue;
+        }
+        let key = key.clone();
+        let Some(file) = files.get(&key) else { continue };
+        match first.get(&key) {
+            Some(rel) => e.kind = SourceKind::Hardlink(rel.clone()),
+            None => {
+                first.insert(key, e.rel.clone());
+                e.kind = SourceKind::File(file.data.as_ref().map_or(0, |d| d.len() as u64));
+                e.data = file.data.clone();
+            }
+        }
+    }
+    picked.into_iter().map(|(_, e)| e).collect()
 }

@@ -199,7 +199,9 @@ pub enum SourceKind {
 pub struct SourceEntry {
     /// The path below the source, `/`-separated; empty for the source itself.
     pub rel: String,
+    /// Where a file's content is read, unless `data` holds it (a source read from a tarball).
     pub disk: std::path::PathBuf,
+    pub data: Option<std::sync::Arc<[u8]>>,
     pub kind: SourceKind,
     /// Permission bits with setuid/setgid/sticky.
     pub mode: u32,
@@ -256,6 +258,7 @@ fn read_source_into(
     out.push(SourceEntry {
         rel: rel.to_string(),
         disk: path.to_path_buf(),
+        data: None,
         kind,
         mode: meta.mode() & 0o7777,
         uid: u64::from(meta.uid()),
@@ -277,7 +280,20 @@ fn read_source_into(
 
 /// The size of a hard-linked file, read again from disk (the link entry carries none).
 fn stage_size(e: &SourceEntry) -> u64 {
-    std::fs::metadata(&e.disk).map(|m| m.len()).unwrap_or(0)
+    match &e.data {
+        Some(d) => d.len() as u64,
+        None => std::fs::metadata(&e.disk).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+impl SourceEntry {
+    /// The content of a file (or of the file a hard link names, for a tarball's links).
+    pub fn content(&self) -> std::io::Result<Vec<u8>> {
+        match &self.data {
+            Some(d) => Ok(d.to_vec()),
+            None => std::fs::read(&self.disk),
+        }
+    }
 }
 
 /// `a` and `b` joined with `/`, either may be empty.
@@ -369,7 +385,12 @@ impl HashConvention<'_> {
         s.update(tarsum_v1_header_bytes(&self.header(e, source_name)));
         let stage_link = self.origin == SourceOrigin::Stage && matches!(e.kind, SourceKind::Hardlink(_));
         if matches!(e.kind, SourceKind::File(_)) || stage_link {
-            std::io::copy(&mut std::fs::File::open(&e.disk)?, &mut s)?;
+            match &e.data {
+                Some(d) => s.update(d),
+                None => {
+                    std::io::copy(&mut std::fs::File::open(&e.disk)?, &mut s)?;
+                }
+            }
         }
         Ok(Digest::from_bytes(s.finalize().into()))
     }
