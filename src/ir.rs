@@ -746,16 +746,34 @@ mod tests {
     fn chown_glued_to_the_source_hash_as_the_classic_builder_recorded_it() {
         let hex = "1f0b508096c3cca82ea4db75a9726f6f5ff48702ae75b805d38815e861052060";
         for (text, chown, what, dest) in [
-            (format!("COPY --chown=1000:1000file:{hex} in /opt/x/y/suid "), "--chown=1000:1000", "file", "/opt/x/y/suid"),
-            (format!("COPY --chown=1000:1000 dir:{hex} in /srv/ "), "--chown=1000:1000", "dir", "/srv/"),
-            (format!("ADD --chown=app:filemulti:{hex} in /a b/ "), "--chown=app:file", "multi", "/a b/"),
+            (
+                format!("COPY --chown=1000:1000file:{hex} in /opt/x/y/suid "),
+                "--chown=1000:1000",
+                "file",
+                "/opt/x/y/suid",
+            ),
+            (
+                format!("COPY --chown=1000:1000 dir:{hex} in /srv/ "),
+                "--chown=1000:1000",
+                "dir",
+                "/srv/",
+            ),
+            (
+                format!("ADD --chown=app:filemulti:{hex} in /a b/ "),
+                "--chown=app:file",
+                "multi",
+                "/a b/",
+            ),
         ] {
             let (Instruction::Copy(c) | Instruction::Add(c)) = Instruction::parse(&text) else {
                 panic!("{text}")
             };
             assert_eq!(c.flags, vec![chown.to_string()], "{text}");
             assert_eq!(c.destination, dest, "{text}");
-            assert!(matches!(c.source, Source::Hashed { what: ref w, digest } if w == what && digest.hex() == hex), "{text}");
+            assert!(
+                matches!(c.source, Source::Hashed { what: ref w, digest } if w == what && digest.hex() == hex),
+                "{text}"
+            );
         }
     }
 

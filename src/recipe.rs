@@ -576,7 +576,12 @@ impl Resolver<'_> {
             .mtimes
             .iter()
             .flatten()
-            .map(|(k, v)| Ok((k.trim_matches('/').to_string(), self.mtime(field(&format!("mtimes.{k}")), v)?)))
+            .map(|(k, v)| {
+                Ok((
+                    k.trim_matches('/').to_string(),
+                    self.mtime(field(&format!("mtimes.{k}")), v)?,
+                ))
+            })
             .collect::<Result<_, RecipeError>>()?;
         Ok(Source {
             reference: s.reference,
@@ -666,12 +671,10 @@ impl Resolver<'_> {
                 sha256: match s.sha256.as_deref() {
                     Some(text) => Some(self.sha(field("sha256"), text)?),
                     None if s.reference.starts_with("file:") => None,
-                    None => {
-                        return Err(self.semantic(
-                            field("sha256"),
-                            "a url source must be pinned by its sha256 (only `file:` sources are pinned by the document)",
-                        ))
-                    }
+                    None => return Err(self.semantic(
+                        field("sha256"),
+                        "a url source must be pinned by its sha256 (only `file:` sources are pinned by the document)",
+                    )),
                 },
             },
             "registry" => Origin::RegistryBlob {
@@ -680,11 +683,19 @@ impl Resolver<'_> {
             },
             "oci_layout" => Origin::OciLayout {
                 path: self.abs(s.oci_layout.as_deref().unwrap_or(Path::new(""))),
-                digest: need(s.blob.or(s.diff_id), "diff_id", "an oci_layout source needs the layer's `diff_id` or `blob`")?,
+                digest: need(
+                    s.blob.or(s.diff_id),
+                    "diff_id",
+                    "an oci_layout source needs the layer's `diff_id` or `blob`",
+                )?,
             },
             _ => Origin::DockerArchive {
                 path: self.abs(s.docker_archive.as_deref().unwrap_or(Path::new(""))),
-                diff_id: need(s.diff_id, "diff_id", "a docker_archive source needs the layer's `diff_id`")?,
+                diff_id: need(
+                    s.diff_id,
+                    "diff_id",
+                    "a docker_archive source needs the layer's `diff_id`",
+                )?,
             },
         })
     }

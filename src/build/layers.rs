@@ -334,7 +334,17 @@ pub fn copy_tar(source: &Resolved, spec: &CopySpec) -> std::io::Result<Vec<u8>> 
     let mut out = Vec::new();
     let (uid, gid) = spec.owner.unwrap_or((0, 0));
     for dir in spec.created_dirs {
-        tar_header(&mut out, &format!("{}/", dir.trim_matches('/')), 0o755, uid, gid, 0, spec.now, b'5', "")?;
+        tar_header(
+            &mut out,
+            &format!("{}/", dir.trim_matches('/')),
+            0o755,
+            uid,
+            gid,
+            0,
+            spec.now,
+            b'5',
+            "",
+        )?;
     }
     for part in &parts {
         add_part(&mut out, part, &abs, parts.len() > 1, spec)?;
@@ -550,16 +560,29 @@ mod tests {
 
     #[test]
     fn chown_clears_setuid_and_setgid_with_group_exec_as_linux_does() {
-        for (before, after) in [(0o4755, 0o755), (0o2755, 0o755), (0o2744, 0o2744), (0o6755, 0o755), (0o6745, 0o2745), (0o1777, 0o1777)] {
+        for (before, after) in [
+            (0o4755, 0o755),
+            (0o2755, 0o755),
+            (0o2744, 0o2744),
+            (0o6755, 0o755),
+            (0o6745, 0o2745),
+            (0o1777, 0o1777),
+        ] {
             assert_eq!(mode_after_chown(before), after, "{before:o}");
         }
     }
 
     #[test]
     fn chowned_directories_are_a_files_parents_or_a_directorys_destination() {
-        assert_eq!(chowned_dir_candidates(false, "/opt/x/y/suid", "suid", false), ["/opt", "/opt/x", "/opt/x/y"]);
+        assert_eq!(
+            chowned_dir_candidates(false, "/opt/x/y/suid", "suid", false),
+            ["/opt", "/opt/x", "/opt/x/y"]
+        );
         assert_eq!(chowned_dir_candidates(false, "/bin2/", "suid", true), ["/bin2"]);
-        assert_eq!(chowned_dir_candidates(true, "/srv/a/b/tree", "tree", false), ["/srv/a/b/tree"]);
+        assert_eq!(
+            chowned_dir_candidates(true, "/srv/a/b/tree", "tree", false),
+            ["/srv/a/b/tree"]
+        );
         assert!(chowned_dir_candidates(false, "/f1", "f", false).is_empty());
     }
 

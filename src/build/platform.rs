@@ -219,7 +219,10 @@ impl<'a> PlatformRun<'a> {
             _ => true,
         };
         if !added {
-            let _ = writeln!(self.log, "    empty diff: no layer (the builder records an empty layer)");
+            let _ = writeln!(
+                self.log,
+                "    empty diff: no layer (the builder records an empty layer)"
+            );
             return Ok(None);
         }
         let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
@@ -451,7 +454,11 @@ impl<'a> PlatformRun<'a> {
         let abs = layers::absolute_dest(dest, workdir);
         let created = match (owner, parts.first()) {
             (Some(ids), Some(first)) if ids != (0, 0) => {
-                let name = first.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = first
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let candidates = layers::chowned_dir_candidates(first.path.is_dir(), &abs, &name, parts.len() > 1);
                 self.exec
                     .missing_paths(parent, &candidates)
@@ -577,7 +584,8 @@ impl<'a> PlatformRun<'a> {
         }
         let Some(input) = self.search_input(row.expected) else {
             row.verdict = Verdict::Differs;
-            row.reason = "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
+            row.reason =
+                "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
             self.ctx.explain(row);
             return Ok(());
         };

@@ -50,7 +50,9 @@ pub enum BaseOrigin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{platform}: the recipe gives no source for `{reference}`; add `sources: [{{for: \"{reference}\", {origin}}}]`")]
+    #[error(
+        "{platform}: the recipe gives no source for `{reference}`; add `sources: [{{for: \"{reference}\", {origin}}}]`"
+    )]
     Missing {
         platform: String,
         reference: String,

@@ -182,7 +182,8 @@ pub fn stage_parts(reference: &str, root: &Path, paths: &[String], profile: &Pro
             }
             let entries = subtree(&all, inside);
             if entries.is_empty() {
-                let missing = std::io::Error::new(std::io::ErrorKind::NotFound, format!("no `{inside}` in the tarball"));
+                let missing =
+                    std::io::Error::new(std::io::ErrorKind::NotFound, format!("no `{inside}` in the tarball"));
                 return Err(io_err(reference, root)(missing));
             }
             Ok(Read {
@@ -196,7 +197,10 @@ pub fn stage_parts(reference: &str, root: &Path, paths: &[String], profile: &Pro
     for conv in HashConvention::candidates(SourceOrigin::Stage, profile) {
         let refs = sources
             .iter()
-            .map(|s| conv.source_reference(&s.entries, &s.name).map_err(io_err(reference, &s.path)))
+            .map(|s| {
+                conv.source_reference(&s.entries, &s.name)
+                    .map_err(io_err(reference, &s.path))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let found = match refs.as_slice() {
             [one] => one.clone(),

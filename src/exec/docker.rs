@@ -217,7 +217,10 @@ impl DockerExecutor {
             return Ok(Vec::new());
         }
         runtime().block_on(async {
-            let name = format!("stat-{}", &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]);
+            let name = format!(
+                "stat-{}",
+                &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]
+            );
             let id = self.create_idle(&name, image, None).await?;
             let mut missing = Vec::new();
             let mut result = Ok(());

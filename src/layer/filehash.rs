@@ -496,17 +496,30 @@ mod tests {
         let cases: [(&str, &[(&str, u32, Option<&str>)], &str); 3] = [
             (
                 "tree",
-                &[("tree", 0o755, None), ("tree/a.txt", 0o644, Some("a\n")), ("tree/sub", 0o755, None), ("tree/sub/b.txt", 0o644, Some("b\n"))],
+                &[
+                    ("tree", 0o755, None),
+                    ("tree/a.txt", 0o644, Some("a\n")),
+                    ("tree/sub", 0o755, None),
+                    ("tree/sub/b.txt", 0o644, Some("b\n")),
+                ],
                 "dir:934e976f6f9af072610de2e49c02a0f2b1cbfb43b2726af2abcfd847cbfaf96b",
             ),
             (
                 "hl",
-                &[("hl", 0o755, None), ("hl/one", 0o644, Some("hello\n")), ("hl/two", 0o644, Some("=hl/one"))],
+                &[
+                    ("hl", 0o755, None),
+                    ("hl/one", 0o644, Some("hello\n")),
+                    ("hl/two", 0o644, Some("=hl/one")),
+                ],
                 "dir:18a2c2bf09a1617245ea02edf1fa5d78e07613874ba4c446c302fd51f6458db2",
             ),
             (
                 "mt",
-                &[("mt", 0o755, None), ("mt/x", 0o644, Some("x\n")), ("mt/y", 0o644, Some("y\n"))],
+                &[
+                    ("mt", 0o755, None),
+                    ("mt/x", 0o644, Some("x\n")),
+                    ("mt/y", 0o644, Some("y\n")),
+                ],
                 "dir:9df7f10a8d613a30f2effb0072820274e6f41386ee4252773e418be561e01bbe",
             ),
         ];
@@ -515,10 +528,17 @@ mod tests {
             let entries = read_source(&dir.path().join(name)).unwrap();
             assert_eq!(conv.source_reference(&entries, name).unwrap(), want, "{name}");
         }
-        let dir = tree(&[("suid", 0o4755, Some("s\n")), ("sgid", 0o2755, Some("g\n")), ("sgidnx", 0o2744, Some("g2\n"))]);
+        let dir = tree(&[
+            ("suid", 0o4755, Some("s\n")),
+            ("sgid", 0o2755, Some("g\n")),
+            ("sgidnx", 0o2744, Some("g2\n")),
+        ]);
         let refs: Vec<String> = ["suid", "sgid", "sgidnx"]
             .iter()
-            .map(|n| conv.source_reference(&read_source(&dir.path().join(n)).unwrap(), n).unwrap())
+            .map(|n| {
+                conv.source_reference(&read_source(&dir.path().join(n)).unwrap(), n)
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
             multi_hash(&refs).hex(),
@@ -569,4 +589,3 @@ mod tests {
     /// The fixture root file system's `/etc/passwd` (xtask `make_rootfs_tar`).
     const DEMO_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1000:retrace demo:/srv/demo:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
 }
-
