@@ -7,5 +7,5 @@ touch -d 2020-05-05T01:02:03Z mt/x
 touch -d 2021-06-06T01:02:03Z mt/y
 # What the stage holds after its RUN, for the recipe's `stage:` source.
 cp -a stagefiles stage-root
-chown 1000:1000 stage-root/app/bin/tool
+chown 4242:4242 stage-root/app/bin/tool
 chmod 4755 stage-root/app/bin/tool
