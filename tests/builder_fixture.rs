@@ -36,6 +36,14 @@ const LAYERS: &[(&str, &str)] = &[
     ("ADD file:", "item 15: ADD of a .tar.bz2 is extracted"),
     ("ADD file:", "item 9: ADD of a tar whose first entry has a PAX header"),
     ("ADD file:", "item 9: ADD of a tar whose first entry has a GNU long name"),
+    ("COPY --chown=1000:1000", "items 5, 6: --chown with no space; a directory COPY owns its new destination"),
+    ("COPY --chown=1000:1000", "items 5, 6, 7: a file COPY owns the parents it creates; chown clears setuid"),
+    ("COPY multi:", "items 14, 7: several sources; setgid cleared only with group-exec"),
+    ("COPY dir:", "item 8: a hard-linked pair stays linked"),
+    ("COPY dir:", "item 11: per-file context mtimes"),
+    ("COPY file:", "item 13: COPY --from a stage, one file"),
+    ("COPY multi:", "item 13: COPY --from a stage, several files"),
+    ("COPY dir:", "item 13: COPY --from a stage, a directory"),
 ];
 
 fn root() -> PathBuf {

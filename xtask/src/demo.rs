@@ -287,7 +287,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// ones) and pushes it.
 fn docker_build_push(p: &DemoPlatform, ctx: &Path, tag: &str) -> Result<()> {
     let status = Command::new("docker")
-        .args(["build", "--platform", &p.slug(), "-t", tag])
+        // No daemon cache: a cached COPY layer keeps the file times of whatever build first made
+        // it (the builder's cache key is the content hash, which leaves mtimes out), so a fixture
+        // is always built from its context as it is now.
+        .args(["build", "--no-cache", "--platform", &p.slug(), "-t", tag])
         .arg(ctx)
         .env("DOCKER_BUILDKIT", "0")
         .status()
