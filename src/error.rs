@@ -24,6 +24,10 @@ pub enum Error {
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
 
+    /// A `--platform` that names no image, or several variants.
+    #[error(transparent)]
+    Platform(#[from] crate::platform::SelectError),
+
     #[error("{0}")]
     Usage(String),
 }

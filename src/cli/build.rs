@@ -12,8 +12,9 @@ pub struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only these platforms (os/arch[/variant]); repeatable. Default: the recipe's, else all.
+    /// `linux/arm64` is v8; `linux/arm` is an error when the document has several arm variants.
     #[arg(long = "platform")]
-    platforms: Vec<String>,
+    platforms: Vec<retrace::platform::Platform>,
     /// How many platforms replay at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
@@ -41,14 +42,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let platforms = args
-        .platforms
-        .iter()
-        .map(|p| p.parse().map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let opts = retrace::build::BuildOptions {
         out: PathBuf::new(),
-        platforms,
+        platforms: args.platforms,
         jobs: args.jobs,
         keep_going: args.keep_going,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),

@@ -50,7 +50,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
         report_dir: args.report_dir,
         ..Default::default()
     };
-    let images = retrace::registry::RegistryImages::default();
+    let images = retrace::diff::images::RegistryImages::default();
     let report = retrace::diff::diff(&args.a, &args.b, &opts, Some(&images))?;
     match args.format {
         DiffFormat::Text => super::out::print(retrace::diff::render::render_text(&report))?,

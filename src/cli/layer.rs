@@ -36,7 +36,7 @@ pub enum Command {
         document: PathBuf,
         /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
         #[arg(long)]
-        platform: String,
+        platform: retrace::platform::Platform,
         /// The layer number, 1-based, in the order the document lists layers.
         #[arg(long)]
         layer: usize,
@@ -160,7 +160,7 @@ pub struct AddArgs {
     document: Option<PathBuf>,
     /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
     #[arg(long)]
-    platform: Option<String>,
+    platform: Option<retrace::platform::Platform>,
     /// The layer number, 1-based, in the order the document lists layers.
     #[arg(long, default_value_t = 1)]
     layer: usize,
@@ -245,7 +245,8 @@ impl AddArgs {
         let facts = match (document, file_hash) {
             (Some(document), _) => StepFacts::Document {
                 document,
-                platform: platform.unwrap_or_default(),
+                // clap's `requires = "platform"` on --document makes this a usage error first.
+                platform: platform.ok_or_else(|| anyhow::anyhow!("--document needs --platform"))?,
                 layer,
                 tag,
             },

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use retrace::commands::parse::{self, Format, ParseOptions};
+use retrace::platform::Platform;
 use retrace::Outcome;
 
 #[derive(clap::Args)]
@@ -12,9 +13,10 @@ pub struct Args {
     /// Only this tag (`name:tag` or `tag`).
     #[arg(long)]
     tag: Option<String>,
-    /// Only this platform, as os/arch[/variant] (`linux/arm/v7`; `linux/arm64` also matches v8).
+    /// Only this platform, as os/arch[/variant] (`linux/arm/v7`; `linux/arm64` is v8; `linux/arm` is
+    /// an error when the documents have several arm variants).
     #[arg(long)]
-    platform: Option<String>,
+    platform: Option<Platform>,
     #[arg(long, value_enum, default_value_t = ParseFormat::Json)]
     format: ParseFormat,
 }

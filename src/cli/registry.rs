@@ -5,15 +5,17 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use retrace::commands::describe::DescribeOptions;
 use retrace::commands::pull::PullOptions;
+use retrace::platform::Platform;
 use retrace::Outcome;
 
 #[derive(clap::Args)]
 pub struct PullArgs {
     /// `name[:tag][@digest]`, `registry/name:tag`, `oci:DIR[:TAG]` or `docker-archive:FILE`.
     reference: String,
-    /// Only this platform, as os/arch[/variant] (e.g. linux/arm/v7; linux/arm64 also matches v8).
+    /// Only this platform, as os/arch[/variant] (e.g. linux/arm/v7; linux/arm64 is v8; linux/arm is
+    /// an error when the image has several arm variants).
     #[arg(long)]
-    platform: Option<String>,
+    platform: Option<Platform>,
     /// Also write an OCI image layout to this directory.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -29,6 +31,9 @@ pub struct PullArgs {
 pub struct DescribeArgs {
     /// `name[:tag][@digest]`, `registry/name:tag` or `oci:DIR[:TAG]`.
     reference: String,
+    /// Only this platform's image, as os/arch[/variant] (the rule of `pull --platform`).
+    #[arg(long)]
+    platform: Option<Platform>,
     /// Write to this file (atomically) instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -71,6 +76,7 @@ pub fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
     };
     let text = retrace::commands::describe::run(&DescribeOptions {
         reference: args.reference,
+        platform: args.platform,
         output: args.output,
         offline: args.offline,
         store: args.store,

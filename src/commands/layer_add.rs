@@ -12,7 +12,7 @@ pub enum StepFacts {
     /// A repo-info document, its platform, the layer (1-based) and optionally a tag.
     Document {
         document: PathBuf,
-        platform: String,
+        platform: crate::platform::Platform,
         layer: usize,
         /// Only the platform's image in this tag (`3.6` or `alpine:3.6`); by default every image
         /// of the platform is a candidate and the one whose `file:` hash the source gives is used.
@@ -71,6 +71,7 @@ pub fn run(opts: &LayerAddOptions, out: &mut dyn Write) -> Result<bool, LayerAdd
         })?;
     }
     let text = if opts.json {
+        // The outcome is plain data, so it always serializes.
         let mut json = serde_json::to_string(&outcome).expect("the outcome serializes");
         json.push('\n');
         json

@@ -19,6 +19,7 @@ pub struct GzipSha256 {
 impl Default for GzipSha256 {
     fn default() -> GzipSha256 {
         GzipSha256 {
+            // 6 is one of the levels 0 to 9 that `ReusableGzip` accepts.
             gzip: ReusableGzip::new(6).expect("level 6 is a valid level"),
             blob: Vec::with_capacity(4096),
         }
@@ -80,7 +81,7 @@ pub const REPRODUCE_SEARCH_SECONDS: u64 = 600;
 pub fn reproduce_layer(
     dir: &Path,
     document: &Path,
-    platform: &str,
+    platform: &crate::platform::Platform,
     layer: usize,
     max_candidates: u64,
     max_time: std::time::Duration,

@@ -167,8 +167,8 @@ pub fn run(args: &[String]) -> Result<()> {
         if recorded.os != platform.os || recorded.architecture != platform.architecture {
             bail!(
                 "{tag}: config records {} but the binaries are {}",
-                recorded.slug(),
-                platform.slug()
+                recorded,
+                platform
             );
         }
         entries.push(Descriptor {
