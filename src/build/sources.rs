@@ -193,7 +193,7 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
             format!("{repository}@{digest}"),
         ),
         Origin::OciLayout { path, digest } => {
-            let blob = path.join("blobs/sha256").join(digest.hex());
+            let blob = crate::blob::blob_path(path, digest);
             if !blob.is_file() {
                 return Err(unavailable(digest, format!("{} is missing", blob.display())));
             }
