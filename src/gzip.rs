@@ -101,6 +101,7 @@ pub fn gzip(data: &[u8], level: i32) -> Result<Vec<u8>, DeflateError> {
 /// [`gzip`] with the compress/flate of `generation`.
 pub fn gzip_generation(data: &[u8], level: i32, generation: Generation) -> Result<Vec<u8>, DeflateError> {
     let mut w = GzipWriter::with_generation(Vec::with_capacity(data.len() / 2 + 64), level, generation)?;
+    // The writer's sink is a Vec, whose writes cannot fail.
     w.write_all(data).expect("writing to a Vec cannot fail");
     Ok(w.finish().expect("writing to a Vec cannot fail"))
 }
