@@ -201,7 +201,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let store = retrace::registry::Store::new(state.join("store"));
     let source = retrace::registry::Source::Online { client, store };
-    let doc = retrace::describe::gather(&source, &repo)?;
+    let doc = retrace::describe::gather(&source, &repo, None)?;
     let out = doc_path.unwrap_or_else(|| root.join("testdata/demo/demo.md"));
     let text = retrace::describe::render(&doc);
     retrace::fsutil::write_atomic(&out, |w| w.write_all(text.as_bytes()))?;
