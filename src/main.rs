@@ -4,6 +4,7 @@
 
 mod cli;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,14 +25,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) if err.downcast_ref::<cli::out::StdoutClosed>().is_some() => {
-            ExitCode::from(cli::out::STDOUT_CLOSED_EXIT)
-        }
+        Err(err) if stdout_closed(&err) => ExitCode::from(STDOUT_CLOSED_EXIT),
         Err(err) => {
-            cli::out::eprintln(format_args!("error: {}", message(&err)));
+            let _ = writeln!(std::io::stderr(), "error: {}", message(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The exit code when the reader of standard output went away: 128 + SIGPIPE, as a shell reports a
+/// process that SIGPIPE ended (`retrace parse … | head`). It ends the command quietly.
+const STDOUT_CLOSED_EXIT: u8 = 141;
+
+/// Whether the command failed because writing standard output met a closed pipe.
+fn stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<retrace::commands::OutputError>())
+        .any(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// SIGINT and SIGTERM end the run as they would by default, but first remove the temporary files and

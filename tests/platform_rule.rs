@@ -41,11 +41,12 @@ fn check(command: &str, choose: impl Fn(&Platform) -> Result<Vec<String>, String
 fn parse_applies_the_rule() {
     check("parse", |p| {
         let opts = ParseOptions {
+            paths: vec![DEMO_DOC.into()],
             platform: Some(p.clone()),
             format: Format::Json,
             ..ParseOptions::default()
         };
-        let report = parse::run(&[DEMO_DOC.into()], &opts).map_err(|e| e.to_string())?;
+        let report = parse::render(&opts).map_err(|e| e.to_string())?;
         let json: serde_json::Value = serde_json::from_str(&report.output).unwrap();
         Ok(json["documents"][0]["tags"][0]["platforms"]
             .as_array()

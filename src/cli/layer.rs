@@ -1,11 +1,11 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
-use retrace::layer::{self, Profile, WalkOptions};
+use retrace::commands::hash_file::HashFileOptions;
+use retrace::commands::layer_add::LayerAddOptions;
+use retrace::commands::layer_write::LayerWriteOptions;
+use retrace::commands::Console;
 use retrace::Outcome;
-
-use super::out;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -48,7 +48,7 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         search_candidates: u64,
         /// Give up without a match after searching this many seconds.
-        #[arg(long, default_value_t = retrace::reproduce::cli::REPRODUCE_SEARCH_SECONDS)]
+        #[arg(long, default_value_t = retrace::commands::layer_reproduce::REPRODUCE_SEARCH_SECONDS)]
         search_seconds: u64,
     },
 }
@@ -66,20 +66,13 @@ pub struct HashFileArgs {
 }
 
 impl Command {
-    pub fn run(self) -> anyhow::Result<Outcome> {
-        match self {
-            Command::Write(args) => args.run(),
-            Command::Add(args) => args.run(),
+    pub fn run(self, console: &mut Console<'_>) -> anyhow::Result<Outcome> {
+        use retrace::commands::{layer_add, layer_compress, layer_reproduce, layer_write};
+        Ok(match self {
+            Command::Write(args) => layer_write::run(&args.options(), console)?,
+            Command::Add(args) => layer_add::run(&args.options()?, console)?,
             Command::Compress { input, level, output } => {
-                retrace::gzip::compress_file(&input, output.as_deref(), level).map_err(|e| match e {
-                    retrace::gzip::CompressError::Write { path, source }
-                        if path == Path::new(retrace::gzip::STDOUT) =>
-                    {
-                        out::write_error(source)
-                    }
-                    other => other.into(),
-                })?;
-                Ok(Outcome::Match)
+                layer_compress::run(&layer_compress::LayerCompressOptions { input, level, output }, console)?
             }
             Command::Reproduce {
                 dir,
@@ -89,42 +82,30 @@ impl Command {
                 json,
                 search_candidates,
                 search_seconds,
-            } => {
-                use retrace::reproduce::cli::{render_text, reproduce_layer};
-                let time = std::time::Duration::from_secs(search_seconds);
-                let report = reproduce_layer(&dir, &document, &platform, layer, search_candidates, time)?;
-                if json {
-                    out::println(serde_json::to_string(&report)?)?;
-                } else {
-                    out::print(render_text(&report))?;
-                }
-                Ok(if report.matched {
-                    Outcome::Match
-                } else {
-                    Outcome::Differ
-                })
-            }
-        }
+            } => layer_reproduce::run(
+                &layer_reproduce::LayerReproduceOptions {
+                    dir,
+                    document,
+                    platform,
+                    layer,
+                    json,
+                    max_candidates: search_candidates,
+                    max_time: std::time::Duration::from_secs(search_seconds),
+                },
+                console,
+            )?,
+        })
     }
 }
 
-/// Runs a layer writer into `path` atomically, or into a sink when only the digests are wanted.
-fn write_to<T>(
-    path: Option<&Path>,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<T>,
-) -> anyhow::Result<T> {
-    Ok(match path {
-        Some(p) => retrace::fsutil::write_atomic(p, write).with_context(|| format!("writing {}", p.display()))?,
-        None => write(&mut std::io::sink())?,
-    })
-}
-
-pub fn hash_file(args: HashFileArgs) -> anyhow::Result<Outcome> {
-    let profile = Profile::from_name(&args.profile)?;
-    let digest = layer::hash_file_on_disk(&args.path, args.name.as_deref(), &profile)
-        .with_context(|| format!("hashing {}", args.path.display()))?;
-    out::println(format!("file:{}", digest.hex()))?;
-    Ok(Outcome::Match)
+impl HashFileArgs {
+    pub fn options(self) -> HashFileOptions {
+        HashFileOptions {
+            path: self.path,
+            profile: self.profile,
+            name: self.name,
+        }
+    }
 }
 
 /// `retrace layer write`: a diff directory written as a Docker release's layer.
@@ -188,45 +169,20 @@ pub struct AddArgs {
 }
 
 impl WriteArgs {
-    fn run(self) -> anyhow::Result<Outcome> {
-        let WriteArgs {
-            dir,
-            profile,
-            output,
-            tar,
-            unshare_whiteouts,
-            json,
-        } = self;
-        let profile = Profile::from_name(&profile)?;
-        let mut entries = layer::read_tree(&dir, &WalkOptions::default())?;
-        if unshare_whiteouts {
-            layer::unshare_whiteouts(&mut entries);
+    fn options(self) -> LayerWriteOptions {
+        LayerWriteOptions {
+            dir: self.dir,
+            profile: self.profile,
+            output: self.output,
+            tar: self.tar,
+            unshare_whiteouts: self.unshare_whiteouts,
+            json: self.json,
         }
-        let info = if tar {
-            let info = write_to(output.as_deref(), |w| layer::write_tar_digest(&entries, &profile, w))?;
-            if !json {
-                out::println(format!("diff_id {}\nsize {}", info.diff_id, info.size))?;
-            }
-            serde_json::to_string(&info)?
-        } else {
-            let info = write_to(output.as_deref(), |w| layer::write_blob(&entries, &profile, w))?;
-            if !json {
-                out::println(format!(
-                    "digest {}\ndiff_id {}\nsize {}",
-                    info.digest, info.diff_id, info.size
-                ))?;
-            }
-            serde_json::to_string(&info)?
-        };
-        if json {
-            out::println(info)?;
-        }
-        Ok(Outcome::Match)
     }
 }
 
 impl AddArgs {
-    fn run(self) -> anyhow::Result<Outcome> {
+    fn options(self) -> anyhow::Result<LayerAddOptions> {
         let AddArgs {
             source,
             document,
@@ -241,7 +197,7 @@ impl AddArgs {
             json,
         } = self;
         use retrace::add::BaseStep;
-        use retrace::commands::layer_add::{run, LayerAddOptions, StepFacts};
+        use retrace::commands::layer_add::StepFacts;
         let facts = match (document, file_hash) {
             (Some(document), _) => StepFacts::Document {
                 document,
@@ -258,20 +214,12 @@ impl AddArgs {
             }),
             (None, None) => anyhow::bail!("give --document or --file-hash"),
         };
-        let opts = LayerAddOptions {
+        Ok(LayerAddOptions {
             source,
             facts,
             name,
             output,
             json,
-        };
-        use retrace::commands::layer_add::LayerAddError;
-        let matched = run(&opts, &mut std::io::stdout().lock()).map_err(|e| match e {
-            LayerAddError::Output { path, source } if path == Path::new(retrace::gzip::STDOUT) => {
-                out::write_error(source)
-            }
-            other => other.into(),
-        })?;
-        Ok(if matched { Outcome::Match } else { Outcome::Differ })
+        })
     }
 }

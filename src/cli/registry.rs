@@ -6,7 +6,6 @@ use clap::ValueEnum;
 use retrace::commands::describe::DescribeOptions;
 use retrace::commands::pull::PullOptions;
 use retrace::platform::Platform;
-use retrace::Outcome;
 
 #[derive(clap::Args)]
 pub struct PullArgs {
@@ -54,36 +53,30 @@ enum Style {
     Current,
 }
 
-pub fn pull(args: PullArgs) -> anyhow::Result<Outcome> {
-    let (report, summary) = retrace::commands::pull::run(&PullOptions {
-        reference: args.reference,
-        platform: args.platform,
-        output: args.output,
-        offline: args.offline,
-        store: args.store,
-    })?;
-    super::out::eprintln(summary);
-    if let Some(top) = report.top {
-        super::out::println(top.to_string())?;
+impl PullArgs {
+    pub fn options(self) -> PullOptions {
+        PullOptions {
+            reference: self.reference,
+            platform: self.platform,
+            output: self.output,
+            offline: self.offline,
+            store: self.store,
+        }
     }
-    Ok(Outcome::Match)
 }
 
-pub fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
-    let style = match args.style {
-        Style::Seeds => retrace::describe::Style::Seeds,
-        Style::Current => retrace::describe::Style::Current,
-    };
-    let text = retrace::commands::describe::run(&DescribeOptions {
-        reference: args.reference,
-        platform: args.platform,
-        output: args.output,
-        offline: args.offline,
-        store: args.store,
-        style,
-    })?;
-    if let Some(text) = text {
-        super::out::print(text)?;
+impl DescribeArgs {
+    pub fn options(self) -> DescribeOptions {
+        DescribeOptions {
+            reference: self.reference,
+            platform: self.platform,
+            output: self.output,
+            offline: self.offline,
+            store: self.store,
+            style: match self.style {
+                Style::Seeds => retrace::describe::Style::Seeds,
+                Style::Current => retrace::describe::Style::Current,
+            },
+        }
     }
-    Ok(Outcome::Match)
 }

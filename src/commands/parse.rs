@@ -14,7 +14,8 @@ use crate::mapping::{map_platform, Certainty, Mapping};
 use crate::model::{Document, PlatformImage, TagSection};
 use crate::parse::{parse_file, ParseError};
 use crate::platform::{self, Platform};
-use crate::{dockerfile, Digest, Error};
+use super::Console;
+use crate::{dockerfile, Digest, Error, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -26,6 +27,8 @@ pub enum Format {
 
 #[derive(Debug, Clone, Default)]
 pub struct ParseOptions {
+    /// The documents, parsed one at a time.
+    pub paths: Vec<PathBuf>,
     /// `name:tag` or just `tag`.
     pub tag: Option<String>,
     /// Chosen by the rule in `crate::platform`.
@@ -40,12 +43,29 @@ pub struct ParseReport {
     pub errors: Vec<ParseError>,
 }
 
+/// Prints the selection of every document that parses and notes each that does not; a document
+/// that fails makes the command fail after the others are printed.
+pub fn run(opts: &ParseOptions, console: &mut Console<'_>) -> Result<Outcome, Error> {
+    let report = render(opts)?;
+    console.print(&report.output)?;
+    for e in &report.errors {
+        console.note(e);
+    }
+    if !report.errors.is_empty() {
+        return Err(Error::ParseFailures {
+            failed: report.errors.len(),
+            total: opts.paths.len(),
+        });
+    }
+    Ok(Outcome::Match)
+}
+
 /// Parses every document and renders the selection. Returns `Err` only for a usage error (a tag or
 /// platform that no parsed document has); parse failures are in `ParseReport::errors`.
-pub fn run(paths: &[PathBuf], opts: &ParseOptions) -> Result<ParseReport, Error> {
+pub fn render(opts: &ParseOptions) -> Result<ParseReport, Error> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    for path in paths {
+    for path in &opts.paths {
         match parse_file(path) {
             Ok(doc) => docs.push((path.display().to_string(), doc)),
             Err(e) => errors.push(e),

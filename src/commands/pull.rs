@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use crate::registry::pull::{pull, PullReport};
+use super::Console;
 use crate::platform::Platform;
 use crate::registry;
-use crate::Error;
+use crate::registry::pull::pull;
+use crate::{Error, Outcome};
 
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
@@ -19,8 +20,8 @@ pub struct PullOptions {
     pub store: Option<PathBuf>,
 }
 
-/// Pulls and returns the report plus the summary line for standard error.
-pub fn run(opts: &PullOptions) -> Result<(PullReport, String), Error> {
+/// Pulls, notes the summary and prints the top manifest's digest.
+pub fn run(opts: &PullOptions, console: &mut Console<'_>) -> Result<Outcome, Error> {
     let (source, r) = registry::open(&opts.reference, opts.offline, opts.store.clone())?;
     let report = pull(&source, &r, opts.platform.as_ref(), opts.output.as_deref())?;
     let foreign = if report.foreign_skipped > 0 {
@@ -36,5 +37,9 @@ pub fn run(opts: &PullOptions) -> Result<(PullReport, String), Error> {
         report.bytes,
         report.transferred,
     );
-    Ok((report, summary))
+    console.note(summary);
+    if let Some(top) = report.top {
+        console.println(top)?;
+    }
+    Ok(Outcome::Match)
 }

@@ -1,5 +1,6 @@
 //! Glue between the search core and the rest of retrace: the real tar writer and gzip, a diff
 //! directory read like Docker read it, and (in [`facts`]) the search input taken from a document.
+//! The `retrace layer reproduce` command itself is `crate::commands::layer_reproduce`.
 
 use std::path::Path;
 
@@ -61,53 +62,4 @@ pub enum ReproduceDirError {
 pub fn reproduce_dir(dir: &Path, input: &SearchInput, profile: &Profile) -> Result<SearchReport, ReproduceDirError> {
     let entries = read_tree(dir, &WalkOptions::default())?;
     Ok(reproduce_entries(&entries, input, profile)?)
-}
-
-/// Why `retrace layer reproduce` could not run (a non-match is not an error).
-#[derive(Debug, thiserror::Error)]
-pub enum ReproduceCmdError {
-    #[error(transparent)]
-    Facts(#[from] super::facts::FactsError),
-    #[error(transparent)]
-    Dir(#[from] ReproduceDirError),
-}
-
-/// The search budget of `retrace layer reproduce` unless the user says otherwise: the candidates
-/// of `retrace build`'s search, and ten minutes.
-pub const REPRODUCE_SEARCH_SECONDS: u64 = 600;
-
-/// `retrace layer reproduce DIR --document DOC --platform P --layer N`, giving up without a match
-/// after `max_candidates` digests or `max_time`.
-pub fn reproduce_layer(
-    dir: &Path,
-    document: &Path,
-    platform: &crate::platform::Platform,
-    layer: usize,
-    max_candidates: u64,
-    max_time: std::time::Duration,
-) -> Result<SearchReport, ReproduceCmdError> {
-    let mut facts = super::facts::layer_facts(document, platform, layer)?;
-    facts.input.limits.max_candidates = max_candidates;
-    facts.input.limits.max_time = max_time;
-    Ok(reproduce_dir(dir, &facts.input, &facts.profile)?)
-}
-
-/// The human-readable form of a report.
-pub fn render_text(report: &SearchReport) -> String {
-    let mut out = String::new();
-    if report.matched {
-        out.push_str(&format!(
-            "matched {} after {} candidates in {:.3} s\n",
-            report.expected, report.candidates, report.seconds
-        ));
-    } else {
-        out.push_str(&format!(
-            "no match for {} after {} candidates in {:.3} s; the tree as given hashes to {}\n",
-            report.expected, report.candidates, report.seconds, report.digest
-        ));
-    }
-    for (path, t) in &report.mtimes {
-        out.push_str(&format!("  {t}  {path}\n"));
-    }
-    out
 }
