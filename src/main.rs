@@ -40,8 +40,18 @@ const STDOUT_CLOSED_EXIT: u8 = 141;
 /// Whether the command failed because writing standard output met a closed pipe.
 fn stdout_closed(err: &anyhow::Error) -> bool {
     err.chain()
-        .filter_map(|e| e.downcast_ref::<retrace::commands::OutputError>())
-        .any(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe)
+        .filter_map(output_error)
+        .any(|o| o.0.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The output failure `e` is. Transparent wrappers hand `source()` on to the I/O error, so they are
+/// looked into by name.
+fn output_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e retrace::commands::OutputError> {
+    use retrace::commands::layer_add::LayerAddError;
+    match e.downcast_ref::<retrace::Error>() {
+        Some(retrace::Error::Output(o)) | Some(retrace::Error::LayerAdd(LayerAddError::Console(o))) => Some(o),
+        _ => e.downcast_ref(),
+    }
 }
 
 /// SIGINT and SIGTERM end the run as they would by default, but first remove the temporary files and

@@ -163,7 +163,7 @@ pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 pub fn search_timestamps(
     entries: &[Entry],
     profile: &Profile,
-    document: &Path,
+    (document, name): (Result<&crate::model::Document, &crate::parse::ParseError>, &Path),
     platform: &crate::platform::Platform,
     layer: usize,
     max_candidates: u64,
@@ -176,7 +176,12 @@ pub fn search_timestamps(
             Recovered::new(),
         );
     }
-    let facts = match crate::reproduce::facts::layer_facts(document, platform, layer) {
+    let facts = match document {
+        Ok(doc) => crate::reproduce::facts::layer_facts_in(doc, &name.display().to_string(), platform, layer)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let facts = match facts {
         Ok(facts) => facts,
         Err(e) => {
             return (

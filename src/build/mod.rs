@@ -171,6 +171,9 @@ struct Ctx<'a> {
     summary: Mutex<Vec<String>>,
     /// Build-wide notes (downloads that could not be had, a proxy that could not start).
     notes: Mutex<Vec<String>>,
+    /// The recipe's document, parsed on the first timestamp search rather than once per
+    /// differing layer.
+    document: std::sync::OnceLock<Result<crate::model::Document, crate::parse::ParseError>>,
     /// The download proxy RUN steps use, once started (or why it could not be).
     proxy: std::sync::OnceLock<Result<proxy::DownloadProxy, ProxyError>>,
     /// Why fetching a published layer failed, once it has: later differing layers are then not
@@ -252,6 +255,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         multi,
         summary: Mutex::new(Vec::new()),
         notes: Mutex::new(Vec::new()),
+        document: std::sync::OnceLock::new(),
         proxy: std::sync::OnceLock::new(),
         published_unreachable: Mutex::new(None),
     };
@@ -368,6 +372,7 @@ impl Ctx<'_> {
             // The first failure's full reason is on the first layer that hit it.
             Some(_) => Err("an earlier fetch of a published layer in this build failed (see that layer)".to_string()),
             None => sources::published_layer(&self.sources, &row.expected)
+                .map_err(|e| e.to_string())
                 .inspect_err(|why| *unreachable = Some(why.clone()))
                 .and_then(|published| {
                     crate::diff::cause::classify_layers(&rebuilt, &published).map_err(|e| e.to_string())
@@ -383,6 +388,13 @@ impl Ctx<'_> {
             }
             Err(why) => row.reason = format!("{}; not compared with the published layer: {why}", row.reason),
         }
+    }
+
+    /// The recipe's document, parsed once for every timestamp search.
+    fn document(&self) -> Result<&crate::model::Document, &crate::parse::ParseError> {
+        self.document
+            .get_or_init(|| crate::parse::parse_file(&self.sources.recipe.document))
+            .as_ref()
     }
 
     /// The build's download proxy, started on first use where RUN containers can reach it.

@@ -481,7 +481,7 @@ impl<'a> PlatformRun<'a> {
             let found = layers::search_timestamps(
                 entries,
                 &self.profile,
-                &self.ctx.sources.recipe.document,
+                (self.ctx.document(), &self.ctx.sources.recipe.document),
                 &self.plan.platform,
                 row.index,
                 self.ctx.search_candidates,

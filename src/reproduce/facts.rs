@@ -99,9 +99,18 @@ fn is_base_tarball(instruction: &Instruction) -> bool {
 /// Reads `doc` and gathers the facts of layer `layer` (1-based) of `platform`. When several tags
 /// list the platform, the first one is used (they describe the same image).
 pub fn layer_facts(doc: &Path, platform: &Platform, layer: usize) -> Result<LayerFacts, FactsError> {
-    let document = parse_file(doc)?;
-    let name = doc.display().to_string();
-    let image = *platform_images(&document, &name, platform, None)?
+    layer_facts_in(&parse_file(doc)?, &doc.display().to_string(), platform, layer)
+}
+
+/// [`layer_facts`] of a document already parsed, named `name` in messages.
+pub fn layer_facts_in(
+    document: &Document,
+    name: &str,
+    platform: &Platform,
+    layer: usize,
+) -> Result<LayerFacts, FactsError> {
+    let name = name.to_string();
+    let image = *platform_images(document, &name, platform, None)?
         .first()
         // `select` returns at least one image or an error, so there is a first.
         .expect("select returns at least one image");
@@ -154,7 +163,7 @@ pub fn layer_facts(doc: &Path, platform: &Platform, layer: usize) -> Result<Laye
         input: SearchInput {
             expected: image.layers[layer - 1].digest,
             steps,
-            replayed_after: latest_time(&document),
+            replayed_after: latest_time(document),
             own_step_since: None,
             limits: SearchLimits::default(),
         },
