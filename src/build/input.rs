@@ -19,12 +19,13 @@ pub fn plan_inputs(recipe: &Recipe) -> Result<Vec<PlanInput>, BuildError> {
     })
 }
 
-/// A recipe's tag that the document does not list.
+/// A recipe's tag that the document does not list, or lists with no image.
 #[derive(Debug, thiserror::Error)]
-#[error("no tag `{tag}` (the document has: {have})")]
-pub struct NoTagError {
-    pub tag: String,
-    pub have: String,
+pub enum NoTagError {
+    #[error("no tag `{tag}` (the document has: {have})")]
+    Missing { tag: String, have: String },
+    #[error("tag `{tag}` has no image to rebuild: the document says {note}")]
+    NoImage { tag: String, note: String },
 }
 
 /// The plan inputs of `tag` in `doc`; `tag` may be `name:tag` or just the tag part.
@@ -35,11 +36,17 @@ pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, NoTagError
         .find(|t| t.tag == tag || t.tag.split_once(':').is_some_and(|(_, t)| t == tag))
         .ok_or_else(|| {
             let have: Vec<&str> = doc.tags.iter().map(|t| t.tag.as_str()).collect();
-            NoTagError {
+            NoTagError::Missing {
                 tag: tag.to_string(),
                 have: have.join(", "),
             }
         })?;
+    if let Some(note) = &section.note {
+        return Err(NoTagError::NoImage {
+            tag: section.tag.clone(),
+            note: note.clone(),
+        });
+    }
     Ok(section
         .platforms
         .iter()
@@ -82,7 +89,7 @@ pub fn step_of(instruction: &Instruction, text: &str) -> Step {
     match instruction {
         Instruction::Run(r) if !r.windows_base => Step::Run {
             script: r.recorded.clone(),
-            exec: None,
+            exec: r.exec_argv(),
         },
         Instruction::Add(c) | Instruction::Copy(c) => {
             let source = match &c.source {

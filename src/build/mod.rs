@@ -112,6 +112,15 @@ pub enum StepError {
         what: String,
         offline: bool,
     },
+    #[error(
+        "step {position} `{step}` made a layer, but the document lists only {layers}: the replay changed files \
+         the original step did not"
+    )]
+    ExtraLayer {
+        position: usize,
+        step: String,
+        layers: usize,
+    },
     #[error("step {position} `{step}`: no base layer to run it on")]
     NoBase { position: usize, step: String },
     #[error("step {position} `{step}`: retrace cannot replay {action}")]
@@ -165,15 +174,15 @@ struct Ctx<'a> {
     cache: cache::BuildCache,
     no_cache: bool,
     search_candidates: u64,
+    /// The latest time the document records, read once (`None` when it cannot be read: the
+    /// search then takes everything the replay set as replayed).
+    recorded_latest: Option<i64>,
     keep_going: bool,
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
     summary: Mutex<Vec<String>>,
     /// Build-wide notes (downloads that could not be had, a proxy that could not start).
     notes: Mutex<Vec<String>>,
-    /// The recipe's document, parsed on the first timestamp search rather than once per
-    /// differing layer.
-    document: std::sync::OnceLock<Result<crate::model::Document, crate::parse::ParseError>>,
     /// The download proxy RUN steps use, once started (or why it could not be).
     proxy: std::sync::OnceLock<Result<proxy::DownloadProxy, ProxyError>>,
     /// Why fetching a published layer failed, once it has: later differing layers are then not
@@ -250,12 +259,14 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         cache: cache::BuildCache::new(&recipe.cache.join("build")),
         no_cache: opts.no_cache,
         search_candidates: opts.search_candidates,
+        recorded_latest: crate::parse::parse_file(&recipe.document)
+            .ok()
+            .map(|d| crate::reproduce::facts::latest_time(&d)),
         keep_going: opts.keep_going,
         failed: AtomicBool::new(false),
         multi,
         summary: Mutex::new(Vec::new()),
         notes: Mutex::new(Vec::new()),
-        document: std::sync::OnceLock::new(),
         proxy: std::sync::OnceLock::new(),
         published_unreachable: Mutex::new(None),
     };
@@ -302,7 +313,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
 
 impl Ctx<'_> {
     fn progress_bar(&self, plan: &PlatformPlan) -> Option<indicatif::ProgressBar> {
-        let slots = plan.steps.iter().filter(|s| s.layer.is_some()).count() + plan.unassigned_layers.len();
+        let slots = plan.layers.len();
         self.multi.as_ref().map(|m| {
             let b = m.add(indicatif::ProgressBar::new(slots as u64));
             b.set_style(
@@ -388,13 +399,6 @@ impl Ctx<'_> {
             }
             Err(why) => row.reason = format!("{}; not compared with the published layer: {why}", row.reason),
         }
-    }
-
-    /// The recipe's document, parsed once for every timestamp search.
-    fn document(&self) -> Result<&crate::model::Document, &crate::parse::ParseError> {
-        self.document
-            .get_or_init(|| crate::parse::parse_file(&self.sources.recipe.document))
-            .as_ref()
     }
 
     /// The build's download proxy, started on first use where RUN containers can reach it.

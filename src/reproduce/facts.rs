@@ -72,8 +72,9 @@ pub(crate) fn platform_images<'d>(
     })
 }
 
-/// The latest `created` or `Last Modified` anywhere in the document.
-fn latest_time(doc: &Document) -> i64 {
+/// The latest time `doc` records (a step's `created`, a layer's `Last Modified`): an entry with a
+/// later mtime was set by a replay, not by the original build.
+pub fn latest_time(doc: &Document) -> i64 {
     doc.tags
         .iter()
         .flat_map(|t| &t.platforms)
