@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(written.size, 11);
         let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from(written.digest.hex())]);
-        assert_eq!(fs::read(blob_path(root.path(), &written.digest)).unwrap(), b"hello world");
+        assert_eq!(
+            fs::read(blob_path(root.path(), &written.digest)).unwrap(),
+            b"hello world"
+        );
 
         // A mismatch keeps nothing.
         let mut w = BlobWriter::new(&dir).unwrap();

@@ -11,8 +11,8 @@
 //! document's history entries carry them; this module only reads texts into them, so data flows
 //! one way: `ir` uses `model`, never the reverse.
 
-pub use crate::model::{Command, Copy, Healthcheck, Instruction, KeyValue, Run, ShellForm, Source};
 use crate::model::BuildArg;
+pub use crate::model::{Command, Copy, Healthcheck, Instruction, KeyValue, Run, ShellForm, Source};
 use crate::Digest;
 
 impl Command {

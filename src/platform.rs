@@ -218,14 +218,26 @@ mod tests {
     fn the_one_rule() {
         let demo = ["linux/amd64", "linux/arm/v5", "linux/arm/v7", "linux/arm64/v8"];
         let cases: &[(&str, &[&str], Result<&[&str], &str>)] = &[
-            ("linux/arm", &demo, Err("`linux/arm` is ambiguous: the image has linux/arm/v5, linux/arm/v7")),
+            (
+                "linux/arm",
+                &demo,
+                Err("`linux/arm` is ambiguous: the image has linux/arm/v5, linux/arm/v7"),
+            ),
             ("linux/arm/v7", &demo, Ok(&["linux/arm/v7"])),
             ("linux/arm64", &demo, Ok(&["linux/arm64/v8"])),
             ("linux/arm64/v8", &["linux/arm64"], Ok(&["linux/arm64"])),
             ("LINUX/AMD64", &demo, Ok(&["linux/amd64"])),
-            ("linux/arm", &["linux/arm/v7", "linux/amd64", "linux/arm/v7"], Ok(&["linux/arm/v7", "linux/arm/v7"])),
+            (
+                "linux/arm",
+                &["linux/arm/v7", "linux/amd64", "linux/arm/v7"],
+                Ok(&["linux/arm/v7", "linux/arm/v7"]),
+            ),
             ("linux/amd64/v2", &demo, Err("no platform matches `linux/amd64/v2`")),
-            ("linux/s390x", &demo, Err("platforms present: linux/amd64, linux/arm/v5")),
+            (
+                "linux/s390x",
+                &demo,
+                Err("platforms present: linux/amd64, linux/arm/v5"),
+            ),
         ];
         for (wanted, candidates, want) in cases {
             let plats: Vec<Platform> = candidates.iter().map(|c| p(c)).collect();

@@ -91,9 +91,22 @@ fn layer_add_applies_the_rule() {
 fn the_binary_refuses_an_ambiguous_platform_naming_the_variants() {
     for args in [
         vec!["parse", "--platform", "linux/arm", DEMO_DOC],
-        vec!["layer", "reproduce", ".", "--document", DEMO_DOC, "--platform", "linux/arm", "--layer", "1"],
+        vec![
+            "layer",
+            "reproduce",
+            ".",
+            "--document",
+            DEMO_DOC,
+            "--platform",
+            "linux/arm",
+            "--layer",
+            "1",
+        ],
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace")).args(&args).output().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .args(&args)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
@@ -119,7 +132,11 @@ fn needs_registry_pull_and_describe_apply_the_rule() {
     };
     let r: retrace::registry::Reference = format!("{}/retrace/demo:latest", common::REGISTRY).parse().unwrap();
     if retrace::registry::pull::resolve(&source, &r, None).is_err() {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{test}: no demo image in the registry");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "{test}: no demo image in the registry"
+        );
         eprintln!("SKIPPED: {test}: no demo image in the local registry (run `cargo xtask demo-fixture`)");
         return;
     }

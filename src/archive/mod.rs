@@ -673,7 +673,9 @@ impl<'l> Walker<'l> {
     fn link_target<R: Read>(&self, item: &tar::Entry<'_, R>, path: &str) -> Result<String, ArchiveError> {
         let bytes = item.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
         if bytes.contains(&0) {
-            return Err(ArchiveError::NulInPath { entry: path.to_string() });
+            return Err(ArchiveError::NulInPath {
+                entry: path.to_string(),
+            });
         }
         if bytes.len() > self.limits.max_path_len {
             return Err(ArchiveError::PathTooLong {

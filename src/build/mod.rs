@@ -213,12 +213,11 @@ pub fn select<'a>(
     }
     let mut chosen = Vec::new();
     for w in wanted {
-        let found = crate::platform::select(w, plans, |p| p.platform.clone()).map_err(|source| {
-            BuildError::Platform {
+        let found =
+            crate::platform::select(w, plans, |p| p.platform.clone()).map_err(|source| BuildError::Platform {
                 document: recipe.document.clone(),
                 source,
-            }
-        })?;
+            })?;
         chosen.extend(found);
     }
     Ok(chosen)

@@ -435,7 +435,8 @@ impl<'a> PlatformRun<'a> {
         } else {
             (None, None)
         };
-        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.layer_error(step, e.to_string()))
+        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref())
+            .map_err(|e| self.layer_error(step, e.to_string()))
     }
 
     /// Writes the committed layer, compares it with the published digest, and when it differs

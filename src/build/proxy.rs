@@ -118,7 +118,11 @@ fn serve(stream: TcpStream, files: &BTreeMap<String, PathBuf>, misses: &Mutex<Mi
             out.flush()
         }
         None => {
-            misses.lock().unwrap_or_else(|p| p.into_inner()).urls.insert(target.to_string());
+            misses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .urls
+                .insert(target.to_string());
             respond(
                 &mut out,
                 "404 Not Found",

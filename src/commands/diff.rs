@@ -26,6 +26,10 @@ pub fn run(opts: &DiffCommandOptions, console: &mut Console<'_>) -> Result<Outco
         ..Default::default()
     };
     let report = diff(&opts.a, &opts.b, &diff_opts, Some(&RegistryImages::default()))?;
-    console.print(if opts.json { render_json(&report) } else { render_text(&report) })?;
+    console.print(if opts.json {
+        render_json(&report)
+    } else {
+        render_text(&report)
+    })?;
     Ok(report.outcome())
 }

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use super::Console;
-use crate::Outcome;
 use crate::add::{base_steps, rebuild_base_layer_any, AddError, AddOptions, AddOutcome, BaseFactsError, BaseStep};
+use crate::Outcome;
 
 /// Where the step's facts come from.
 #[derive(Debug, Clone)]
@@ -86,7 +86,11 @@ fn rebuild(opts: &LayerAddOptions, console: &mut Console<'_>) -> Result<Outcome,
         render_text(&outcome)
     };
     console.print(text)?;
-    Ok(if outcome.matched { Outcome::Match } else { Outcome::Differ })
+    Ok(if outcome.matched {
+        Outcome::Match
+    } else {
+        Outcome::Differ
+    })
 }
 
 /// The human-readable report: the verdict, how the source was verified, and every trial.

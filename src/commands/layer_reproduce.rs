@@ -40,7 +40,11 @@ pub fn run(opts: &LayerReproduceOptions, console: &mut Console<'_>) -> Result<Ou
     } else {
         console.print(render_text(&report))?;
     }
-    Ok(if report.matched { Outcome::Match } else { Outcome::Differ })
+    Ok(if report.matched {
+        Outcome::Match
+    } else {
+        Outcome::Differ
+    })
 }
 
 /// Why `retrace layer reproduce` could not run (a non-match is not an error).

@@ -38,7 +38,10 @@ pub fn run(opts: &LayerWriteOptions, console: &mut Console<'_>) -> Result<Outcom
     } else {
         let info = write_to(output, |w| write_blob(&entries, &profile, w))?;
         let json = serde_json::to_string(&info).expect("BlobInfo serializes");
-        (format!("digest {}\ndiff_id {}\nsize {}", info.digest, info.diff_id, info.size), json)
+        (
+            format!("digest {}\ndiff_id {}\nsize {}", info.digest, info.diff_id, info.size),
+            json,
+        )
     };
     console.println(if opts.json { json } else { text })?;
     Ok(Outcome::Match)

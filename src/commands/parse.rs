@@ -9,12 +9,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::Console;
 use crate::ir::Command;
 use crate::mapping::{map_platform, Certainty, Mapping};
 use crate::model::{Document, PlatformImage, TagSection};
 use crate::parse::{parse_file, ParseError};
 use crate::platform::{self, Platform};
-use super::Console;
 use crate::{dockerfile, Digest, Error, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,7 +126,16 @@ fn select<'a>(docs: &'a [(String, Document)], opts: &ParseOptions) -> Result<Vec
             path,
             tags: tags
                 .into_iter()
-                .map(|t| (t, t.platforms.iter().filter(|p| kept(p)).map(|p| (p, map_platform(p))).collect()))
+                .map(|t| {
+                    (
+                        t,
+                        t.platforms
+                            .iter()
+                            .filter(|p| kept(p))
+                            .map(|p| (p, map_platform(p)))
+                            .collect(),
+                    )
+                })
                 .collect(),
         })
         .collect())

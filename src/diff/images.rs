@@ -23,7 +23,8 @@ impl ImageResolver for RegistryImages {
             spec: reference.to_string(),
             message,
         };
-        let (source, r) = crate::registry::open(reference, offline, self.store.clone()).map_err(|e| fail(e.to_string()))?;
+        let (source, r) =
+            crate::registry::open(reference, offline, self.store.clone()).map_err(|e| fail(e.to_string()))?;
         let store = source
             .store()
             .ok_or_else(|| fail("the image source has no content store".into()))?

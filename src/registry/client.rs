@@ -191,7 +191,10 @@ impl Client {
                         message: "HTTP 401 without a usable WWW-Authenticate challenge".to_string(),
                     })?;
                 let header = self.answer_challenge(r, access, &challenge, url)?;
-                self.auth.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), header);
+                self.auth
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone(), header);
                 answered_challenge = true;
                 // Answering the challenge is part of the protocol, not a failed attempt.
                 attempt -= 1;

@@ -48,12 +48,12 @@ pub fn resolve(source: &dyn ImageSource, r: &Reference, platform: Option<&Platfo
                 });
             }
             let entries: Vec<&Descriptor> = match platform {
-                Some(wanted) => select(wanted, &index.manifests, entry_platform).map_err(|source| {
-                    RegistryError::Platform {
+                Some(wanted) => {
+                    select(wanted, &index.manifests, entry_platform).map_err(|source| RegistryError::Platform {
                         reference: r.to_string(),
                         source,
-                    }
-                })?,
+                    })?
+                }
                 None => index.manifests.iter().collect(),
             };
             for entry in entries {
@@ -70,7 +70,9 @@ pub fn resolve(source: &dyn ImageSource, r: &Reference, platform: Option<&Platfo
                 });
             }
             if images.is_empty() {
-                return Err(RegistryError::EmptyIndex { reference: r.to_string() });
+                return Err(RegistryError::EmptyIndex {
+                    reference: r.to_string(),
+                });
             }
         }
     }
