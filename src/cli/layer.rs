@@ -27,7 +27,8 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Recover the lost mtimes of a rebuilt layer's diff tree by searching around the recorded step
-    /// times until the tar+gzip digest equals the document's. Exit 0 on a match, 1 otherwise.
+    /// times until the tar+gzip digest equals the document's. Exit 0 on a match, 1 otherwise
+    /// (including a spent budget, which it names).
     Reproduce {
         /// The rebuilt diff directory of the layer.
         dir: PathBuf,
@@ -91,6 +92,7 @@ impl Command {
                     json,
                     max_candidates: search_candidates,
                     max_time: std::time::Duration::from_secs(search_seconds),
+                    progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 },
                 console,
             )?,

@@ -8,7 +8,7 @@ use crate::gzip::ReusableGzip;
 use crate::layer::{read_tree, write_tar, Entry, LayerError, Profile, WalkOptions};
 use crate::Digest;
 
-use super::{search, BlobHasher, ReproduceError, SearchInput, SearchReport};
+use super::{search_with_progress, BlobHasher, ReproduceError, SearchInput, SearchReport};
 
 /// The blob Docker pushed for a tar: Go's gzip at level 6, then sha256. Keeps one compressor and
 /// one output buffer per worker thread across candidates.
@@ -40,12 +40,22 @@ pub fn reproduce_entries(
     input: &SearchInput,
     profile: &Profile,
 ) -> Result<SearchReport, ReproduceError> {
+    reproduce_entries_with_progress(entries, input, profile, &|_| {})
+}
+
+/// [`reproduce_entries`], reporting the candidates hashed so far to `progress` as it goes.
+pub fn reproduce_entries_with_progress(
+    entries: &[Entry],
+    input: &SearchInput,
+    profile: &Profile,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SearchReport, ReproduceError> {
     let tar = |entries: &[Entry]| {
         let mut out = Vec::new();
         write_tar(entries, profile, &mut out)?;
         Ok(out)
     };
-    search(entries, input, tar, GzipSha256::default)
+    search_with_progress(entries, input, tar, GzipSha256::default, progress)
 }
 
 /// Why a directory could not be reproduced at all (as opposed to not matching).
@@ -60,6 +70,16 @@ pub enum ReproduceDirError {
 /// Reads the rebuilt diff directory `dir` as Docker's graphdriver would have and searches the
 /// original mtimes of its replayed entries.
 pub fn reproduce_dir(dir: &Path, input: &SearchInput, profile: &Profile) -> Result<SearchReport, ReproduceDirError> {
+    reproduce_dir_with_progress(dir, input, profile, &|_| {})
+}
+
+/// [`reproduce_dir`], reporting the candidates hashed so far to `progress` as it goes.
+pub fn reproduce_dir_with_progress(
+    dir: &Path,
+    input: &SearchInput,
+    profile: &Profile,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SearchReport, ReproduceDirError> {
     let entries = read_tree(dir, &WalkOptions::default())?;
-    Ok(reproduce_entries(&entries, input, profile)?)
+    Ok(reproduce_entries_with_progress(&entries, input, profile, progress)?)
 }

@@ -11,6 +11,8 @@ use crate::model::{Document, PlatformImage, TagSection};
 use crate::parse::{parse_file, ParseError};
 use crate::platform::{select, Platform, SelectError};
 
+use std::collections::BTreeMap;
+
 use super::{SearchInput, SearchLimits, StepTime};
 
 /// What the search needs to know about one layer of one platform image.
@@ -168,6 +170,7 @@ pub fn layer_facts_in(
             steps,
             replayed_after: latest_time(document),
             own_step_since: None,
+            kept: BTreeMap::new(),
             limits: SearchLimits::default(),
         },
     })
