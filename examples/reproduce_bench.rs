@@ -49,7 +49,12 @@ fn main() {
     let (mut candidates, mut matched) = (0u64, 0usize);
     let mut sample_tar = Vec::new();
     for l in &fixture.layers {
-        let facts = layer_facts(format!("testdata/seeds/{}", l.seed).as_ref(), &l.platform, l.layer).unwrap();
+        let facts = layer_facts(
+            format!("testdata/seeds/{}", l.seed).as_ref(),
+            &l.platform.parse().unwrap(),
+            l.layer,
+        )
+        .unwrap();
         let entries: Vec<Entry> = l
             .entries
             .iter()

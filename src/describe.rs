@@ -16,7 +16,7 @@
 //!   `RUN ...`; `|N a=b ... /bin/sh -c cmd` (build args) gets a `# ARGS: a=b ...` line above it.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::digest::Digest;
 use crate::registry::manifest::{ImageConfig, Manifest, Platform};
@@ -68,9 +68,13 @@ pub struct LayerDoc {
 
 /// Collects everything the document states about `r` from `source`: one HEAD per layer (for its
 /// Last-Modified), the configs, no layer downloads.
-pub fn gather(source: &dyn ImageSource, r: &Reference) -> Result<RemoteDoc, RegistryError> {
+pub fn gather(
+    source: &dyn ImageSource,
+    r: &Reference,
+    platform: Option<&crate::platform::Platform>,
+) -> Result<RemoteDoc, RegistryError> {
     source.describable()?;
-    let resolved = resolve(source, r, None)?;
+    let resolved = resolve(source, r, platform)?;
     let is_index = matches!(resolved.top.manifest, Manifest::Index(_));
     let mut images = Vec::new();
     for image in &resolved.images {
@@ -355,71 +359,7 @@ fn normalize_http_date(text: &str) -> String {
     }
 }
 
-/// Parses an RFC 3339 timestamp (`2019-01-30T22:19:52.123456789Z`, offsets allowed) to whole epoch
-/// seconds, truncating fractions like repo-info does.
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
-            let v = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' {
-                v
-            } else {
-                -v
-            }
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// Current time for callers that stamp things; kept here so the module has one clock.
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::time::parse_rfc3339;
 
 #[cfg(test)]
 mod tests {
@@ -478,10 +418,6 @@ mod tests {
     fn dates_are_rfc1123_in_whole_seconds() {
         let t = parse_rfc3339("2019-01-30T22:19:52.123456789Z").unwrap();
         assert_eq!(http_date(t), "Wed, 30 Jan 2019 22:19:52 GMT");
-        assert_eq!(parse_rfc3339("2019-01-30T23:19:52+01:00"), Some(t));
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2019-13-01T00:00:00Z"), None);
-        assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(
             normalize_http_date("Wed, 30 Jan 2019 22:21:08 GMT"),
             "Wed, 30 Jan 2019 22:21:08 GMT"
@@ -490,12 +426,14 @@ mod tests {
 
     #[test]
     fn platforms_read_like_repo_info() {
-        let p = Platform::parse_filter("linux/arm/v7").unwrap();
-        assert_eq!(platform_string(&p), "linux; arm variant v7");
-        assert_eq!(
-            platform_string(&Platform::parse_filter("linux/386").unwrap()),
-            "linux; 386"
-        );
+        let p = |arch: &str, variant: Option<&str>| Platform {
+            os: "linux".into(),
+            architecture: arch.into(),
+            variant: variant.map(Into::into),
+            ..Platform::default()
+        };
+        assert_eq!(platform_string(&p("arm", Some("v7"))), "linux; arm variant v7");
+        assert_eq!(platform_string(&p("386", None)), "linux; 386");
         let w = Platform {
             os: "windows".into(),
             architecture: "amd64".into(),

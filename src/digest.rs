@@ -48,6 +48,7 @@ impl Digest {
     pub fn hex(&self) -> String {
         let mut s = String::with_capacity(64);
         for b in self.0 {
+            // Both nibbles are below 16, so `from_digit` always has a digit for them.
             s.push(char::from_digit((b >> 4) as u32, 16).unwrap());
             s.push(char::from_digit((b & 15) as u32, 16).unwrap());
         }

@@ -24,8 +24,43 @@ pub enum Error {
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
 
+    /// A `--platform` that names no image, or several variants.
+    #[error(transparent)]
+    Platform(#[from] crate::platform::SelectError),
+
     #[error("{0}")]
     Usage(String),
+
+    /// Some documents of `retrace parse` did not parse (each was noted with its file:line:column).
+    #[error("{failed} of {total} document(s) could not be parsed")]
+    ParseFailures { failed: usize, total: usize },
+
+    #[error(transparent)]
+    Output(#[from] crate::commands::OutputError),
+
+    #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
+
+    #[error(transparent)]
+    Diff(#[from] crate::diff::DiffError),
+
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+
+    #[error(transparent)]
+    LayerAdd(#[from] crate::commands::layer_add::LayerAddError),
+
+    #[error(transparent)]
+    Reproduce(#[from] crate::commands::layer_reproduce::ReproduceCmdError),
+
+    #[error(transparent)]
+    Compress(#[from] crate::gzip::CompressError),
+
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
+
+    #[error(transparent)]
+    Profile(#[from] crate::layer::ProfileError),
 }
 
 impl Error {

@@ -69,6 +69,18 @@ pub fn set_default_mode(path: &Path, dir: bool) -> io::Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(base & !umask()))
 }
 
+/// A new temporary file in `dir` (created when missing), registered for removal on a signal for as
+/// long as the guard lives; dropped, the file is removed.
+pub fn temporary_file_in(dir: &Path) -> io::Result<(tempfile::NamedTempFile, Temporary)> {
+    fs::create_dir_all(dir)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".retrace-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let registered = Temporary::register(tmp.path());
+    Ok((tmp, registered))
+}
+
 /// Writes `path` atomically: `fill` receives a buffered writer on a temporary file, which is
 /// synced and renamed over `path` only when `fill` succeeds. The result has the mode of the file it
 /// replaces, or the umask's mode for a new file.
@@ -96,12 +108,7 @@ pub fn write_atomic<T>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Res
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".retrace-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    let _registered = Temporary::register(tmp.path());
+    let (tmp, _registered) = temporary_file_in(dir)?;
     let mut out = BufWriter::new(tmp);
     let value = fill(&mut out)?;
     let tmp = out.into_inner().map_err(|e| e.into_error())?;

@@ -101,6 +101,7 @@ pub fn gzip(data: &[u8], level: i32) -> Result<Vec<u8>, DeflateError> {
 /// [`gzip`] with the compress/flate of `generation`.
 pub fn gzip_generation(data: &[u8], level: i32, generation: Generation) -> Result<Vec<u8>, DeflateError> {
     let mut w = GzipWriter::with_generation(Vec::with_capacity(data.len() / 2 + 64), level, generation)?;
+    // The writer's sink is a Vec, whose writes cannot fail.
     w.write_all(data).expect("writing to a Vec cannot fail");
     Ok(w.finish().expect("writing to a Vec cannot fail"))
 }
@@ -174,8 +175,13 @@ pub fn compress_stream(mut input: impl Read, output: impl Write, level: i32) -> 
 pub const STDOUT: &str = "<stdout>";
 
 /// `retrace layer compress`: gzips the file `input` exactly as Go (and so Docker) would, into
-/// `output` (written atomically) or to standard output when `output` is `None` or `-`.
-pub fn compress_file(input: &Path, output: Option<&Path>, level: i32) -> Result<(), CompressError> {
+/// `output` (written atomically) or to `stdout` when `output` is `None` or `-`.
+pub fn compress_file(
+    input: &Path,
+    output: Option<&Path>,
+    level: i32,
+    stdout: &mut dyn Write,
+) -> Result<(), CompressError> {
     // Reject a bad level before touching any file.
     GzipWriter::new(io::sink(), level)?;
     let file = std::fs::File::open(input).map_err(|source| CompressError::Read {
@@ -192,7 +198,7 @@ pub fn compress_file(input: &Path, output: Option<&Path>, level: i32) -> Result<
         }
         _ => {
             // The buffer is flushed here rather than on drop, where a write error would be lost.
-            let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            let mut out = io::BufWriter::with_capacity(1 << 20, stdout);
             compress_stream(reader, &mut out, level)
                 .and_then(|_| out.flush())
                 .map_err(|e| (e, Path::new(STDOUT)))

@@ -6,20 +6,14 @@
 //! (`file:<hex> in /`). BuildKit records `RUN /bin/sh -c ... # buildkit` and plain source paths. This
 //! module turns every such text into a typed instruction and never fails: a keyword it does not know,
 //! or an argument it cannot read, is kept verbatim as [`Instruction::Unknown`].
-
-use serde::Serialize;
+//!
+//! The instruction types themselves are part of the model (`crate::model`), because a parsed
+//! document's history entries carry them; this module only reads texts into them, so data flows
+//! one way: `ir` uses `model`, never the reverse.
 
 use crate::model::BuildArg;
+pub use crate::model::{Command, Copy, Healthcheck, Instruction, KeyValue, Run, ShellForm, Source};
 use crate::Digest;
-
-/// A command as stored in an image config: exec form (a JSON array) or, when the text is not an
-/// array, the shell form as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Command {
-    Exec(Vec<String>),
-    Shell(String),
-}
 
 impl Command {
     /// Reads a command written as a JSON array (`["\/bin\/sh"]`, the form of the document's fields),
@@ -37,57 +31,6 @@ impl Command {
     }
 }
 
-/// One recorded history step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Instruction {
-    Run(Run),
-    Add(Copy),
-    Copy(Copy),
-    Env(Vec<KeyValue>),
-    Cmd(Command),
-    Entrypoint(Command),
-    Expose(Vec<String>),
-    Workdir(String),
-    Volume(Vec<String>),
-    User(String),
-    Label(Vec<KeyValue>),
-    Arg {
-        name: String,
-        default: Option<String>,
-    },
-    Shell(ShellForm),
-    Healthcheck(Healthcheck),
-    Stopsignal(String),
-    /// The trigger exactly as written in the Dockerfile (`ONBUILD` keeps source text).
-    Onbuild(String),
-    Maintainer(String),
-    /// A keyword this IR does not know, or arguments it could not read; kept verbatim.
-    Unknown {
-        keyword: String,
-        text: String,
-    },
-}
-
-/// A `RUN` step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Run {
-    /// The command exactly as recorded (TABs where the Dockerfile had line continuations).
-    pub recorded: String,
-    /// Build arguments in effect: BuildKit's `|N A=b` prefix, or the classic builder's `# ARGS:` line.
-    pub args: Vec<BuildArg>,
-    /// A shell prefix BuildKit keeps in the text (`/bin/sh -c`), removed from `recorded`/`script`.
-    pub shell_prefix: Option<String>,
-    /// The text carried BuildKit's `# buildkit` marker.
-    pub buildkit: bool,
-    /// Windows base layers (`Apply image ...`, `Install update ...`) are not commands at all.
-    pub windows_base: bool,
-    /// The classic builder recorded build arguments (`|N A=b`) and then no shell: an exec-form
-    /// `RUN ["prog", "arg"]`, whose argv it joined with spaces. repo-info prints such a step as
-    /// `# unable to parse image command string further:` and the recorded text.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub exec_form: bool,
-}
-
 impl Run {
     /// The command as the Dockerfile had it: every run of TABs that followed a line continuation is
     /// preceded again by `\` + newline. Docker joins continuation lines without touching the TABs,
@@ -103,54 +46,6 @@ impl Run {
         self.exec_form
             .then(|| self.recorded.split(' ').map(str::to_string).collect())
     }
-}
-
-/// The source of an `ADD`/`COPY`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Source {
-    /// `file:<hex>` (one file), `dir:<hex>` (a directory tree) or `multi:<hex>` (several sources):
-    /// the classic builder recorded only the hash of the content.
-    Hashed { what: String, digest: Digest },
-    /// Plain paths (BuildKit, or a source that carried no hash).
-    Paths { paths: Vec<String> },
-}
-
-/// An `ADD` or `COPY` step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Copy {
-    pub source: Source,
-    pub destination: String,
-    /// Flags such as `--chown=1000:1000` or `--from=builder` when recorded.
-    pub flags: Vec<String>,
-    pub buildkit: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeyValue {
-    pub key: String,
-    pub value: String,
-}
-
-/// A `SHELL` step. The classic builder recorded it with `%v` (`[powershell -Command $x = 'y';]`),
-/// which loses the element boundaries; `exact` says whether they were recovered from quotes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ShellForm {
-    pub args: Vec<String>,
-    pub exact: bool,
-    pub recorded: String,
-}
-
-/// A `HEALTHCHECK`, recorded as a Go struct dump: `&{["CMD-SHELL" "x"] "1m0s" "10s" "0s" '\n'}`
-/// (test, interval, timeout, start period, [start interval,] retries as a Go rune).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Healthcheck {
-    pub test: Vec<String>,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
-    pub start_period: Option<String>,
-    pub start_interval: Option<String>,
-    pub retries: Option<u32>,
 }
 
 impl Instruction {

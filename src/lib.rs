@@ -6,6 +6,7 @@
 
 pub mod add;
 pub mod archive;
+pub mod blob;
 pub mod build;
 pub mod commands;
 pub mod deflate;
@@ -24,10 +25,12 @@ pub mod model;
 pub mod oci;
 pub mod parse;
 pub mod plan;
+pub mod platform;
 pub mod recipe;
 pub mod registry;
 pub mod report;
 pub mod reproduce;
+pub mod time;
 pub mod verdict;
 
 pub use digest::Digest;

@@ -4,6 +4,7 @@
 
 mod cli;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,13 +25,32 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.run() {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) if err.downcast_ref::<cli::out::StdoutClosed>().is_some() => {
-            ExitCode::from(cli::out::STDOUT_CLOSED_EXIT)
-        }
+        Err(err) if stdout_closed(&err) => ExitCode::from(STDOUT_CLOSED_EXIT),
         Err(err) => {
-            cli::out::eprintln(format_args!("error: {}", message(&err)));
+            let _ = writeln!(std::io::stderr(), "error: {}", message(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The exit code when the reader of standard output went away: 128 + SIGPIPE, as a shell reports a
+/// process that SIGPIPE ended (`retrace parse … | head`). It ends the command quietly.
+const STDOUT_CLOSED_EXIT: u8 = 141;
+
+/// Whether the command failed because writing standard output met a closed pipe.
+fn stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(output_error)
+        .any(|o| o.0.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The output failure `e` is. Transparent wrappers hand `source()` on to the I/O error, so they are
+/// looked into by name.
+fn output_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e retrace::commands::OutputError> {
+    use retrace::commands::layer_add::LayerAddError;
+    match e.downcast_ref::<retrace::Error>() {
+        Some(retrace::Error::Output(o)) | Some(retrace::Error::LayerAdd(LayerAddError::Console(o))) => Some(o),
+        _ => e.downcast_ref(),
     }
 }
 

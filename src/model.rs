@@ -9,7 +9,6 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::ir::{Command, Instruction};
 use crate::Digest;
 
 /// One parsed document.
@@ -62,39 +61,16 @@ impl Platform {
         self.os.eq_ignore_ascii_case("windows")
     }
 
-    /// Whether a user's `os/arch[/variant]` selector names this platform. `linux/arm64` also matches
-    /// `arm64 variant v8`, because v8 is the only arm64 variant and Docker treats it as the default;
-    /// otherwise a selector without a variant matches only a platform without one (`linux/arm` does
-    /// not silently pick one of v5/v6/v7).
-    pub fn matches(&self, selector: &str) -> bool {
-        let mut parts = selector.split('/');
-        let (Some(os), Some(arch)) = (parts.next(), parts.next()) else {
-            return false;
-        };
-        let variant = parts.next();
-        if parts.next().is_some()
-            || !os.eq_ignore_ascii_case(&self.os)
-            || !arch.eq_ignore_ascii_case(&self.architecture)
-        {
-            return false;
-        }
-        match (variant, self.variant.as_deref()) {
-            (None, None) => true,
-            (None, Some(v)) => self.architecture == "arm64" && v == "v8",
-            (Some(want), Some(have)) => want.eq_ignore_ascii_case(have),
-            (Some(_), None) => false,
-        }
+    /// The platform to compare by the one rule (`crate::platform`); `os_version` is not part of it.
+    pub fn platform(&self) -> crate::platform::Platform {
+        crate::platform::Platform::new(&self.os, &self.architecture, self.variant.as_deref())
     }
 }
 
 impl fmt::Display for Platform {
     /// `os/arch[/variant]`, the form `docker --platform` takes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
+        self.platform().fmt(f)
     }
 }
 
@@ -187,55 +163,10 @@ pub struct Timestamp {
     pub unix: i64,
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 impl Timestamp {
-    /// Parses the RFC 1123 form the documents use: `Wed, 30 Jan 2019 22:19:52 GMT` (the weekday is
-    /// optional and not cross-checked; only the GMT/UTC zone is accepted because it is the only one
-    /// the documents write). Returns a message in user words on failure.
-    pub fn parse_rfc1123(text: &str) -> Result<Timestamp, String> {
-        let t = text.trim();
-        let t = match t.find(',') {
-            Some(i) => t[i + 1..].trim_start(),
-            None => t,
-        };
-        let parts: Vec<&str> = t.split_ascii_whitespace().collect();
-        let [day, month, year, time, zone] = parts[..] else {
-            return Err(format!(
-                "expected a date like `Wed, 30 Jan 2019 22:19:52 GMT`, found `{text}`"
-            ));
-        };
-        if !(zone.eq_ignore_ascii_case("GMT") || zone.eq_ignore_ascii_case("UTC") || zone == "Z") {
-            return Err(format!("expected the time zone GMT, found `{zone}`"));
-        }
-        let num = |s: &str, what: &str| {
-            s.parse::<i64>()
-                .map_err(|_| format!("invalid {what} `{s}` in date `{text}`"))
-        };
-        let day = num(day, "day")?;
-        let month = MONTHS
-            .iter()
-            .position(|m| m.eq_ignore_ascii_case(month))
-            .ok_or_else(|| format!("unknown month `{month}` in date `{text}`"))? as i64
-            + 1;
-        let year = num(year, "year")?;
-        // RFC 1123 writes four-digit years; bounding them also keeps the arithmetic below in range.
-        if !(0..=9999).contains(&year) {
-            return Err(format!("year {year} out of range in date `{text}`"));
-        }
-        let hms: Vec<&str> = time.split(':').collect();
-        let [h, m, s] = hms[..] else {
-            return Err(format!("expected a time like 22:19:52 in date `{text}`"));
-        };
-        let (h, m, s) = (num(h, "hour")?, num(m, "minute")?, num(s, "second")?);
-        if !(1..=days_in_month(year, month)).contains(&day) || h > 23 || m > 59 || s > 60 {
-            return Err(format!("date `{text}` does not exist"));
-        }
-        Ok(Timestamp {
-            unix: days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s,
-        })
+    /// Parses the RFC 1123 form the documents use (`crate::time::parse_rfc1123`).
+    pub fn parse_rfc1123(text: &str) -> Result<Timestamp, crate::time::DateError> {
+        crate::time::parse_rfc1123(text).map(|unix| Timestamp { unix })
     }
 
     /// The RFC 3339 form in UTC, e.g. `2019-01-30T22:19:52Z`.
@@ -244,55 +175,9 @@ impl Timestamp {
     }
 }
 
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of `days_from_civil`.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.unix.div_euclid(86_400);
-        let secs = self.unix.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        f.write_str(&crate::time::format_rfc3339(self.unix))
     }
 }
 
@@ -302,42 +187,135 @@ impl Serialize for Timestamp {
     }
 }
 
+// The instructions of the history, as `crate::ir` reads them from `created_by` texts.
+
+/// A command as stored in an image config: exec form (a JSON array) or, when the text is not an
+/// array, the shell form as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Command {
+    Exec(Vec<String>),
+    Shell(String),
+}
+
+/// One recorded history step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Instruction {
+    Run(Run),
+    Add(Copy),
+    Copy(Copy),
+    Env(Vec<KeyValue>),
+    Cmd(Command),
+    Entrypoint(Command),
+    Expose(Vec<String>),
+    Workdir(String),
+    Volume(Vec<String>),
+    User(String),
+    Label(Vec<KeyValue>),
+    Arg {
+        name: String,
+        default: Option<String>,
+    },
+    Shell(ShellForm),
+    Healthcheck(Healthcheck),
+    Stopsignal(String),
+    /// The trigger exactly as written in the Dockerfile (`ONBUILD` keeps source text).
+    Onbuild(String),
+    Maintainer(String),
+    /// A keyword this IR does not know, or arguments it could not read; kept verbatim.
+    Unknown {
+        keyword: String,
+        text: String,
+    },
+}
+
+/// A `RUN` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Run {
+    /// The command exactly as recorded (TABs where the Dockerfile had line continuations).
+    pub recorded: String,
+    /// Build arguments in effect: BuildKit's `|N A=b` prefix, or the classic builder's `# ARGS:` line.
+    pub args: Vec<BuildArg>,
+    /// A shell prefix BuildKit keeps in the text (`/bin/sh -c`), removed from `recorded`/`script`.
+    pub shell_prefix: Option<String>,
+    /// The text carried BuildKit's `# buildkit` marker.
+    pub buildkit: bool,
+    /// Windows base layers (`Apply image ...`, `Install update ...`) are not commands at all.
+    pub windows_base: bool,
+    /// The classic builder recorded build arguments (`|N A=b`) and then no shell: an exec-form
+    /// `RUN ["prog", "arg"]`, whose argv it joined with spaces. repo-info prints such a step as
+    /// `# unable to parse image command string further:` and the recorded text.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exec_form: bool,
+}
+
+/// The source of an `ADD`/`COPY`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    /// `file:<hex>` (one file), `dir:<hex>` (a directory tree) or `multi:<hex>` (several sources):
+    /// the classic builder recorded only the hash of the content.
+    Hashed { what: String, digest: Digest },
+    /// Plain paths (BuildKit, or a source that carried no hash).
+    Paths { paths: Vec<String> },
+}
+
+/// An `ADD` or `COPY` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Copy {
+    pub source: Source,
+    pub destination: String,
+    /// Flags such as `--chown=1000:1000` or `--from=builder` when recorded.
+    pub flags: Vec<String>,
+    pub buildkit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// A `SHELL` step. The classic builder recorded it with `%v` (`[powershell -Command $x = 'y';]`),
+/// which loses the element boundaries; `exact` says whether they were recovered from quotes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShellForm {
+    pub args: Vec<String>,
+    pub exact: bool,
+    pub recorded: String,
+}
+
+/// A `HEALTHCHECK`, recorded as a Go struct dump: `&{["CMD-SHELL" "x"] "1m0s" "10s" "0s" '\n'}`
+/// (test, interval, timeout, start period, [start interval,] retries as a Go rune).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+    pub retries: Option<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rfc1123_converts_to_rfc3339() {
+    fn timestamps_read_rfc1123_and_print_rfc3339() {
         let t = Timestamp::parse_rfc1123("Wed, 30 Jan 2019 22:19:52 GMT").unwrap();
-        assert_eq!(t.unix, 1_548_886_792);
         assert_eq!(t.to_string(), "2019-01-30T22:19:52Z");
-        let zero = Timestamp::parse_rfc1123("Mon, 01 Jan 0001 00:00:00 GMT").unwrap();
-        assert_eq!(zero.to_string(), "0001-01-01T00:00:00Z");
-        let leap = Timestamp::parse_rfc1123("Thu, 29 Feb 2024 23:59:59 GMT").unwrap();
-        assert_eq!(leap.to_string(), "2024-02-29T23:59:59Z");
-        assert!(Timestamp::parse_rfc1123("Thu, 30 Feb 2024 23:59:59 GMT").is_err());
-        assert!(Timestamp::parse_rfc1123("Thu, 01 Foo 2024 23:59:59 GMT").is_err());
-        assert!(Timestamp::parse_rfc1123("Thu, 01 Jan 2024 23:59:59 CET").is_err());
-        // Found by the fuzzer: a huge year overflowed the day arithmetic.
-        assert!(Timestamp::parse_rfc1123("Tue, 24 Dec 9999999999999999 01:46:04 GMT").is_err());
-        assert!(Timestamp::parse_rfc1123("Tue, 24 Dec -5 01:46:04 GMT").is_err());
     }
 
     #[test]
-    fn platform_selectors() {
-        let p = |arch: &str, variant: Option<&str>| Platform {
+    fn platforms_display_in_the_selector_form() {
+        let p = Platform {
             os: "linux".into(),
-            architecture: arch.into(),
-            variant: variant.map(Into::into),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
             os_version: None,
         };
-        assert!(p("arm", Some("v7")).matches("linux/arm/v7"));
-        assert!(!p("arm", Some("v7")).matches("linux/arm"));
-        assert!(p("arm64", Some("v8")).matches("linux/arm64"));
-        assert!(p("arm64", Some("v8")).matches("linux/arm64/v8"));
-        assert!(p("amd64", None).matches("linux/amd64"));
-        assert!(!p("amd64", None).matches("linux/amd64/v2"));
-        assert!(!p("amd64", None).matches("linux"));
-        assert_eq!(p("arm", Some("v7")).to_string(), "linux/arm/v7");
+        assert_eq!(p.to_string(), "linux/arm/v7");
+        assert_eq!(p.platform().to_string(), "linux/arm/v7");
     }
 }

@@ -122,6 +122,7 @@ fn config_bytes(image: &ImageInput) -> Result<Vec<u8>, OciError> {
             return Err(OciError::DiffIdsMismatch { expected, found });
         }
     }
+    // A `serde_json::Value` has only string keys, so it always serializes.
     Ok(serde_json::to_vec(&image.config).expect("a serde_json::Value always serializes"))
 }
 
@@ -216,13 +217,11 @@ pub fn update_oci_layout(
     images: &[ImageInput],
     group: Option<&str>,
 ) -> Result<Vec<WrittenImage>, OciError> {
-    let blobs = dir.join("blobs/sha256");
+    let blobs = crate::blob::blobs_dir(dir);
     fs::create_dir_all(&blobs).map_err(io_at(&blobs))?;
     let put = |bytes: &[u8]| -> Result<Digest, OciError> {
-        let d = Digest::of(bytes);
-        let p = blobs.join(d.hex());
-        crate::fsutil::write_atomic(&p, |w| w.write_all(bytes)).map_err(io_at(&p))?;
-        Ok(d)
+        let written = crate::blob::BlobWriter::write_bytes(&blobs, bytes).map_err(io_at(&blobs))?;
+        Ok(written.digest)
     };
 
     let mut manifests = Vec::new();
@@ -253,6 +252,7 @@ pub fn update_oci_layout(
             "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len() },
             "layers": layers,
         });
+        // `json!` values have only string keys, so they always serialize.
         let manifest_bytes = serde_json::to_vec(&manifest).expect("serializes");
         let manifest_digest = put(&manifest_bytes)?;
         let mut desc = json!({
@@ -278,6 +278,7 @@ pub fn update_oci_layout(
         .map_err(io_at(&layout_path))?;
     let mut index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
     if let Some(name) = group {
+        // `json!` values have only string keys, so they always serialize.
         let bytes = serde_json::to_vec(&index).expect("serializes");
         let digest = put(&bytes)?;
         index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
@@ -289,6 +290,7 @@ pub fn update_oci_layout(
     }
     let index_path = dir.join("index.json");
     crate::fsutil::write_atomic(&index_path, |w| {
+        // `json!` values have only string keys, so they always serialize.
         w.write_all(&serde_json::to_vec_pretty(&index).expect("serializes"))
     })
     .map_err(io_at(&index_path))?;
@@ -310,6 +312,7 @@ pub fn write_docker_archive(path: &Path, image: &ImageInput) -> Result<WrittenIm
         "RepoTags": image.reference.iter().collect::<Vec<_>>(),
         "Layers": layer_names,
     }]);
+    // `json!` values have only string keys, so they always serialize.
     let manifest_bytes = serde_json::to_vec(&manifest).expect("serializes");
 
     let mut failure: Option<OciError> = None;

@@ -5,13 +5,10 @@
 //! otherwise silently mean "all platforms"), and every error names the recipe file, the field path
 //! (`sources[2].sha256`) and, where YAML knows it, the line and column.
 
-use std::collections::BTreeSet;
-use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::digest::Digest;
 use crate::layer::profile::{Profile, KNOWN_PROFILES};
@@ -56,102 +53,7 @@ pub enum RecipeError {
     },
 }
 
-/// An OCI platform such as `linux/arm/v7`. The documents spell it `linux; arm variant v7`; both
-/// forms parse, and `Display` gives the slash form used on the command line and in reports.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
-        Platform {
-            os: os.to_string(),
-            architecture: architecture.to_string(),
-            variant: variant.map(str::to_string),
-        }
-    }
-
-    /// Parses the document's spelling, `linux; arm variant v7` or `linux; amd64`.
-    pub fn from_document(text: &str) -> Option<Platform> {
-        let (os, rest) = text.split_once(';')?;
-        let rest = rest.trim();
-        let (arch, variant) = match rest.split_once(" variant ") {
-            Some((a, v)) => (a.trim(), Some(v.trim())),
-            None => (rest, None),
-        };
-        if os.trim().is_empty() || arch.is_empty() || arch.contains(' ') {
-            return None;
-        }
-        Some(Platform::new(os.trim(), arch, variant))
-    }
-
-    /// The same platform with the variant Docker would assume when none is given, so that
-    /// `linux/arm64` on the command line selects the document's `linux; arm64 variant v8`.
-    pub fn normalized(&self) -> Platform {
-        let variant = match (self.architecture.as_str(), self.variant.as_deref()) {
-            ("arm64", None) => Some("v8".to_string()),
-            ("arm", None) => Some("v7".to_string()),
-            (_, v) => v.map(str::to_string),
-        };
-        Platform {
-            variant,
-            ..self.clone()
-        }
-    }
-
-    /// Whether `self`, as a user typed it, selects `other` from a document.
-    pub fn selects(&self, other: &Platform) -> bool {
-        self.normalized() == other.normalized()
-    }
-
-    /// A file-name-safe spelling (`linux-arm-v7`) for logs and cache directories.
-    pub fn slug(&self) -> String {
-        self.to_string().replace('/', "-")
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-impl FromStr for Platform {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Platform, String> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let bad = || format!("`{s}` is not a platform (expected os/arch or os/arch/variant, e.g. linux/arm/v7)");
-        if parts.iter().any(|p| p.is_empty() || p.contains(char::is_whitespace)) {
-            return Err(bad());
-        }
-        match parts.as_slice() {
-            [os, arch] => Ok(Platform::new(os, arch, None)),
-            [os, arch, variant] => Ok(Platform::new(os, arch, Some(variant))),
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl serde::Serialize for Platform {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Platform {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Platform, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub use crate::platform::Platform;
 
 /// The recipe as written, after schema validation. Relative paths are already resolved against
 /// the recipe's directory, so the rest of the program never needs to know where the recipe was.
@@ -444,7 +346,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Recipe, RecipeError> {
 fn parse_mtime(value: &yaml_serde::Value) -> Option<i64> {
     match value {
         yaml_serde::Value::Number(n) => n.as_i64(),
-        yaml_serde::Value::String(s) => crate::describe::parse_rfc3339(s.trim()),
+        yaml_serde::Value::String(s) => crate::time::parse_rfc3339(s.trim()),
         _ => None,
     }
 }
@@ -536,9 +438,8 @@ impl Resolver<'_> {
         if raw.tag.trim().is_empty() {
             return Err(self.semantic("tag", "must name the document's tag, e.g. `demo:latest`"));
         }
-        let mut seen = BTreeSet::new();
         for (i, p) in raw.platforms.iter().enumerate() {
-            if !seen.insert(p.normalized()) {
+            if raw.platforms[..i].iter().any(|q| q.same(p)) {
                 return Err(self.semantic(format!("platforms[{i}]"), format!("`{p}` is listed twice")));
             }
         }
@@ -830,19 +731,6 @@ mod tests {
         assert_eq!(r.sources[2].mtime, Some(5));
         let want = std::collections::BTreeMap::from([("sub/y".to_string(), 7), ("x".to_string(), 1_588_640_523)]);
         assert_eq!(r.sources[2].mtimes, want);
-    }
-
-    #[test]
-    fn platforms_parse_in_both_spellings() {
-        let p: Platform = "linux/arm/v7".parse().unwrap();
-        assert_eq!(Platform::from_document("linux; arm variant v7").unwrap(), p);
-        assert_eq!(p.to_string(), "linux/arm/v7");
-        assert!("linux/arm64"
-            .parse::<Platform>()
-            .unwrap()
-            .selects(&Platform::from_document("linux; arm64 variant v8").unwrap()));
-        assert!("linux".parse::<Platform>().is_err());
-        assert!("linux//v7".parse::<Platform>().is_err());
     }
 
     #[test]

@@ -93,7 +93,12 @@ fn nested_layout(depth: usize, fan_out: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
     std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let mut child = put_blob(dir.path(), &serde_json::json!({"schemaVersion": 2, "layers": []}));
+    // A valid image manifest at the bottom (its config need not exist: only the walk is tested).
+    let config = serde_json::json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", "0".repeat(64)), "size": 0});
+    let mut child = put_blob(
+        dir.path(),
+        &serde_json::json!({"schemaVersion": 2, "config": config, "layers": []}),
+    );
     for _ in 0..depth {
         let entries: Vec<_> = (0..fan_out)
             .map(|_| serde_json::json!({"digest": child, "size": 1}))

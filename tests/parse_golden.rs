@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use retrace::commands::parse::{run, Format, ParseOptions};
+use retrace::commands::parse::{render as run_parse, Format, ParseOptions};
 
 const SEEDS: [&str; 5] = [
     "000_14e1ce55d27fd598",
@@ -18,13 +18,11 @@ fn render(seed: &str, format: Format) -> String {
     // A relative path keeps the snapshots independent of where the checkout lives.
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
     let path = PathBuf::from(format!("testdata/seeds/{seed}.txt"));
-    let report = run(
-        &[path],
-        &ParseOptions {
-            format,
-            ..Default::default()
-        },
-    )
+    let report = run_parse(&ParseOptions {
+        paths: vec![path],
+        format,
+        ..Default::default()
+    })
     .unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     report.output

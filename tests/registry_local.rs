@@ -139,18 +139,18 @@ fn needs_registry_push_pull_round_trip_through_the_store_and_a_layout() {
 
     // --platform keeps one image; the layout then lists that platform's manifest.
     let out1 = dir.path().join("layout-arm64");
-    let filter = Platform::parse_filter("linux/arm64").unwrap();
+    let filter = "linux/arm64".parse::<retrace::platform::Platform>().unwrap();
     let one = pull(&source, &r, Some(&filter), Some(&out1)).unwrap();
     assert_eq!(one.platforms, vec!["linux/arm64/v8"]);
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(out1.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"][0]["platform"]["architecture"], "arm64");
-    let none = pull(&source, &r, Some(&Platform::parse_filter("linux/s390x").unwrap()), None).unwrap_err();
+    let none = pull(&source, &r, Some(&"linux/s390x".parse::<retrace::platform::Platform>().unwrap()), None).unwrap_err();
     assert!(none.to_string().contains("linux/amd64, linux/arm64/v8"), "{none}");
 
     // The layout is itself a source: describing it names the image as pulled.
     let (from_layout, lr) = retrace::registry::open(&format!("oci:{}", out.display()), true, None).unwrap();
     assert_eq!(lr.repository, r.repository);
-    let doc = describe::gather(&from_layout, &lr).unwrap();
+    let doc = describe::gather(&from_layout, &lr, None).unwrap();
     assert_eq!(doc.digest, list_digest);
     assert_eq!(doc.images.len(), 2);
 }
@@ -170,10 +170,10 @@ fn needs_registry_describe_offline_after_pull_writes_the_same_document() {
         client: client(),
         store: store.clone(),
     };
-    let text = describe::render(&describe::gather(&online, &r).unwrap());
+    let text = describe::render(&describe::gather(&online, &r, None).unwrap());
     pull(&online, &r, None, None).unwrap();
     let offline = Source::Offline { store: store.clone() };
-    let text_offline = describe::render(&describe::gather(&offline, &r).unwrap());
+    let text_offline = describe::render(&describe::gather(&offline, &r, None).unwrap());
     assert_eq!(text, text_offline);
 
     // The facts in the text are the registry's: the list digest, per-platform manifest digests, and
@@ -194,7 +194,7 @@ fn needs_registry_describe_offline_after_pull_writes_the_same_document() {
     let empty = Source::Offline {
         store: Store::new(dir.path().join("empty")),
     };
-    let err = describe::gather(&empty, &r).unwrap_err().to_string();
+    let err = describe::gather(&empty, &r, None).unwrap_err().to_string();
     assert!(err.contains("retrace pull"), "{err}");
 }
 
@@ -263,7 +263,7 @@ fn needs_registry_demo_document_has_the_structure_of_a_seed() {
         client: client(),
         store: Store::new(dir.path()),
     };
-    let text = describe::render(&describe::gather(&source, &demo_reference()).unwrap());
+    let text = describe::render(&describe::gather(&source, &demo_reference(), None).unwrap());
     // postgres:alpine is the seed with every field the demo has (Entrypoint and Default Command).
     let seed_text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -336,7 +336,7 @@ fn needs_registry_demo_document_parses_into_the_facts_the_registry_serves() {
         store: Store::new(dir.path().join("store")),
     };
     let doc_path = dir.path().join("demo.md");
-    std::fs::write(&doc_path, describe::render(&describe::gather(&source, &r).unwrap())).unwrap();
+    std::fs::write(&doc_path, describe::render(&describe::gather(&source, &r, None).unwrap())).unwrap();
 
     // `retrace parse` (the binary, as a user runs it) reads the document back.
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
@@ -361,7 +361,7 @@ fn needs_registry_demo_document_parses_into_the_facts_the_registry_serves() {
     let mut layers_checked = 0;
     for (entry, image) in index.manifests.iter().zip(platforms) {
         let want = entry.platform.clone().unwrap();
-        assert_eq!(image["platform"], want.slug());
+        assert_eq!(image["platform"], want.to_string());
         assert_eq!(image["digest"], entry.digest.to_string());
         let m = c.manifest(&r.with_digest(entry.digest)).unwrap();
         assert_eq!(image["media_type"], m.media_type);

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use retrace::describe::{history_to_dockerfile, parse_rfc3339};
 use retrace::registry::auth::{Challenge, Credentials};
 use retrace::registry::manifest::FetchedManifest;
-use retrace::registry::{Platform, Reference};
+use retrace::platform::Platform;
+use retrace::registry::Reference;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -13,7 +14,7 @@ proptest! {
     #[test]
     fn references_and_platforms(s in "\\PC{0,60}") {
         let _ = s.parse::<Reference>();
-        let _ = Platform::parse_filter(&s);
+        let _ = s.parse::<Platform>();
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn reproduces_all_35_non_copy_seed_layers_from_replayed_trees() {
     let (mut total_candidates, mut total_seconds) = (0u64, 0f64);
     let mut failures = Vec::new();
     for layer in &layers {
-        let facts = layer_facts(&seed_path(layer), &layer.platform, layer.layer).unwrap();
+        let facts = layer_facts(&seed_path(layer), &layer.platform.parse().unwrap(), layer.layer).unwrap();
         let expected = facts.input.expected;
         let dir = tempfile::tempdir().unwrap();
         materialize(dir.path(), layer, now());
@@ -185,7 +185,7 @@ fn cli_reproduces_layers_and_prints_the_json_report() {
         let dir = tempfile::tempdir().unwrap();
         materialize(dir.path(), layer, now());
         let (code, json) = run_cli(layer, dir.path());
-        let facts = layer_facts(&seed_path(layer), platform, n).unwrap();
+        let facts = layer_facts(&seed_path(layer), &platform.parse().unwrap(), n).unwrap();
         assert_eq!(code, 0, "{json}");
         assert_eq!(json["matched"], true);
         assert_eq!(json["expected"], facts.input.expected.to_string());
@@ -206,7 +206,7 @@ fn cli_reports_no_match_honestly_for_a_wrong_tree() {
     }
     let layers = fixtures();
     let layer = pick(&layers, "002_016ef913fa1bb703.txt", "linux; amd64", 3);
-    let facts = layer_facts(&seed_path(layer), &layer.platform, 3).unwrap();
+    let facts = layer_facts(&seed_path(layer), &layer.platform.parse().unwrap(), 3).unwrap();
 
     // The right directory with the wrong mode: no time can fix that.
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,8 @@ use crate::ir::{Instruction, Source};
 use crate::mapping::map_platform;
 use crate::model::PlatformImage;
 use crate::parse::parse_file;
-use crate::reproduce::facts::{normalize_selector, platforms_listed, FactsError};
+use crate::platform::Platform;
+use crate::reproduce::facts::{platform_images, FactsError};
 use crate::Digest;
 
 /// What rebuilding a base layer needs to know about its step: the source's recorded hash, the
@@ -39,36 +40,21 @@ pub enum BaseFactsError {
     },
 }
 
-/// Reads `doc` and returns the facts of layer `layer` (1-based) of every image of platform
-/// `selector` (`os/arch[/variant]` or the document's `linux; arm variant v7`), optionally only in
+/// Reads `doc` and returns the facts of layer `layer` (1-based) of every image of `platform`
+/// (chosen by the one rule of `crate::platform`), optionally only in
 /// tag `tag`. A document often lists the same platform under several tags built at different
 /// times, so the caller picks the step whose `file:` hash its source gives. Images whose layer was
 /// not made by `ADD file:<hex> in /` are left out; when none is left, the first one's step is
 /// named in the error.
 pub fn base_steps(
     doc: &Path,
-    selector: &str,
+    platform: &Platform,
     layer: usize,
     tag: Option<&str>,
 ) -> Result<Vec<BaseStep>, BaseFactsError> {
     let document = parse_file(doc).map_err(FactsError::from)?;
     let name = doc.display().to_string();
-    let want = normalize_selector(selector);
-    let images: Vec<&PlatformImage> = document
-        .tags
-        .iter()
-        .filter(|t| tag.is_none_or(|want| t.tag == want || t.tag.rsplit_once(':').is_some_and(|(_, x)| x == want)))
-        .flat_map(|t| &t.platforms)
-        .filter(|p| p.platform.matches(&want))
-        .collect();
-    if images.is_empty() {
-        return Err(FactsError::NoPlatform {
-            doc: name,
-            selector: format!("{selector}{}", tag.map(|t| format!(" in tag {t}")).unwrap_or_default()),
-            present: platforms_listed(&document),
-        }
-        .into());
-    }
+    let images = platform_images(&document, &name, platform, tag)?;
     let mut steps: Vec<BaseStep> = Vec::new();
     let mut first_error = None;
     for image in images {

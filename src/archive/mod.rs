@@ -249,6 +249,20 @@ impl<R: Read> Read for TarSide<R> {
 }
 
 impl Meter {
+    fn new(limits: &Limits) -> Meter {
+        Meter {
+            limits: *limits,
+            compressed: 0,
+            blob_hash: Sha256::new(),
+            decompressed: 0,
+            holes: 0,
+            tar_hash: Sha256::new(),
+            compressed_input: false,
+            current: String::from("(start of archive)"),
+            error: None,
+        }
+    }
+
     /// Starts counting `entry`. A sparse entry expands to its full size while holding only its
     /// data: the holes are counted now, before any of them is read.
     fn enter(&mut self, entry: &ArchiveEntry, header: &tar::Header) -> Result<(), ArchiveError> {
@@ -309,17 +323,7 @@ pub fn read_archive(
     limits: &Limits,
     mut on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<ArchiveSummary, ArchiveError> {
-    let meter: Shared = Rc::new(RefCell::new(Meter {
-        limits: *limits,
-        compressed: 0,
-        blob_hash: Sha256::new(),
-        decompressed: 0,
-        holes: 0,
-        tar_hash: Sha256::new(),
-        compressed_input: false,
-        current: String::from("(start of archive)"),
-        error: None,
-    }));
+    let meter: Shared = Rc::new(RefCell::new(Meter::new(limits)));
     let mut raw = BufReader::with_capacity(
         256 << 10,
         BlobSide {
@@ -327,15 +331,7 @@ pub fn read_archive(
             meter: meter.clone(),
         },
     );
-    let magic = raw.fill_buf().map_err(ArchiveError::Io)?;
-    let compression = match magic {
-        [0x1f, 0x8b, ..] => Compression::Gzip,
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(ArchiveError::UnsupportedCompression("zstd")),
-        // The magic numbers pkg/archive's DetectCompression checks.
-        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
-        _ => Compression::None,
-    };
+    let compression = detect_compression(raw.fill_buf().map_err(ArchiveError::Io)?)?;
     meter.borrow_mut().compressed_input = compression != Compression::None;
     let decoded: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
@@ -350,53 +346,12 @@ pub fn read_archive(
     };
     let mut archive = tar::Archive::new(tar_side);
     let mut walker = Walker::new(limits);
-    let parked = |meter: &Shared, e: io::Error, entry: &str| -> ArchiveError {
-        meter.borrow_mut().error.take().unwrap_or_else(|| match e.kind() {
-            // The tar crate reports every parse failure as `Other`; genuine I/O failures (a
-            // truncated file, a full disk while extracting) keep their own kind.
-            io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-                ArchiveError::Malformed {
-                    entry: entry.to_string(),
-                    message: e.to_string(),
-                }
-            }
-            _ => ArchiveError::Io(e),
-        })
-    };
     {
         let entries = archive.entries().map_err(|e| parked(&meter, e, "(start of archive)"))?;
         for item in entries {
             let previous = meter.borrow().current.clone();
             let mut item = item.map_err(|e| parked(&meter, e, &format!("after {previous}")))?;
-            let entry = walker.describe(&mut item)?;
-            if entry.path.is_empty() {
-                // The archive root itself (`./`) describes no file of the layer.
-                if entry.kind != Kind::Dir {
-                    return Err(ArchiveError::PathEscape {
-                        entry: display_bytes(&item.path_bytes()),
-                        reason: "non-directory entry at the archive root",
-                    });
-                }
-                continue;
-            }
-            meter.borrow_mut().enter(&entry, item.header())?;
-            let mut content = Counted { inner: &mut item, n: 0 };
-            let outcome = on_entry(&entry, &mut content).and_then(|()| {
-                // Skip what the callback left, counting it, so a blob cut short is reported
-                // against the entry it cut rather than the next one.
-                io::copy(&mut content, &mut io::sink())?;
-                Ok(())
-            });
-            outcome.map_err(|err| match err {
-                ArchiveError::Io(e) => parked(&meter, e, &entry.path),
-                other => other,
-            })?;
-            if content.n != entry.size && matches!(entry.kind, Kind::File) {
-                return Err(ArchiveError::Malformed {
-                    entry: entry.path.clone(),
-                    message: format!("truncated: {} of {} content bytes", content.n, entry.size),
-                });
-            }
+            visit(&mut walker, &meter, &mut item, &mut on_entry)?;
         }
     }
     // Read what follows the end-of-archive marker so the digests cover the whole blob, exactly as
@@ -404,6 +359,7 @@ pub fn read_archive(
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| parked(&meter, e, "(end of archive)"))?;
     drop(rest);
+    // The tar reader and decoder holding the other references were dropped above.
     let m = Rc::try_unwrap(meter).ok().expect("all readers dropped").into_inner();
     let blob_digest = Digest::from_bytes(m.blob_hash.finalize().into());
     if let Some(expected) = expected {
@@ -422,6 +378,70 @@ pub fn read_archive(
         tar_size: m.decompressed,
         entries: walker.count,
     })
+}
+
+/// The compression of a blob, by its magic bytes.
+fn detect_compression(magic: &[u8]) -> Result<Compression, ArchiveError> {
+    Ok(match magic {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(ArchiveError::UnsupportedCompression("zstd")),
+        // The magic numbers pkg/archive's DetectCompression checks.
+        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
+        _ => Compression::None,
+    })
+}
+
+/// The error behind a failed read: the one a meter parked (a limit), else the read's own.
+fn parked(meter: &Shared, e: io::Error, entry: &str) -> ArchiveError {
+    meter.borrow_mut().error.take().unwrap_or_else(|| match e.kind() {
+        // The tar crate reports every parse failure as `Other`; genuine I/O failures (a
+        // truncated file, a full disk while extracting) keep their own kind.
+        io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => ArchiveError::Malformed {
+            entry: entry.to_string(),
+            message: e.to_string(),
+        },
+        _ => ArchiveError::Io(e),
+    })
+}
+
+/// Describes one tar entry, hands it to `on_entry` and skips what the callback left of its content.
+fn visit<R: Read>(
+    walker: &mut Walker,
+    meter: &Shared,
+    item: &mut tar::Entry<'_, R>,
+    on_entry: &mut impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
+    let entry = walker.describe(item)?;
+    if entry.path.is_empty() {
+        // The archive root itself (`./`) describes no file of the layer.
+        if entry.kind != Kind::Dir {
+            return Err(ArchiveError::PathEscape {
+                entry: display_bytes(&item.path_bytes()),
+                reason: "non-directory entry at the archive root",
+            });
+        }
+        return Ok(());
+    }
+    meter.borrow_mut().enter(&entry, item.header())?;
+    let mut content = Counted { inner: item, n: 0 };
+    let outcome = on_entry(&entry, &mut content).and_then(|()| {
+        // Skip what the callback left, counting it, so a blob cut short is reported
+        // against the entry it cut rather than the next one.
+        io::copy(&mut content, &mut io::sink())?;
+        Ok(())
+    });
+    outcome.map_err(|err| match err {
+        ArchiveError::Io(e) => parked(meter, e, &entry.path),
+        other => other,
+    })?;
+    if content.n != entry.size && matches!(entry.kind, Kind::File) {
+        return Err(ArchiveError::Malformed {
+            entry: entry.path.clone(),
+            message: format!("truncated: {} of {} content bytes", content.n, entry.size),
+        });
+    }
+    Ok(())
 }
 
 /// Counts the content bytes an entry actually yielded.
@@ -534,6 +554,56 @@ impl<'l> Walker<'l> {
     }
 
     fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
+        let path = self.entry_path(item)?;
+        let size = item.size();
+        if size > self.limits.max_entry_size {
+            return Err(ArchiveError::EntryTooLarge {
+                entry: path,
+                size,
+                limit: self.limits.max_entry_size,
+            });
+        }
+        let kind = self.kind(item, &path)?;
+        let header = item.header();
+        let malformed = |e: std::io::Error| malformed(&path, e.to_string());
+        let mode = header.mode().map_err(malformed)? & 0o7777;
+        let uid = header.uid().map_err(malformed)?;
+        let gid = header.gid().map_err(malformed)?;
+        let mut mtime = header.mtime().map_err(malformed)? as i64;
+        let uname = header.username_bytes().map(display_bytes).unwrap_or_default();
+        let gname = header.groupname_bytes().map(display_bytes).unwrap_or_default();
+        let mut format = if header.as_ustar().is_some() {
+            "ustar".to_string()
+        } else if header.as_gnu().is_some() {
+            "gnu".to_string()
+        } else {
+            "v7".to_string()
+        };
+        let mut xattrs = BTreeMap::new();
+        if let Some(pax) = read_pax(item, &path)? {
+            format.push_str("+pax");
+            mtime = pax.mtime.unwrap_or(mtime);
+            xattrs = pax.xattrs;
+        }
+        self.record_links(&path, &kind)?;
+        Ok(ArchiveEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            uname,
+            gname,
+            mtime,
+            size,
+            xattrs,
+            format,
+        })
+    }
+
+    /// Counts the entry and returns its path, normalized and checked against the limits and the
+    /// symbolic links seen so far.
+    fn entry_path<R: Read>(&mut self, item: &tar::Entry<'_, R>) -> Result<String, ArchiveError> {
         let raw_path = item.path_bytes().into_owned();
         let shown = display_bytes(&raw_path);
         self.count += 1;
@@ -551,59 +621,33 @@ impl<'l> Walker<'l> {
                 symlink: symlink.to_string(),
             });
         }
+        Ok(path)
+    }
+
+    /// The entry's type, with a hard link's target checked to stay inside the archive.
+    fn kind<R: Read>(&self, item: &tar::Entry<'_, R>, path: &str) -> Result<Kind, ArchiveError> {
         let header = item.header();
-        let size = item.size();
-        if size > self.limits.max_entry_size {
-            return Err(ArchiveError::EntryTooLarge {
-                entry: path,
-                size,
-                limit: self.limits.max_entry_size,
-            });
-        }
-        let malformed = |message: String| ArchiveError::Malformed {
-            entry: path.clone(),
-            message,
-        };
-        let link = || -> Result<String, ArchiveError> {
-            let bytes = item.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
-            if bytes.contains(&0) {
-                return Err(ArchiveError::NulInPath { entry: path.clone() });
-            }
-            if bytes.len() > self.limits.max_path_len {
-                return Err(ArchiveError::PathTooLong {
-                    entry: path.clone(),
-                    limit: self.limits.max_path_len,
-                });
-            }
-            Ok(display_bytes(&bytes))
-        };
         let device = || -> Result<(u32, u32), ArchiveError> {
-            let major = header
-                .device_major()
-                .map_err(|e| malformed(e.to_string()))?
-                .unwrap_or(0);
-            let minor = header
-                .device_minor()
-                .map_err(|e| malformed(e.to_string()))?
-                .unwrap_or(0);
-            Ok((major, minor))
+            let number = |n: std::io::Result<Option<u32>>| n.map_err(|e| malformed(path, e.to_string()));
+            Ok((
+                number(header.device_major())?.unwrap_or(0),
+                number(header.device_minor())?.unwrap_or(0),
+            ))
         };
         use tar::EntryType as T;
-        let kind = match header.entry_type() {
+        Ok(match header.entry_type() {
             T::Regular | T::Continuous | T::GNUSparse => Kind::File,
             T::Directory => Kind::Dir,
-            T::Symlink => Kind::Symlink(link()?),
+            T::Symlink => Kind::Symlink(self.link_target(item, path)?),
             T::Link => {
-                let target = link()?;
-                let normal = normalize(target.as_bytes(), self.limits.max_path_len).map_err(|_| {
-                    ArchiveError::HardlinkEscape {
-                        entry: path.clone(),
-                        target: target.clone(),
-                    }
-                })?;
-                let through_symlink = self.symlink_ancestor(&normal).is_some();
-                if normal.is_empty() || through_symlink {
-                    return Err(ArchiveError::HardlinkEscape { entry: path, target });
+                let target = self.link_target(item, path)?;
+                let escape = || ArchiveError::HardlinkEscape {
+                    entry: path.to_string(),
+                    target: target.clone(),
+                };
+                let normal = normalize(target.as_bytes(), self.limits.max_path_len).map_err(|_| escape())?;
+                if normal.is_empty() || self.symlink_ancestor(&normal).is_some() {
+                    return Err(escape());
                 }
                 Kind::Hardlink(normal)
             }
@@ -617,58 +661,69 @@ impl<'l> Walker<'l> {
             }
             T::Fifo => Kind::Fifo,
             other => {
-                return Err(malformed(format!(
-                    "unsupported entry type {:?}",
-                    other.as_byte() as char
-                )))
+                return Err(malformed(
+                    path,
+                    format!("unsupported entry type {:?}", other.as_byte() as char),
+                ))
             }
-        };
-        let mode = header.mode().map_err(|e| malformed(e.to_string()))? & 0o7777;
-        let uid = header.uid().map_err(|e| malformed(e.to_string()))?;
-        let gid = header.gid().map_err(|e| malformed(e.to_string()))?;
-        let mut mtime = header.mtime().map_err(|e| malformed(e.to_string()))? as i64;
-        let uname = header.username_bytes().map(display_bytes).unwrap_or_default();
-        let gname = header.groupname_bytes().map(display_bytes).unwrap_or_default();
-        let mut format = if header.as_ustar().is_some() {
-            "ustar".to_string()
-        } else if header.as_gnu().is_some() {
-            "gnu".to_string()
-        } else {
-            "v7".to_string()
-        };
-        let mut xattrs = BTreeMap::new();
-        if let Some(pax) = item.pax_extensions().map_err(|e| malformed(e.to_string()))? {
-            format.push_str("+pax");
-            for ext in pax {
-                let ext = ext.map_err(|e| malformed(e.to_string()))?;
-                let key = ext.key_bytes();
-                if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                    xattrs.insert(display_bytes(name), ext.value_bytes().to_vec());
-                } else if key == b"mtime" {
-                    // PAX times may carry a fraction; Docker floors to whole seconds.
-                    if let Ok(text) = std::str::from_utf8(ext.value_bytes()) {
-                        if let Ok(secs) = text.split('.').next().unwrap_or("").parse::<i64>() {
-                            mtime = secs;
-                        }
-                    }
+        })
+    }
+
+    /// A symbolic or hard link's target as written, bounded like a path.
+    fn link_target<R: Read>(&self, item: &tar::Entry<'_, R>, path: &str) -> Result<String, ArchiveError> {
+        let bytes = item.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+        if bytes.contains(&0) {
+            return Err(ArchiveError::NulInPath {
+                entry: path.to_string(),
+            });
+        }
+        if bytes.len() > self.limits.max_path_len {
+            return Err(ArchiveError::PathTooLong {
+                entry: path.to_string(),
+                limit: self.limits.max_path_len,
+            });
+        }
+        Ok(display_bytes(&bytes))
+    }
+}
+
+fn malformed(path: &str, message: String) -> ArchiveError {
+    ArchiveError::Malformed {
+        entry: path.to_string(),
+        message,
+    }
+}
+
+/// What an entry's PAX header says that the archive reader keeps.
+struct Pax {
+    xattrs: BTreeMap<String, Vec<u8>>,
+    mtime: Option<i64>,
+}
+
+/// The entry's PAX records, if it has any: its extended attributes and its whole-second mtime.
+fn read_pax<R: Read>(item: &mut tar::Entry<'_, R>, path: &str) -> Result<Option<Pax>, ArchiveError> {
+    let Some(records) = item.pax_extensions().map_err(|e| malformed(path, e.to_string()))? else {
+        return Ok(None);
+    };
+    let mut pax = Pax {
+        xattrs: BTreeMap::new(),
+        mtime: None,
+    };
+    for ext in records {
+        let ext = ext.map_err(|e| malformed(path, e.to_string()))?;
+        let key = ext.key_bytes();
+        if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+            pax.xattrs.insert(display_bytes(name), ext.value_bytes().to_vec());
+        } else if key == b"mtime" {
+            // PAX times may carry a fraction; Docker floors to whole seconds.
+            if let Ok(text) = std::str::from_utf8(ext.value_bytes()) {
+                if let Ok(secs) = text.split('.').next().unwrap_or("").parse::<i64>() {
+                    pax.mtime = Some(secs);
                 }
             }
         }
-        self.record_links(&path, &kind)?;
-        Ok(ArchiveEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-            uname,
-            gname,
-            mtime,
-            size,
-            xattrs,
-            format,
-        })
     }
+    Ok(Some(pax))
 }
 
 /// Why a path was refused, turned into an error once the entry's display name is known.

@@ -12,22 +12,40 @@ use super::BuildError;
 
 /// The plan inputs of every platform the recipe's tag lists (attestation entries skipped).
 pub fn plan_inputs(recipe: &Recipe) -> Result<Vec<PlanInput>, BuildError> {
-    let doc = crate::parse::parse_file(&recipe.document).map_err(|e| BuildError::Document(e.to_string()))?;
-    inputs_of(&doc, &recipe.tag).map_err(|m| BuildError::Document(format!("{}: {m}", recipe.document.display())))
+    let doc = crate::parse::parse_file(&recipe.document)?;
+    inputs_of(&doc, &recipe.tag).map_err(|source| BuildError::NoTag {
+        document: recipe.document.clone(),
+        source,
+    })
+}
+
+/// A recipe's tag that the document does not list, or lists with no image.
+#[derive(Debug, thiserror::Error)]
+pub enum NoTagError {
+    #[error("no tag `{tag}` (the document has: {have})")]
+    Missing { tag: String, have: String },
+    #[error("tag `{tag}` has no image to rebuild: the document says {note}")]
+    NoImage { tag: String, note: String },
 }
 
 /// The plan inputs of `tag` in `doc`; `tag` may be `name:tag` or just the tag part.
-pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, String> {
+pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, NoTagError> {
     let section = doc
         .tags
         .iter()
         .find(|t| t.tag == tag || t.tag.split_once(':').is_some_and(|(_, t)| t == tag))
         .ok_or_else(|| {
             let have: Vec<&str> = doc.tags.iter().map(|t| t.tag.as_str()).collect();
-            format!("no tag `{tag}` (the document has: {})", have.join(", "))
+            NoTagError::Missing {
+                tag: tag.to_string(),
+                have: have.join(", "),
+            }
         })?;
     if let Some(note) = &section.note {
-        return Err(format!("tag `{}` has no image to rebuild: the document says {note}", section.tag));
+        return Err(NoTagError::NoImage {
+            tag: section.tag.clone(),
+            note: note.clone(),
+        });
     }
     Ok(section
         .platforms

@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use std::io::Write;
-
-use crate::digest::{Digest, DigestWriter};
+use crate::blob::BlobWriter;
+use crate::digest::Digest;
 use crate::exec::{tar_header, Diff};
-use crate::gzip::GzipWriter;
-use crate::layer::{read_tree, write_tar, Entry, EntryKind, Profile, WalkOptions};
+use crate::layer::{read_tree, Entry, EntryKind, Profile, WalkOptions};
 use crate::reproduce::SearchInput;
 
 use super::report::Verdict;
@@ -17,27 +15,44 @@ use super::sources::{Part, Resolved};
 use crate::layer::filehash::{join_rel, SourceKind};
 
 /// A blob written to the output's blob store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobInfo {
-    pub digest: Digest,
-    pub diff_id: Digest,
-    pub size: u64,
-}
+pub use crate::layer::BlobInfo;
 
 /// The profile of a document's Docker release, or of the recipe's override, which may name a
 /// profile (`docker-18.06`) or a version (`18.06.1-ce`).
-pub fn profile_for(docker_version: Option<&str>) -> Result<Profile, String> {
-    let v = docker_version.ok_or("the document records no Docker Version; set `profile:` in the recipe")?;
-    Profile::from_name(v)
-        .or_else(|_| Profile::for_docker_version(v))
-        .map_err(|e| e.to_string())
+pub fn profile_for(docker_version: Option<&str>) -> Result<Profile, ProfileChoiceError> {
+    let v = docker_version.ok_or(ProfileChoiceError::NoDockerVersion)?;
+    Ok(Profile::from_name(v).or_else(|_| Profile::for_docker_version(v))?)
+}
+
+/// Why no profile could be chosen for a platform.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileChoiceError {
+    #[error("the document records no Docker Version; set `profile:` in the recipe")]
+    NoDockerVersion,
+    #[error(transparent)]
+    Profile(#[from] crate::layer::ProfileError),
+}
+
+/// Why a committed layer could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(transparent)]
+    Walk(#[from] crate::layer::LayerError),
+    #[error("{}: {source}", path.display())]
+    Tar {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The entries of a committed layer, in the order Docker's tar walk visits them.
-pub fn capture(diff: &Diff) -> Result<Vec<Entry>, String> {
+pub fn capture(diff: &Diff) -> Result<Vec<Entry>, CaptureError> {
     match diff {
-        Diff::Dir(dir) => read_tree(dir, &WalkOptions::default()).map_err(|e| e.to_string()),
-        Diff::Tar(path) => entries_of_tar(path).map_err(|e| format!("{}: {e}", path.display())),
+        Diff::Dir(dir) => Ok(read_tree(dir, &WalkOptions::default())?),
+        Diff::Tar(path) => entries_of_tar(path).map_err(|source| CaptureError::Tar {
+            path: path.clone(),
+            source,
+        }),
     }
 }
 
@@ -116,36 +131,18 @@ fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Writes `entries` as a gzip blob (the profile's tar, Go's gzip at level 6 as `docker push` did)
-/// into `blobs_dir` under its digest, through a temporary file renamed into place.
-pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> Result<BlobInfo, String> {
-    let inner = || -> std::io::Result<BlobInfo> {
-        std::fs::create_dir_all(blobs_dir)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".retrace-")
-            .suffix(".tmp")
-            .tempfile_in(blobs_dir)?;
-        let _registered = crate::fsutil::Temporary::register(tmp.path());
-        let file = std::io::BufWriter::new(tmp.reopen()?);
-        let gz = GzipWriter::new(DigestWriter::new(file), 6).map_err(std::io::Error::other)?;
-        let mut tar = DigestWriter::new(gz);
-        write_tar(entries, profile, &mut tar)?;
-        let (diff_id, _, gz) = tar.finish();
-        let (digest, size, mut file) = gz.finish()?.finish();
-        file.flush()?;
-        file.get_ref().sync_all()?;
-        drop(file);
-        tmp.persist(blobs_dir.join(digest.hex())).map_err(|e| e.error)?;
-        Ok(BlobInfo { digest, diff_id, size })
-    };
-    inner().map_err(|e| format!("writing the layer blob: {e}"))
+/// Writes `entries` as the layer blob `docker push` made with the profile's release (the profile's
+/// tar, that Go's gzip at level 6) into `blobs_dir` under its digest, through the one blob writer.
+pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> std::io::Result<BlobInfo> {
+    let mut blob = BlobWriter::new(blobs_dir)?;
+    let info = crate::layer::write_blob(entries, profile, &mut blob)?;
+    blob.complete()?;
+    Ok(info)
 }
 
 /// The digest of the blob `entries` make, without writing it anywhere.
-pub fn blob_digest(entries: &[Entry], profile: &Profile) -> Result<Digest, String> {
-    crate::layer::write_blob(entries, profile, &mut std::io::sink())
-        .map(|b| b.digest)
-        .map_err(|e| format!("writing the layer blob: {e}"))
+pub fn blob_digest(entries: &[Entry], profile: &Profile) -> std::io::Result<Digest> {
+    crate::layer::write_blob(entries, profile, &mut std::io::sink()).map(|b| b.digest)
 }
 
 /// "1 timestamp candidate", "46 timestamp candidates".
@@ -240,29 +237,55 @@ pub fn search_timestamps(
     }
 }
 
+/// Why a `--chown` spec names no ids; `what` is `passwd` or `group`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChownError {
+    #[error("--chown={spec}: expected `user[:group]`")]
+    Syntax { spec: String },
+    #[error("--chown={spec}: the image has no /etc/{what} to look up `{name}` in")]
+    NoFile {
+        spec: String,
+        what: &'static str,
+        name: String,
+    },
+    #[error("--chown={spec}: no {what} entry for `{name}` in the image's /etc/{what}")]
+    NoEntry {
+        spec: String,
+        what: &'static str,
+        name: String,
+    },
+}
+
 /// Resolves a `--chown` spec (`user`, `user:group`, names or ids) to numeric ids the way the
 /// classic builder does: a lone user stands for the group too, numbers are taken as they are, and
 /// names are looked up in the parent image's `/etc/passwd` and `/etc/group` (`None` when the file
 /// is absent). An unknown name is an error naming it.
-pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<(u64, u64), String> {
+pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) -> Result<(u64, u64), ChownError> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (user, grp) = match parts.as_slice() {
         [u] => (*u, *u),
         [u, g] => (*u, *g),
-        _ => return Err(format!("--chown={spec}: expected `user[:group]`")),
+        _ => return Err(ChownError::Syntax { spec: spec.to_string() }),
     };
-    let lookup = |name: &str, file: Option<&[u8]>, what: &str| -> Result<u64, String> {
+    let lookup = |name: &str, file: Option<&[u8]>, what: &'static str| -> Result<u64, ChownError> {
         if let Ok(id) = name.parse::<u64>() {
             return Ok(id);
         }
-        let text =
-            file.ok_or_else(|| format!("--chown={spec}: the image has no /etc/{what} to look up `{name}` in"))?;
+        let text = file.ok_or_else(|| ChownError::NoFile {
+            spec: spec.to_string(),
+            what,
+            name: name.to_string(),
+        })?;
         String::from_utf8_lossy(text)
             .lines()
             .map(|l| l.split(':').collect::<Vec<_>>())
             .find(|f| f.len() >= 3 && f[0] == name)
             .and_then(|f| f[2].parse().ok())
-            .ok_or_else(|| format!("--chown={spec}: no {what} entry for `{name}` in the image's /etc/{what}"))
+            .ok_or_else(|| ChownError::NoEntry {
+                spec: spec.to_string(),
+                what,
+                name: name.to_string(),
+            })
     };
     Ok((lookup(user, passwd, "passwd")?, lookup(grp, group, "group")?))
 }
@@ -435,6 +458,9 @@ fn add_part(out: &mut Vec<u8>, part: &Part, abs: &str, several: bool, spec: &Cop
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gzip::GzipWriter;
+    use crate::layer::write_tar;
+    use std::io::Write;
 
     /// [`copy_tar`] with the old positional arguments, no created directories.
     fn copy_with(
@@ -572,9 +598,9 @@ mod tests {
         assert_eq!(r("demo"), Ok((1000, 1001)));
         assert_eq!(r("demo:staff"), Ok((1000, 50)));
         assert_eq!(r("root:1001"), Ok((0, 1001)));
-        let err = r("nobody").unwrap_err();
+        let err = r("nobody").unwrap_err().to_string();
         assert!(err.contains("no passwd entry for `nobody`"), "{err}");
-        let err = resolve_chown("demo", None, None).unwrap_err();
+        let err = resolve_chown("demo", None, None).unwrap_err().to_string();
         assert!(err.contains("no /etc/passwd"), "{err}");
         assert!(r("a:b:c").is_err());
     }

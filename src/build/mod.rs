@@ -44,11 +44,25 @@ pub enum BuildError {
     #[error(transparent)]
     Recipe(#[from] RecipeError),
 
-    #[error("{0}")]
-    Document(String),
+    /// The recipe's document does not parse; the error names its file, line and column.
+    #[error(transparent)]
+    Parse(#[from] crate::parse::ParseError),
 
-    #[error("platform {wanted} is not in the document (it has: {have})")]
-    UnknownPlatform { wanted: String, have: String },
+    #[error("{}: {source}", document.display())]
+    NoTag {
+        document: PathBuf,
+        #[source]
+        source: input::NoTagError,
+    },
+
+    /// A `--platform` (or the recipe's `platforms`) that names no platform of the document, or
+    /// several variants.
+    #[error("{document}: {source}")]
+    Platform {
+        document: PathBuf,
+        #[source]
+        source: crate::platform::SelectError,
+    },
 
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
@@ -127,8 +141,8 @@ pub enum StepError {
     },
     #[error(transparent)]
     Engine(Box<ExecError>),
-    #[error("{0}")]
-    Profile(String),
+    #[error(transparent)]
+    Profile(#[from] layers::ProfileChoiceError),
     #[error("the build cache: {0}")]
     Cache(#[source] std::io::Error),
 }
@@ -172,10 +186,21 @@ struct Ctx<'a> {
     /// Build-wide notes (downloads that could not be had, a proxy that could not start).
     notes: Mutex<Vec<String>>,
     /// The download proxy RUN steps use, once started (or why it could not be).
-    proxy: std::sync::OnceLock<Result<proxy::DownloadProxy, String>>,
+    proxy: std::sync::OnceLock<Result<proxy::DownloadProxy, ProxyError>>,
     /// Why fetching a published layer failed, once it has: later differing layers are then not
     /// fetched again (an offline machine would otherwise wait out every retry).
     published_unreachable: Mutex<Option<String>>,
+}
+
+/// Why the download proxy did not start; the build notes it and goes on without one.
+#[derive(Debug, thiserror::Error)]
+enum ProxyError {
+    #[error(transparent)]
+    Engine(Box<ExecError>),
+    #[error("the engine is not on this machine")]
+    RemoteEngine,
+    #[error(transparent)]
+    Start(std::io::Error),
 }
 
 /// Chooses the plans to replay: `wanted` (command line) else the recipe's platforms else all.
@@ -188,22 +213,16 @@ pub fn select<'a>(
     if wanted.is_empty() {
         return Ok(plans.iter().collect());
     }
-    wanted
-        .iter()
-        .map(|w| {
-            plans
-                .iter()
-                .find(|p| w.selects(&p.platform))
-                .ok_or_else(|| BuildError::UnknownPlatform {
-                    wanted: w.to_string(),
-                    have: plans
-                        .iter()
-                        .map(|p| p.platform.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
-        })
-        .collect()
+    let mut chosen = Vec::new();
+    for w in wanted {
+        let found =
+            crate::platform::select(w, plans, |p| p.platform.clone()).map_err(|source| BuildError::Platform {
+                document: recipe.document.clone(),
+                source,
+            })?;
+        chosen.extend(found);
+    }
+    Ok(chosen)
 }
 
 /// Refuses an output directory whose own directories are symbolic links: the build would write
@@ -359,12 +378,13 @@ impl Ctx<'_> {
     /// store, else fetched unless offline) and adds the likely cause to its reason.
     fn explain(&self, row: &mut LayerReport) {
         let Some(rebuilt) = row.rebuilt else { return };
-        let rebuilt = self.out.join("blobs/sha256").join(rebuilt.hex());
+        let rebuilt = crate::blob::blob_path(&self.out, &rebuilt);
         let mut unreachable = self.published_unreachable.lock().unwrap_or_else(|p| p.into_inner());
         let compared = match unreachable.as_ref() {
             // The first failure's full reason is on the first layer that hit it.
             Some(_) => Err("an earlier fetch of a published layer in this build failed (see that layer)".to_string()),
             None => sources::published_layer(&self.sources, &row.expected)
+                .map_err(|e| e.to_string())
                 .inspect_err(|why| *unreachable = Some(why.clone()))
                 .and_then(|published| {
                     crate::diff::cause::classify_layers(&rebuilt, &published).map_err(|e| e.to_string())
@@ -391,10 +411,10 @@ impl Ctx<'_> {
         let started = self.proxy.get_or_init(|| {
             let ip = exec
                 .host_address()
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| "the engine is not on this machine".to_string())?;
+                .map_err(|e| ProxyError::Engine(Box::new(e)))?
+                .ok_or(ProxyError::RemoteEngine)?;
             let files = self.prefetch_downloads();
-            proxy::DownloadProxy::start(std::net::SocketAddr::new(ip, 0), files).map_err(|e| e.to_string())
+            proxy::DownloadProxy::start(std::net::SocketAddr::new(ip, 0), files).map_err(ProxyError::Start)
         });
         match started {
             Ok(p) => Some(p),

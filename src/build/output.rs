@@ -20,7 +20,7 @@ pub fn config_json(plan: &PlatformPlan, layers: &[BlobInfo]) -> Value {
         .map(|s| {
             let mut h = json!({ "created_by": s.text });
             if let Some(c) = s.created {
-                h["created"] = json!(rfc3339(c));
+                h["created"] = json!(crate::time::format_rfc3339(c));
             }
             if s.layer.is_none() {
                 h["empty_layer"] = json!(true);
@@ -30,7 +30,7 @@ pub fn config_json(plan: &PlatformPlan, layers: &[BlobInfo]) -> Value {
         .collect();
     let created = plan.steps.iter().filter_map(|s| s.created).max().unwrap_or(0);
     let mut config = json!({
-        "created": rfc3339(created),
+        "created": crate::time::format_rfc3339(created),
         "architecture": plan.platform.architecture,
         "os": plan.platform.os,
         "config": plan.config,
@@ -53,7 +53,7 @@ fn image_input(out: &Path, plan: &PlatformPlan, layers: &[BlobInfo]) -> ImageInp
                 digest: l.digest,
                 diff_id: l.diff_id,
                 size: l.size,
-                source: BlobSource::File(out.join("blobs/sha256").join(l.digest.hex())),
+                source: BlobSource::File(crate::blob::blob_path(out, &l.digest)),
             })
             .collect(),
         reference: None,
@@ -106,18 +106,4 @@ pub fn write_layout(
         }
     }
     Ok(())
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (`2019-02-05T20:24:16Z`).
-pub fn rfc3339(secs: i64) -> String {
-    crate::model::Timestamp { unix: secs }.to_rfc3339()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_549_398_256), "2019-02-05T20:24:16Z");
-    }
 }

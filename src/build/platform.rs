@@ -229,7 +229,7 @@ impl<'a> PlatformRun<'a> {
             return Ok(None);
         }
         let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
-        let entries = layers::capture(&diff).map_err(|m| self.layer_error(step, m))?;
+        let entries = layers::capture(&diff).map_err(|e| self.layer_error(step, e.to_string()))?;
         Ok(Some(entries))
     }
 
@@ -498,7 +498,8 @@ impl<'a> PlatformRun<'a> {
         } else {
             (None, None)
         };
-        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|m| self.layer_error(step, m))
+        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref())
+            .map_err(|e| self.layer_error(step, e.to_string()))
     }
 
     /// Writes the committed layer, compares it with the published digest, and when it differs
@@ -514,8 +515,8 @@ impl<'a> PlatformRun<'a> {
         let rebuilt_base = source.and_then(|s| s.rebuilt_base.as_ref());
         let blob = match rebuilt_base {
             Some(outcome) => self.store_blob(step, outcome)?,
-            None => layers::write_blob(&entries, &self.profile, &self.ctx.out.join("blobs/sha256"))
-                .map_err(|m| self.layer_error(step, m))?,
+            None => layers::write_blob(&entries, &self.profile, &crate::blob::blobs_dir(&self.ctx.out))
+                .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?,
         };
         let mut row = LayerReport::new(slot, step.text.clone());
         // The published mtimes of this layer's replayed entries, once a verdict says they are known.
@@ -560,8 +561,7 @@ impl<'a> PlatformRun<'a> {
 
     /// Writes a rebuilt base layer's blob into the output under its digest.
     fn store_blob(&self, step: &PlanStep, outcome: &crate::add::AddOutcome) -> Result<BlobInfo, StepError> {
-        let path = self.ctx.out.join("blobs/sha256").join(outcome.digest.hex());
-        crate::fsutil::write_atomic(&path, |w| w.write_all(&outcome.blob))
+        crate::blob::BlobWriter::write_bytes(&crate::blob::blobs_dir(&self.ctx.out), &outcome.blob)
             .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?;
         Ok(BlobInfo {
             digest: outcome.digest,
@@ -587,7 +587,8 @@ impl<'a> PlatformRun<'a> {
         let candidates = self.variant_candidates(base);
         row.variants_tried = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
         for (variant, entries) in &candidates {
-            let digest = layers::blob_digest(entries, &self.profile).map_err(|m| self.layer_error(step, m))?;
+            let digest = layers::blob_digest(entries, &self.profile)
+                .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?;
             if digest == row.expected {
                 self.matched(row, *variant, Verdict::Match, "byte for byte".into());
                 return Ok(Default::default());

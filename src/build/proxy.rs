@@ -28,6 +28,7 @@ pub struct Misses {
 #[derive(Debug, Clone)]
 pub struct DownloadProxy {
     addr: SocketAddr,
+    /// A panic while the sets were held leaves them usable (plain sets), so a poisoned lock is taken.
     misses: Arc<Mutex<Misses>>,
 }
 
@@ -68,7 +69,7 @@ impl DownloadProxy {
 
     /// Takes what was not served since the last call.
     pub fn take_misses(&self) -> Misses {
-        std::mem::take(&mut *self.misses.lock().unwrap())
+        std::mem::take(&mut *self.misses.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -90,7 +91,7 @@ fn serve(stream: TcpStream, files: &BTreeMap<String, PathBuf>, misses: &Mutex<Mi
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if method == "CONNECT" {
         let host = target.rsplit_once(':').map_or(target, |(h, _)| h).to_string();
-        misses.lock().unwrap().tunnels.insert(host);
+        misses.lock().unwrap_or_else(|p| p.into_inner()).tunnels.insert(host);
         return respond(
             &mut out,
             "403 Forbidden",
@@ -117,7 +118,11 @@ fn serve(stream: TcpStream, files: &BTreeMap<String, PathBuf>, misses: &Mutex<Mi
             out.flush()
         }
         None => {
-            misses.lock().unwrap().urls.insert(target.to_string());
+            misses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .urls
+                .insert(target.to_string());
             respond(
                 &mut out,
                 "404 Not Found",

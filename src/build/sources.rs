@@ -269,11 +269,11 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
         Origin::Path(p) => (p.clone(), p.display().to_string()),
         Origin::Url { url, sha256 } => (cached_download(env, reference, url, sha256)?, url.clone()),
         Origin::RegistryBlob { repository, digest } => (
-            registry_blob(env, repository, digest).map_err(|m| unavailable(digest, m))?,
+            registry_blob(env, repository, digest).map_err(|e| unavailable(digest, e.to_string()))?,
             format!("{repository}@{digest}"),
         ),
         Origin::OciLayout { path, digest } => {
-            let blob = path.join("blobs/sha256").join(digest.hex());
+            let blob = crate::blob::blob_path(path, digest);
             if !blob.is_file() {
                 return Err(unavailable(digest, format!("{} is missing", blob.display())));
             }
@@ -564,14 +564,34 @@ fn download(url: &str, path: &Path, sha256: &Option<Digest>) -> Result<(), Fetch
     Ok(())
 }
 
+/// Why a layer blob named by digest could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobFetchError {
+    #[error("the recipe's tag `{tag}` is not an image reference: {source}")]
+    Tag {
+        tag: String,
+        source: crate::registry::RegistryError,
+    },
+    #[error("offline: not in the content store {} (`retrace pull` fills it)", store.display())]
+    Offline { store: PathBuf },
+    #[error(
+        "not in the content store {} and fetching it from {repository} failed: {source}; run `retrace pull` for the image or point the source at a local file",
+        store.display()
+    )]
+    Fetch {
+        store: PathBuf,
+        repository: String,
+        source: crate::registry::RegistryError,
+    },
+}
+
 /// The published layer `digest` of the recipe's image, for comparing a rebuilt layer with it:
 /// from the content stores, else (unless offline) fetched from the repository of the recipe's `tag`.
-pub fn published_layer(env: &SourceEnv, digest: &Digest) -> Result<PathBuf, String> {
-    let reference: crate::registry::Reference = env
-        .recipe
-        .tag
-        .parse()
-        .map_err(|e| format!("the recipe's tag `{}` is not an image reference: {e}", env.recipe.tag))?;
+pub fn published_layer(env: &SourceEnv, digest: &Digest) -> Result<PathBuf, BlobFetchError> {
+    let reference: crate::registry::Reference = env.recipe.tag.parse().map_err(|source| BlobFetchError::Tag {
+        tag: env.recipe.tag.clone(),
+        source,
+    })?;
     registry_blob(env, &format!("{}/{}", reference.registry, reference.repository), digest)
 }
 
@@ -579,7 +599,7 @@ pub fn published_layer(env: &SourceEnv, digest: &Digest) -> Result<PathBuf, Stri
 /// (`retrace pull` fills it), else fetched from `repository` into the recipe's store unless the
 /// build is offline. The client stores a blob only once its bytes hash to `digest`, so a corrupt
 /// download never lands.
-fn registry_blob(env: &SourceEnv, repository: &str, digest: &Digest) -> Result<PathBuf, String> {
+fn registry_blob(env: &SourceEnv, repository: &str, digest: &Digest) -> Result<PathBuf, BlobFetchError> {
     use crate::registry::{Client, ClientOptions, Reference, Store};
     let store = Store::new(&env.recipe.cache);
     for candidate in [store.blob_path(digest), Store::open_default().blob_path(digest)] {
@@ -588,28 +608,20 @@ fn registry_blob(env: &SourceEnv, repository: &str, digest: &Digest) -> Result<P
         }
     }
     if env.offline {
-        return Err(format!(
-            "offline: not in the content store {} (`retrace pull` fills it)",
-            store.root().display()
-        ));
+        return Err(BlobFetchError::Offline {
+            store: store.root().to_path_buf(),
+        });
     }
-    let fetch = || -> Result<PathBuf, String> {
-        let reference: Reference = repository
-            .parse()
-            .map_err(|e| format!("`{repository}` is not a repository reference: {e}"))?;
-        let client = ClientOptions::from_environment()
-            .and_then(Client::new)
-            .map_err(|e| e.to_string())?;
-        client
-            .fetch_blob(&reference, digest, None, &store)
-            .map_err(|e| e.to_string())?;
+    let fetch = || -> Result<PathBuf, crate::registry::RegistryError> {
+        let reference: Reference = repository.parse()?;
+        let client = ClientOptions::from_environment().and_then(Client::new)?;
+        client.fetch_blob(&reference, digest, None, &store)?;
         Ok(store.blob_path(digest))
     };
-    fetch().map_err(|why| {
-        format!(
-            "not in the content store {} and fetching it from {repository} failed: {why}; run `retrace pull` for the image or point the source at a local file",
-            store.root().display()
-        )
+    fetch().map_err(|source| BlobFetchError::Fetch {
+        store: store.root().to_path_buf(),
+        repository: repository.to_string(),
+        source,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use retrace::Outcome;
+use retrace::commands::build::BuildCommandOptions;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,8 +12,9 @@ pub struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only these platforms (os/arch[/variant]); repeatable. Default: the recipe's, else all.
+    /// `linux/arm64` is v8; `linux/arm` is an error when the document has several arm variants.
     #[arg(long = "platform")]
-    platforms: Vec<String>,
+    platforms: Vec<retrace::platform::Platform>,
     /// How many platforms replay at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
@@ -40,28 +41,23 @@ pub struct Args {
     inputs: Vec<PathBuf>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let platforms = args
-        .platforms
-        .iter()
-        .map(|p| p.parse().map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let opts = retrace::build::BuildOptions {
-        out: PathBuf::new(),
-        platforms,
-        jobs: args.jobs,
-        keep_going: args.keep_going,
-        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        docker_archives: args.docker_archives,
-        no_cache: args.no_cache,
-        search_candidates: args.search_candidates,
-        offline: args.offline,
-        inputs: args.inputs,
-    };
-    let (report, out) = retrace::build::command(&args.recipe, args.out.as_deref(), opts)?;
-    for line in report.lines.iter().chain(&report.notes) {
-        super::out::eprintln(line);
+impl Args {
+    pub fn options(self) -> BuildCommandOptions {
+        BuildCommandOptions {
+            recipe: self.recipe,
+            out: self.out,
+            build: retrace::build::BuildOptions {
+                out: PathBuf::new(),
+                platforms: self.platforms,
+                jobs: self.jobs,
+                keep_going: self.keep_going,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                docker_archives: self.docker_archives,
+                no_cache: self.no_cache,
+                search_candidates: self.search_candidates,
+                offline: self.offline,
+                inputs: self.inputs,
+            },
+        }
     }
-    super::out::print(retrace::build::summary_text(&report, &out))?;
-    Ok(retrace::build::outcome(&report)?)
 }

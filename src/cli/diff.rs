@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use retrace::Outcome;
+use retrace::commands::diff::DiffCommandOptions;
+use retrace::commands::report::ReportOptions;
 
 /// Operands: a layer blob FILE (tar or tar.gz); DIR@sha256:<hex> (a blob of an OCI layout);
 /// oci:DIR[:TAG]; docker-archive:FILE; a `retrace build` output DIR (holding report.json);
@@ -44,29 +45,28 @@ pub struct ReportArgs {
     previous: Option<PathBuf>,
 }
 
-pub fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
-    let opts = retrace::diff::DiffOptions {
-        semantic: args.semantic,
-        report_dir: args.report_dir,
-        ..Default::default()
-    };
-    let images = retrace::registry::RegistryImages::default();
-    let report = retrace::diff::diff(&args.a, &args.b, &opts, Some(&images))?;
-    match args.format {
-        DiffFormat::Text => super::out::print(retrace::diff::render::render_text(&report))?,
-        DiffFormat::Json => super::out::print(retrace::diff::render::render_json(&report))?,
+impl DiffArgs {
+    pub fn options(self) -> DiffCommandOptions {
+        DiffCommandOptions {
+            a: self.a,
+            b: self.b,
+            semantic: self.semantic,
+            json: matches!(self.format, DiffFormat::Json),
+            report_dir: self.report_dir,
+        }
     }
-    Ok(report.outcome())
 }
 
-pub fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
-    let outputs = retrace::report::Outputs {
-        junit: args.junit,
-        html: args.html,
-        json: args.json,
-        previous: args.previous,
-    };
-    let summary = retrace::report::report(&args.build_dirs, &outputs)?;
-    super::out::print(retrace::report::render_text(&summary))?;
-    Ok(summary.outcome())
+impl ReportArgs {
+    pub fn options(self) -> ReportOptions {
+        ReportOptions {
+            build_dirs: self.build_dirs,
+            outputs: retrace::report::Outputs {
+                junit: self.junit,
+                html: self.html,
+                json: self.json,
+                previous: self.previous,
+            },
+        }
+    }
 }

@@ -1,11 +1,11 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
-use retrace::layer::{self, Profile, WalkOptions};
+use retrace::commands::hash_file::HashFileOptions;
+use retrace::commands::layer_add::LayerAddOptions;
+use retrace::commands::layer_write::LayerWriteOptions;
+use retrace::commands::Console;
 use retrace::Outcome;
-
-use super::out;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -29,33 +29,29 @@ pub enum Command {
     /// Recover the lost mtimes of a rebuilt layer's diff tree by searching around the recorded step
     /// times until the tar+gzip digest equals the document's. Exit 0 on a match, 1 otherwise
     /// (including a spent budget, which it names).
-    Reproduce(ReproduceArgs),
-}
-
-/// `retrace layer reproduce`: the lost mtimes of a rebuilt diff tree, searched within a budget.
-#[derive(clap::Args)]
-pub struct ReproduceArgs {
-    /// The rebuilt diff directory of the layer.
-    dir: PathBuf,
-    /// The repo-info document that lists the layer.
-    #[arg(long)]
-    document: PathBuf,
-    /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
-    #[arg(long)]
-    platform: String,
-    /// The layer number, 1-based, in the order the document lists layers.
-    #[arg(long)]
-    layer: usize,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Give up without a match after hashing this many candidates.
-    #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    search_candidates: u64,
-    /// Give up without a match after searching this many seconds.
-    #[arg(long, default_value_t = retrace::reproduce::cli::REPRODUCE_SEARCH_SECONDS)]
-    search_seconds: u64,
+    Reproduce {
+        /// The rebuilt diff directory of the layer.
+        dir: PathBuf,
+        /// The repo-info document that lists the layer.
+        #[arg(long)]
+        document: PathBuf,
+        /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
+        #[arg(long)]
+        platform: retrace::platform::Platform,
+        /// The layer number, 1-based, in the order the document lists layers.
+        #[arg(long)]
+        layer: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Give up without a match after hashing this many candidates.
+        #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        search_candidates: u64,
+        /// Give up without a match after searching this many seconds.
+        #[arg(long, default_value_t = retrace::commands::layer_reproduce::REPRODUCE_SEARCH_SECONDS)]
+        search_seconds: u64,
+    },
 }
 
 /// `retrace hash-file`: the `file:<hex>` source hash the classic builder records for COPY/ADD.
@@ -71,93 +67,47 @@ pub struct HashFileArgs {
 }
 
 impl Command {
-    pub fn run(self) -> anyhow::Result<Outcome> {
-        match self {
-            Command::Write(args) => args.run(),
-            Command::Add(args) => args.run(),
+    pub fn run(self, console: &mut Console<'_>) -> anyhow::Result<Outcome> {
+        use retrace::commands::{layer_add, layer_compress, layer_reproduce, layer_write};
+        Ok(match self {
+            Command::Write(args) => layer_write::run(&args.options(), console)?,
+            Command::Add(args) => layer_add::run(&args.options()?, console)?,
             Command::Compress { input, level, output } => {
-                retrace::gzip::compress_file(&input, output.as_deref(), level).map_err(|e| match e {
-                    retrace::gzip::CompressError::Write { path, source }
-                        if path == Path::new(retrace::gzip::STDOUT) =>
-                    {
-                        out::write_error(source)
-                    }
-                    other => other.into(),
-                })?;
-                Ok(Outcome::Match)
+                layer_compress::run(&layer_compress::LayerCompressOptions { input, level, output }, console)?
             }
-            Command::Reproduce(args) => args.run(),
-        }
-    }
-}
-
-impl ReproduceArgs {
-    fn run(self) -> anyhow::Result<Outcome> {
-        use retrace::reproduce::cli::{end_note, render_text, reproduce_layer, ReproduceOptions};
-        let opts = ReproduceOptions {
-            dir: &self.dir,
-            document: &self.document,
-            platform: &self.platform,
-            layer: self.layer,
-            max_candidates: self.search_candidates,
-            max_time: std::time::Duration::from_secs(self.search_seconds),
-        };
-        let bar = search_bar(self.search_candidates);
-        let report = reproduce_layer(&opts, &|done| bar.set_position(done));
-        bar.finish_and_clear();
-        let report = report?;
-        if self.json {
-            out::println(serde_json::to_string(&report)?)?;
-            // The JSON holds `end`; people reading the terminal get the sentence too.
-            if let Some(note) = end_note(&report) {
-                eprintln!("retrace: {note}");
-            }
-        } else {
-            out::print(render_text(&report))?;
-        }
-        Ok(if report.matched {
-            Outcome::Match
-        } else {
-            Outcome::Differ
+            Command::Reproduce {
+                dir,
+                document,
+                platform,
+                layer,
+                json,
+                search_candidates,
+                search_seconds,
+            } => layer_reproduce::run(
+                &layer_reproduce::LayerReproduceOptions {
+                    dir,
+                    document,
+                    platform,
+                    layer,
+                    json,
+                    max_candidates: search_candidates,
+                    max_time: std::time::Duration::from_secs(search_seconds),
+                    progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                },
+                console,
+            )?,
         })
     }
 }
 
-/// The timestamp search's progress on standard error, out of its candidate budget; hidden when
-/// standard error is not a terminal (a log, a pipe, a test).
-fn search_bar(budget: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
+impl HashFileArgs {
+    pub fn options(self) -> HashFileOptions {
+        HashFileOptions {
+            path: self.path,
+            profile: self.profile,
+            name: self.name,
+        }
     }
-    let bar = indicatif::ProgressBar::new(budget);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "searching timestamps [{bar:30}] {human_pos}/{human_len} candidates {elapsed:>4} (~{eta} left at most)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
-}
-
-/// Runs a layer writer into `path` atomically, or into a sink when only the digests are wanted.
-fn write_to<T>(
-    path: Option<&Path>,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<T>,
-) -> anyhow::Result<T> {
-    Ok(match path {
-        Some(p) => retrace::fsutil::write_atomic(p, write).with_context(|| format!("writing {}", p.display()))?,
-        None => write(&mut std::io::sink())?,
-    })
-}
-
-pub fn hash_file(args: HashFileArgs) -> anyhow::Result<Outcome> {
-    let profile = Profile::from_name(&args.profile)?;
-    let digest = layer::hash_file_on_disk(&args.path, args.name.as_deref(), &profile)
-        .with_context(|| format!("hashing {}", args.path.display()))?;
-    out::println(format!("file:{}", digest.hex()))?;
-    Ok(Outcome::Match)
 }
 
 /// `retrace layer write`: a diff directory written as a Docker release's layer.
@@ -193,7 +143,7 @@ pub struct AddArgs {
     document: Option<PathBuf>,
     /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
     #[arg(long)]
-    platform: Option<String>,
+    platform: Option<retrace::platform::Platform>,
     /// The layer number, 1-based, in the order the document lists layers.
     #[arg(long, default_value_t = 1)]
     layer: usize,
@@ -221,45 +171,20 @@ pub struct AddArgs {
 }
 
 impl WriteArgs {
-    fn run(self) -> anyhow::Result<Outcome> {
-        let WriteArgs {
-            dir,
-            profile,
-            output,
-            tar,
-            unshare_whiteouts,
-            json,
-        } = self;
-        let profile = Profile::from_name(&profile)?;
-        let mut entries = layer::read_tree(&dir, &WalkOptions::default())?;
-        if unshare_whiteouts {
-            layer::unshare_whiteouts(&mut entries);
+    fn options(self) -> LayerWriteOptions {
+        LayerWriteOptions {
+            dir: self.dir,
+            profile: self.profile,
+            output: self.output,
+            tar: self.tar,
+            unshare_whiteouts: self.unshare_whiteouts,
+            json: self.json,
         }
-        let info = if tar {
-            let info = write_to(output.as_deref(), |w| layer::write_tar_digest(&entries, &profile, w))?;
-            if !json {
-                out::println(format!("diff_id {}\nsize {}", info.diff_id, info.size))?;
-            }
-            serde_json::to_string(&info)?
-        } else {
-            let info = write_to(output.as_deref(), |w| layer::write_blob(&entries, &profile, w))?;
-            if !json {
-                out::println(format!(
-                    "digest {}\ndiff_id {}\nsize {}",
-                    info.digest, info.diff_id, info.size
-                ))?;
-            }
-            serde_json::to_string(&info)?
-        };
-        if json {
-            out::println(info)?;
-        }
-        Ok(Outcome::Match)
     }
 }
 
 impl AddArgs {
-    fn run(self) -> anyhow::Result<Outcome> {
+    fn options(self) -> anyhow::Result<LayerAddOptions> {
         let AddArgs {
             source,
             document,
@@ -274,11 +199,12 @@ impl AddArgs {
             json,
         } = self;
         use retrace::add::BaseStep;
-        use retrace::commands::layer_add::{run, LayerAddOptions, StepFacts};
+        use retrace::commands::layer_add::StepFacts;
         let facts = match (document, file_hash) {
             (Some(document), _) => StepFacts::Document {
                 document,
-                platform: platform.unwrap_or_default(),
+                // clap's `requires = "platform"` on --document makes this a usage error first.
+                platform: platform.ok_or_else(|| anyhow::anyhow!("--document needs --platform"))?,
                 layer,
                 tag,
             },
@@ -290,20 +216,12 @@ impl AddArgs {
             }),
             (None, None) => anyhow::bail!("give --document or --file-hash"),
         };
-        let opts = LayerAddOptions {
+        Ok(LayerAddOptions {
             source,
             facts,
             name,
             output,
             json,
-        };
-        use retrace::commands::layer_add::LayerAddError;
-        let matched = run(&opts, &mut std::io::stdout().lock()).map_err(|e| match e {
-            LayerAddError::Output { path, source } if path == Path::new(retrace::gzip::STDOUT) => {
-                out::write_error(source)
-            }
-            other => other.into(),
-        })?;
-        Ok(if matched { Outcome::Match } else { Outcome::Differ })
+        })
     }
 }

@@ -1,15 +1,16 @@
-//! The binary's edge: one file per subcommand holding its clap arguments and the call into the
-//! library. This module is compiled into the `retrace` binary only (lib.rs does not declare it), so
-//! `anyhow` stays out of the library.
+//! The binary's edge: one file per subcommand holding its clap arguments, typed here once (a
+//! `--platform` is a `retrace::platform::Platform` from clap on), and turned into the options of
+//! the subcommand's `retrace::commands` module. This module is compiled into the `retrace` binary
+//! only (lib.rs does not declare it), so `anyhow` stays out of the library.
 
 mod build;
 mod diff;
 mod layer;
-pub mod out;
 mod parse;
 mod registry;
 
 use clap::Subcommand;
+use retrace::commands::{self, Console};
 use retrace::Outcome;
 
 #[derive(Subcommand)]
@@ -36,16 +37,23 @@ pub enum Command {
 }
 
 impl Command {
+    /// Runs the subcommand with standard output and standard error as its console. The handles are
+    /// not locked: the build's worker threads write progress to standard error meanwhile.
     pub fn run(self) -> anyhow::Result<Outcome> {
-        match self {
-            Command::Build(args) => build::run(args),
-            Command::Parse(args) => parse::run(args),
-            Command::Layer { cmd } => cmd.run(),
-            Command::HashFile(args) => layer::hash_file(args),
-            Command::Diff(args) => diff::diff(args),
-            Command::Report(args) => diff::report(args),
-            Command::Pull(args) => registry::pull(args),
-            Command::Describe(args) => registry::describe(args),
-        }
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let console = &mut Console {
+            out: &mut out,
+            err: &mut err,
+        };
+        Ok(match self {
+            Command::Build(args) => commands::build::run(&args.options(), console)?,
+            Command::Parse(args) => commands::parse::run(&args.options(), console)?,
+            Command::Layer { cmd } => cmd.run(console)?,
+            Command::HashFile(args) => commands::hash_file::run(&args.options(), console)?,
+            Command::Diff(args) => commands::diff::run(&args.options(), console)?,
+            Command::Report(args) => commands::report::run(&args.options(), console)?,
+            Command::Pull(args) => commands::pull::run(&args.options(), console)?,
+            Command::Describe(args) => commands::describe::run(&args.options(), console)?,
+        })
     }
 }

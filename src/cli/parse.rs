@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use retrace::commands::parse::{self, Format, ParseOptions};
-use retrace::Outcome;
+use retrace::commands::parse::{Format, ParseOptions};
+use retrace::platform::Platform;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,9 +12,10 @@ pub struct Args {
     /// Only this tag (`name:tag` or `tag`).
     #[arg(long)]
     tag: Option<String>,
-    /// Only this platform, as os/arch[/variant] (`linux/arm/v7`; `linux/arm64` also matches v8).
+    /// Only this platform, as os/arch[/variant] (`linux/arm/v7`; `linux/arm64` is v8; `linux/arm` is
+    /// an error when the documents have several arm variants).
     #[arg(long)]
-    platform: Option<String>,
+    platform: Option<Platform>,
     #[arg(long, value_enum, default_value_t = ParseFormat::Json)]
     format: ParseFormat,
 }
@@ -26,30 +27,17 @@ enum ParseFormat {
     Summary,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let format = match args.format {
-        ParseFormat::Json => Format::Json,
-        ParseFormat::Dockerfile => Format::Dockerfile,
-        ParseFormat::Summary => Format::Summary,
-    };
-    let report = parse::run(
-        &args.docs,
-        &ParseOptions {
-            tag: args.tag,
-            platform: args.platform,
-            format,
-        },
-    )?;
-    super::out::print(&report.output)?;
-    for e in &report.errors {
-        super::out::eprintln(e);
+impl Args {
+    pub fn options(self) -> ParseOptions {
+        ParseOptions {
+            paths: self.docs,
+            tag: self.tag,
+            platform: self.platform,
+            format: match self.format {
+                ParseFormat::Json => Format::Json,
+                ParseFormat::Dockerfile => Format::Dockerfile,
+                ParseFormat::Summary => Format::Summary,
+            },
+        }
     }
-    if !report.errors.is_empty() {
-        anyhow::bail!(
-            "{} of {} document(s) could not be parsed",
-            report.errors.len(),
-            args.docs.len()
-        );
-    }
-    Ok(Outcome::Match)
 }

@@ -5,15 +5,16 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use retrace::commands::describe::DescribeOptions;
 use retrace::commands::pull::PullOptions;
-use retrace::Outcome;
+use retrace::platform::Platform;
 
 #[derive(clap::Args)]
 pub struct PullArgs {
     /// `name[:tag][@digest]`, `registry/name:tag`, `oci:DIR[:TAG]` or `docker-archive:FILE`.
     reference: String,
-    /// Only this platform, as os/arch[/variant] (e.g. linux/arm/v7; linux/arm64 also matches v8).
+    /// Only this platform, as os/arch[/variant] (e.g. linux/arm/v7; linux/arm64 is v8; linux/arm is
+    /// an error when the image has several arm variants).
     #[arg(long)]
-    platform: Option<String>,
+    platform: Option<Platform>,
     /// Also write an OCI image layout to this directory.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -29,6 +30,9 @@ pub struct PullArgs {
 pub struct DescribeArgs {
     /// `name[:tag][@digest]`, `registry/name:tag` or `oci:DIR[:TAG]`.
     reference: String,
+    /// Only this platform's image, as os/arch[/variant] (the rule of `pull --platform`).
+    #[arg(long)]
+    platform: Option<Platform>,
     /// Write to this file (atomically) instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -49,35 +53,30 @@ enum Style {
     Current,
 }
 
-pub fn pull(args: PullArgs) -> anyhow::Result<Outcome> {
-    let (report, summary) = retrace::commands::pull::run(&PullOptions {
-        reference: args.reference,
-        platform: args.platform,
-        output: args.output,
-        offline: args.offline,
-        store: args.store,
-    })?;
-    super::out::eprintln(summary);
-    if let Some(top) = report.top {
-        super::out::println(top.to_string())?;
+impl PullArgs {
+    pub fn options(self) -> PullOptions {
+        PullOptions {
+            reference: self.reference,
+            platform: self.platform,
+            output: self.output,
+            offline: self.offline,
+            store: self.store,
+        }
     }
-    Ok(Outcome::Match)
 }
 
-pub fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
-    let style = match args.style {
-        Style::Seeds => retrace::describe::Style::Seeds,
-        Style::Current => retrace::describe::Style::Current,
-    };
-    let text = retrace::commands::describe::run(&DescribeOptions {
-        reference: args.reference,
-        output: args.output,
-        offline: args.offline,
-        store: args.store,
-        style,
-    })?;
-    if let Some(text) = text {
-        super::out::print(text)?;
+impl DescribeArgs {
+    pub fn options(self) -> DescribeOptions {
+        DescribeOptions {
+            reference: self.reference,
+            platform: self.platform,
+            output: self.output,
+            offline: self.offline,
+            store: self.store,
+            style: match self.style {
+                Style::Seeds => retrace::describe::Style::Seeds,
+                Style::Current => retrace::describe::Style::Current,
+            },
+        }
     }
-    Ok(Outcome::Match)
 }

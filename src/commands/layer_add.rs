@@ -1,10 +1,11 @@
 //! `retrace layer add SOURCE --document DOC --platform P [--layer N] [--json] [-o OUT]`: rebuild
 //! the layer of a base `ADD file:<hex> in /` step from its source tarball, without an engine.
 
-use std::io::Write;
 use std::path::PathBuf;
 
+use super::Console;
 use crate::add::{base_steps, rebuild_base_layer_any, AddError, AddOptions, AddOutcome, BaseFactsError, BaseStep};
+use crate::Outcome;
 
 /// Where the step's facts come from.
 #[derive(Debug, Clone)]
@@ -12,7 +13,7 @@ pub enum StepFacts {
     /// A repo-info document, its platform, the layer (1-based) and optionally a tag.
     Document {
         document: PathBuf,
-        platform: String,
+        platform: crate::platform::Platform,
         layer: usize,
         /// Only the platform's image in this tag (`3.6` or `alpine:3.6`); by default every image
         /// of the platform is a candidate and the one whose `file:` hash the source gives is used.
@@ -39,17 +40,23 @@ pub enum LayerAddError {
     Facts(#[from] BaseFactsError),
     #[error(transparent)]
     Add(#[from] AddError),
-    /// Writing the blob (`path`) or the report (`path` = `-`, standard output) failed.
+    /// Writing the blob failed.
     #[error("{path}: {source}")]
     Output {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Console(#[from] super::OutputError),
 }
 
-/// Runs the rebuild and writes its report to `out`; returns whether the layer matched.
-pub fn run(opts: &LayerAddOptions, out: &mut dyn Write) -> Result<bool, LayerAddError> {
+/// Runs the rebuild and prints its report; the outcome says whether the layer matched.
+pub fn run(opts: &LayerAddOptions, console: &mut Console<'_>) -> Result<Outcome, crate::Error> {
+    Ok(rebuild(opts, console)?)
+}
+
+fn rebuild(opts: &LayerAddOptions, console: &mut Console<'_>) -> Result<Outcome, LayerAddError> {
     let steps = match &opts.facts {
         StepFacts::Document {
             document,
@@ -71,19 +78,19 @@ pub fn run(opts: &LayerAddOptions, out: &mut dyn Write) -> Result<bool, LayerAdd
         })?;
     }
     let text = if opts.json {
+        // The outcome is plain data, so it always serializes.
         let mut json = serde_json::to_string(&outcome).expect("the outcome serializes");
         json.push('\n');
         json
     } else {
         render_text(&outcome)
     };
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|source| LayerAddError::Output {
-            path: PathBuf::from(crate::gzip::STDOUT),
-            source,
-        })?;
-    Ok(outcome.matched)
+    console.print(text)?;
+    Ok(if outcome.matched {
+        Outcome::Match
+    } else {
+        Outcome::Differ
+    })
 }
 
 /// The human-readable report: the verdict, how the source was verified, and every trial.

@@ -9,11 +9,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::Console;
 use crate::ir::Command;
 use crate::mapping::{map_platform, Certainty, Mapping};
 use crate::model::{Document, PlatformImage, TagSection};
 use crate::parse::{parse_file, ParseError};
-use crate::{dockerfile, Digest, Error};
+use crate::platform::{self, Platform};
+use crate::{dockerfile, Digest, Error, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -25,10 +27,12 @@ pub enum Format {
 
 #[derive(Debug, Clone, Default)]
 pub struct ParseOptions {
+    /// The documents, parsed one at a time.
+    pub paths: Vec<PathBuf>,
     /// `name:tag` or just `tag`.
     pub tag: Option<String>,
-    /// `os/arch[/variant]`, e.g. `linux/arm/v7`; `linux/arm64` also selects `arm64 variant v8`.
-    pub platform: Option<String>,
+    /// Chosen by the rule in `crate::platform`.
+    pub platform: Option<Platform>,
     pub format: Format,
 }
 
@@ -39,12 +43,29 @@ pub struct ParseReport {
     pub errors: Vec<ParseError>,
 }
 
+/// Prints the selection of every document that parses and notes each that does not; a document
+/// that fails makes the command fail after the others are printed.
+pub fn run(opts: &ParseOptions, console: &mut Console<'_>) -> Result<Outcome, Error> {
+    let report = render(opts)?;
+    console.print(&report.output)?;
+    for e in &report.errors {
+        console.note(e);
+    }
+    if !report.errors.is_empty() {
+        return Err(Error::ParseFailures {
+            failed: report.errors.len(),
+            total: opts.paths.len(),
+        });
+    }
+    Ok(Outcome::Match)
+}
+
 /// Parses every document and renders the selection. Returns `Err` only for a usage error (a tag or
 /// platform that no parsed document has); parse failures are in `ParseReport::errors`.
-pub fn run(paths: &[PathBuf], opts: &ParseOptions) -> Result<ParseReport, Error> {
+pub fn render(opts: &ParseOptions) -> Result<ParseReport, Error> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    for path in paths {
+    for path in &opts.paths {
         match parse_file(path) {
             Ok(doc) => docs.push((path.display().to_string(), doc)),
             Err(e) => errors.push(e),
@@ -69,33 +90,18 @@ fn tag_matches(section: &TagSection, want: &str) -> bool {
 }
 
 fn select<'a>(docs: &'a [(String, Document)], opts: &ParseOptions) -> Result<Vec<Selected<'a>>, Error> {
-    let mut out = Vec::new();
-    let mut tag_found = opts.tag.is_none();
-    let mut platform_found = opts.platform.is_none();
-    for (path, doc) in docs {
-        let mut tags = Vec::new();
-        for t in &doc.tags {
-            if let Some(want) = &opts.tag {
-                if !tag_matches(t, want) {
-                    continue;
-                }
-                tag_found = true;
-            }
-            let mut platforms = Vec::new();
-            for p in &t.platforms {
-                if let Some(want) = &opts.platform {
-                    if !p.platform.matches(want) {
-                        continue;
-                    }
-                    platform_found = true;
-                }
-                platforms.push((p, map_platform(p)));
-            }
-            tags.push((t, platforms));
-        }
-        out.push(Selected { path, tags });
-    }
-    if !docs.is_empty() && !tag_found {
+    let tags: Vec<(&str, Vec<&TagSection>)> = docs
+        .iter()
+        .map(|(path, doc)| {
+            let kept = doc
+                .tags
+                .iter()
+                .filter(|t| opts.tag.as_ref().is_none_or(|want| tag_matches(t, want)))
+                .collect();
+            (path.as_str(), kept)
+        })
+        .collect();
+    if !docs.is_empty() && opts.tag.is_some() && tags.iter().all(|(_, t)| t.is_empty()) {
         let have: Vec<&str> = docs
             .iter()
             .flat_map(|(_, d)| d.tags.iter().map(|t| t.tag.as_str()))
@@ -106,27 +112,33 @@ fn select<'a>(docs: &'a [(String, Document)], opts: &ParseOptions) -> Result<Vec
             have.join(", ")
         )));
     }
-    if !docs.is_empty() && !platform_found {
-        let mut have: Vec<String> = Vec::new();
-        for (_, d) in docs {
-            for t in &d.tags {
-                if opts.tag.as_ref().is_none_or(|w| tag_matches(t, w)) {
-                    for p in &t.platforms {
-                        let s = p.platform.to_string();
-                        if !have.contains(&s) {
-                            have.push(s);
-                        }
-                    }
-                }
-            }
-        }
-        return Err(Error::Usage(format!(
-            "no platform matches `{}` (write it as os/arch[/variant], e.g. linux/arm/v7); platforms present: {}",
-            opts.platform.as_deref().unwrap_or_default(),
-            have.join(", ")
-        )));
-    }
-    Ok(out)
+    // The platform is chosen across every document at once, so `linux/arm` is ambiguous when
+    // any of them holds two arm variants.
+    let images = tags.iter().flat_map(|(_, t)| t.iter().flat_map(|t| &t.platforms));
+    let chosen = match &opts.platform {
+        Some(want) if !docs.is_empty() => Some(platform::select(want, images, |p| p.platform.platform())?),
+        _ => None,
+    };
+    let kept = |p: &PlatformImage| chosen.as_ref().is_none_or(|c| c.iter().any(|x| std::ptr::eq(*x, p)));
+    Ok(tags
+        .into_iter()
+        .map(|(path, tags)| Selected {
+            path,
+            tags: tags
+                .into_iter()
+                .map(|t| {
+                    (
+                        t,
+                        t.platforms
+                            .iter()
+                            .filter(|p| kept(p))
+                            .map(|p| (p, map_platform(p)))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 #[derive(Serialize)]
@@ -204,6 +216,7 @@ fn json(selected: &[Selected<'_>], errors: &[ParseError]) -> String {
                 .collect(),
         })
         .collect();
+    // The output is plain data with string map keys, so it always serializes.
     let mut s = serde_json::to_string_pretty(&JsonOut { documents, errors }).expect("plain data always serializes");
     s.push('\n');
     s

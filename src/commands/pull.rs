@@ -3,26 +3,27 @@
 
 use std::path::PathBuf;
 
-use crate::registry::pull::{pull, PullReport};
-use crate::registry::{self, Platform};
-use crate::Error;
+use super::Console;
+use crate::platform::Platform;
+use crate::registry;
+use crate::registry::pull::pull;
+use crate::{Error, Outcome};
 
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
     pub reference: String,
-    /// `os/arch[/variant]`; all platforms when absent.
-    pub platform: Option<String>,
+    /// All platforms when absent; chosen by the rule in `crate::platform`.
+    pub platform: Option<Platform>,
     pub output: Option<PathBuf>,
     pub offline: bool,
     /// The content store; `$RETRACE_STORE` or `~/.cache/retrace` when absent.
     pub store: Option<PathBuf>,
 }
 
-/// Pulls and returns the report plus the summary line for standard error.
-pub fn run(opts: &PullOptions) -> Result<(PullReport, String), Error> {
-    let platform = opts.platform.as_deref().map(Platform::parse_filter).transpose()?;
+/// Pulls, notes the summary and prints the top manifest's digest.
+pub fn run(opts: &PullOptions, console: &mut Console<'_>) -> Result<Outcome, Error> {
     let (source, r) = registry::open(&opts.reference, opts.offline, opts.store.clone())?;
-    let report = pull(&source, &r, platform.as_ref(), opts.output.as_deref())?;
+    let report = pull(&source, &r, opts.platform.as_ref(), opts.output.as_deref())?;
     let foreign = if report.foreign_skipped > 0 {
         format!(", {} foreign layers skipped", report.foreign_skipped)
     } else {
@@ -36,5 +37,9 @@ pub fn run(opts: &PullOptions) -> Result<(PullReport, String), Error> {
         report.bytes,
         report.transferred,
     );
-    Ok((report, summary))
+    console.note(summary);
+    if let Some(top) = report.top {
+        console.println(top)?;
+    }
+    Ok(Outcome::Match)
 }

@@ -279,6 +279,7 @@ impl BitWriter {
         }
 
         self.write_dynamic_header(NUM_LITERALS, NUM_OFFSETS, num_codegens, eof);
+        // A slice of exactly 256 codes converts to an array of 256.
         let codes: &[HCode; 256] = self.literal_enc.codes[..256].try_into().expect("literal alphabet");
         let eob = self.literal_enc.codes[END_BLOCK_MARKER];
         // Codes are at most 15 bits: three fit between flushes.
@@ -504,6 +505,7 @@ fn histogram(input: &[u8], freq: &mut [i32; MAX_NUM_LIT]) {
 /// Emits `tokens` and the end-of-block marker with the given codes. Each length symbol is sent
 /// together with its extra bits, and each distance symbol with its own.
 fn write_tokens(sink: &mut BitSink, tokens: &[Token], lit: &[HCode], off: &[HCode]) {
+    // The encoders are built with exactly these alphabet sizes, so the conversions cannot fail.
     let lit: &[HCode; MAX_NUM_LIT] = lit.try_into().expect("literal alphabet");
     let off: &[HCode; OFFSET_CODE_COUNT] = off.try_into().expect("distance alphabet");
 

@@ -38,12 +38,14 @@ fn hash(u: u32) -> usize {
 #[inline(always)]
 fn load32(b: &[u8], i: i32) -> u32 {
     let i = i as usize;
+    // A four-byte range converts to a four-byte array.
     u32::from_le_bytes(b[i..i + 4].try_into().unwrap())
 }
 
 #[inline(always)]
 fn load64(b: &[u8], i: i32) -> u64 {
     let i = i as usize;
+    // An eight-byte range converts to an eight-byte array.
     u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
 }
 
@@ -53,6 +55,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     debug_assert_eq!(a.len(), b.len());
     let mut n = 0;
     for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        // Both slices are eight bytes long, as the caller cut them.
         let d = u64::from_le_bytes(x.try_into().unwrap()) ^ u64::from_le_bytes(y.try_into().unwrap());
         if d != 0 {
             return n + (d.trailing_zeros() / 8) as usize;

@@ -120,12 +120,14 @@ fn hash4(w: &Window, i: usize) -> usize {
 #[inline(always)]
 fn load32(w: &Window, i: usize) -> u32 {
     let i = i & INDEX_MASK;
+    // A four-byte range converts to a four-byte array.
     u32::from_le_bytes(w[i..i + 4].try_into().unwrap())
 }
 
 #[inline(always)]
 fn load64(w: &Window, i: usize) -> u64 {
     let i = i & INDEX_MASK;
+    // An eight-byte range converts to an eight-byte array.
     u64::from_le_bytes(w[i..i + 8].try_into().unwrap())
 }
 
@@ -148,6 +150,7 @@ impl Lazy {
     pub fn new(level: i32) -> Lazy {
         Lazy {
             params: Params::for_level(level),
+            // Each vector has exactly the length of the array it becomes.
             window: vec![0u8; WINDOW_ALLOC].into_boxed_slice().try_into().unwrap(),
             window_end: 0,
             index: 0,

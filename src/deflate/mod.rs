@@ -142,6 +142,7 @@ impl ReusableDeflate {
     pub fn deflate_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
         self.engine
             .reset(self.level)
+            // The engine checked the level when it was made; resetting reuses it.
             .expect("the level was valid when the engine was made");
         // The bit writer ends every stream flushed, so only its output vector changes hands.
         std::mem::swap(&mut self.bw.sink.out, out);
@@ -271,6 +272,7 @@ impl<W: Write> Write for DeflateWriter<W> {
 /// Raw DEFLATE of `data` at `level`, as Go's `flate.NewWriter` + `Write` + `Close` produce it.
 pub fn deflate(data: &[u8], level: i32) -> Result<Vec<u8>, DeflateError> {
     let mut w = DeflateWriter::new(Vec::with_capacity(data.len() / 2 + 64), level)?;
+    // The writer's sink is a Vec, whose writes cannot fail.
     w.write_all(data).expect("writing to a Vec cannot fail");
     Ok(w.finish().expect("writing to a Vec cannot fail"))
 }

@@ -171,14 +171,17 @@ pub fn compare(a: &LayerIndex, b: &LayerIndex, opts: &CompareOptions) -> Vec<Cha
         };
         match next {
             std::cmp::Ordering::Less => {
+                // `peek` just saw an item on this side (and on both for `Equal`).
                 let (p, n) = ia.next().unwrap();
                 out.push(Change::new(p, ChangeKind::Removed, &n.kind));
             }
             std::cmp::Ordering::Greater => {
+                // `peek` just saw an item on this side.
                 let (p, n) = ib.next().unwrap();
                 out.push(Change::new(p, ChangeKind::Added, &n.kind));
             }
             std::cmp::Ordering::Equal => {
+                // `peek` just saw an item on both sides.
                 let (p, na) = ia.next().unwrap();
                 let (_, nb) = ib.next().unwrap();
                 let fields = node_fields(na, nb, opts.semantic);

@@ -11,6 +11,7 @@
 pub mod budget;
 pub mod cause;
 pub mod compare;
+pub mod images;
 pub mod index;
 pub mod nested;
 pub mod render;
@@ -142,6 +143,7 @@ pub fn diff(
     let comparisons = match (sa, sb) {
         (Subject::Layer(la), Subject::Layer(lb)) => {
             let (ia, ib) = read_pair(Some(&la), Some(&lb), opts)?;
+            // `read_pair` reads every side it is given, so both indexes are there.
             vec![layer_comparison(
                 "layer".into(),
                 &la,
@@ -200,6 +202,7 @@ fn read_pair(
     let (ra, rb) = std::thread::scope(|s| {
         let ha = s.spawn(|| read(a));
         let rb = read(b);
+        // The reader thread returns its errors; it panics only on a bug, which is passed on.
         (ha.join().expect("reader thread panicked"), rb)
     });
     Ok((ra?, rb?))
@@ -288,6 +291,7 @@ fn fetch_unretained(
     let (ca, cb) = std::thread::scope(|s| {
         let ha = s.spawn(|| read(la));
         let cb = read(lb);
+        // The reader thread returns its errors; it panics only on a bug, which is passed on.
         (ha.join().expect("reader thread panicked"), cb)
     });
     let (ca, cb) = (ca?, cb?);
@@ -442,5 +446,6 @@ pub fn diff_layer_files(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Compar
         descend: true,
         budget: &budget,
     };
+    // `read_pair` reads every side it is given, so both indexes are there.
     layer_comparison("layer".into(), &la, &ia.unwrap(), &lb, &ib.unwrap(), &copts, opts)
 }

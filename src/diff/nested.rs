@@ -13,6 +13,24 @@ use super::index::{LayerIndex, Node, Retention};
 use crate::archive::{ArchiveEntry, ArchiveError, ArchiveSummary, Compression, Kind, Limits};
 use crate::Digest;
 
+/// Why a nested archive could not be read; the diff notes it and goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum DescendError {
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Zip(#[from] zip::result::ZipError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("more than {limit} entries")]
+    TooManyEntries { limit: u64 },
+    #[error("entry `{path}` larger than {limit} bytes")]
+    EntryTooLarge { path: String, limit: u64 },
+    /// The run's budget for nested archives is spent; `note` says how much it was.
+    #[error("{note}")]
+    BudgetSpent { note: String },
+}
+
 pub enum Descent {
     Entries(Vec<Change>),
     Packages(Vec<PackageChange>),
@@ -32,7 +50,7 @@ fn nested_limits(left: u64) -> Limits {
 }
 
 /// `None` when the path is not something the diff descends into.
-pub fn descend(path: &str, a: &[u8], b: &[u8], opts: &CompareOptions) -> Option<Result<Descent, String>> {
+pub fn descend(path: &str, a: &[u8], b: &[u8], opts: &CompareOptions) -> Option<Result<Descent, DescendError>> {
     let name = path.rsplit('/').next().unwrap_or(path);
     if path == "lib/apk/db/installed" {
         return Some(Ok(Descent::Packages(compare_packages(
@@ -61,12 +79,14 @@ pub fn descend(path: &str, a: &[u8], b: &[u8], opts: &CompareOptions) -> Option<
     if budget.nested_left() == 0 {
         return Some(Ok(Descent::Note(budget.nested_spent_note())));
     }
-    let read = |bytes: &[u8]| -> Result<LayerIndex, String> {
+    let read = |bytes: &[u8]| -> Result<LayerIndex, DescendError> {
         let index = if is_tar {
             let index = LayerIndex::read(bytes, None, &nested_limits(budget.nested_left()), &Retention::default());
             index.map_err(|e| match e {
-                ArchiveError::TotalTooLarge { .. } if budget.nested_left() < 1 << 30 => budget.nested_spent_note(),
-                e => e.to_string(),
+                ArchiveError::TotalTooLarge { .. } if budget.nested_left() < 1 << 30 => DescendError::BudgetSpent {
+                    note: budget.nested_spent_note(),
+                },
+                e => e.into(),
             })?
         } else {
             zip_index(bytes, budget)?
@@ -134,22 +154,27 @@ fn pyc_note(a: &[u8], b: &[u8]) -> String {
 /// DOS modification times (as the mtime). Every entry's content is inflated to hash it, so the bytes
 /// count against the run's nested-archive budget: entries of a crafted zip may all point at the
 /// same compressed data, each inflating to the maximum.
-fn zip_index(bytes: &[u8], budget: &WorkBudget) -> Result<LayerIndex, String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+fn zip_index(bytes: &[u8], budget: &WorkBudget) -> Result<LayerIndex, DescendError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))?;
     let mut index = LayerIndex::empty();
     let limits = nested_limits(budget.nested_left());
     if zip.len() as u64 > limits.max_entries {
-        return Err(format!("more than {} entries", limits.max_entries));
+        return Err(DescendError::TooManyEntries {
+            limit: limits.max_entries,
+        });
     }
     let mut inflated = 0u64;
     let mut buf = vec![0u8; 64 << 10];
     for i in 0..zip.len() {
-        let mut f = zip.by_index(i).map_err(|e| e.to_string())?;
+        let mut f = zip.by_index(i)?;
         let path = crate::archive::display_bytes(f.name_raw())
             .trim_end_matches('/')
             .to_string();
         if f.size() > limits.max_entry_size {
-            return Err(format!("entry `{path}` larger than {} bytes", limits.max_entry_size));
+            return Err(DescendError::EntryTooLarge {
+                path,
+                limit: limits.max_entry_size,
+            });
         }
         let is_dir = f.is_dir();
         let keep = !is_dir && f.size() <= Retention::default().max_text;
@@ -158,13 +183,18 @@ fn zip_index(bytes: &[u8], budget: &WorkBudget) -> Result<LayerIndex, String> {
         let mut size = 0u64;
         let mut n = usize::from(!is_dir);
         while n > 0 {
-            n = f.read(&mut buf).map_err(|e| e.to_string())?;
+            n = f.read(&mut buf)?;
             (size, inflated) = (size + n as u64, inflated + n as u64);
             if size > limits.max_entry_size {
-                return Err(format!("entry `{path}` larger than {} bytes", limits.max_entry_size));
+                return Err(DescendError::EntryTooLarge {
+                    path,
+                    limit: limits.max_entry_size,
+                });
             }
             if inflated > limits.max_total_bytes {
-                return Err(budget.nested_spent_note());
+                return Err(DescendError::BudgetSpent {
+                    note: budget.nested_spent_note(),
+                });
             }
             hasher.update(&buf[..n]);
             if keep {

@@ -109,6 +109,7 @@ pub fn render_text(r: &DiffReport) -> String {
 }
 
 pub fn render_json(r: &DiffReport) -> String {
+    // The report is plain data with string map keys, so it always serializes.
     let mut s = serde_json::to_string_pretty(r).expect("report serializes");
     s.push('\n');
     s

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::DiffError;
 use crate::oci::IndexLimits;
+use crate::registry::manifest::{FetchedManifest, ImageConfig, Index, Manifest, Platform as ManifestPlatform};
 use crate::Digest;
 
 /// How to get a layer's bytes.
@@ -137,12 +138,10 @@ pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subje
     }))
 }
 
-fn blob_path(layout: &Path, d: &Digest) -> PathBuf {
-    layout.join("blobs/sha256").join(d.hex())
-}
+use crate::blob::blob_path;
 
 /// JSON documents in a layout are small; anything large is refused before parsing.
-fn read_json(path: &Path) -> Result<Value, DiffError> {
+fn read_small(path: &Path) -> Result<Vec<u8>, DiffError> {
     let meta = std::fs::metadata(path).map_err(|e| DiffError::io(path, e))?;
     if meta.len() > 16 << 20 {
         return Err(DiffError::Layout {
@@ -150,32 +149,45 @@ fn read_json(path: &Path) -> Result<Value, DiffError> {
             message: "JSON document larger than 16 MiB".into(),
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| DiffError::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| DiffError::Layout {
+    std::fs::read(path).map_err(|e| DiffError::io(path, e))
+}
+
+fn json(path: &Path, e: impl std::fmt::Display) -> DiffError {
+    DiffError::Layout {
         path: path.into(),
         message: format!("invalid JSON: {e}"),
-    })
+    }
 }
 
-fn is_index(v: &Value) -> bool {
-    v.get("manifests").is_some()
+/// A layout's `index.json`, typed.
+fn read_index(path: &Path) -> Result<Index, DiffError> {
+    serde_json::from_slice(&read_small(path)?).map_err(|e| json(path, e))
 }
 
-fn platform_text(p: &Value) -> Option<String> {
-    let os = p.get("os")?.as_str()?;
-    let arch = p.get("architecture")?.as_str()?;
-    Some(match p.get("variant").and_then(Value::as_str) {
-        Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
-        _ => format!("{os}/{arch}"),
-    })
+/// A manifest or index blob of a layout, typed, and verified against the digest that names it.
+fn read_manifest(path: &Path, digest: &Digest) -> Result<Manifest, DiffError> {
+    let fetched = FetchedManifest::parse(read_small(path)?, None, "blob").map_err(|e| json(path, e))?;
+    if fetched.digest != *digest {
+        return Err(DiffError::Layout {
+            path: path.into(),
+            message: format!("the blob hashes to {}, not {digest}", fetched.digest),
+        });
+    }
+    Ok(fetched.manifest)
 }
 
-fn descriptor_digest(path: &Path, d: &Value) -> Result<Digest, DiffError> {
-    let text = d.get("digest").and_then(Value::as_str).unwrap_or("");
-    text.parse().map_err(|e| DiffError::Layout {
-        path: path.into(),
-        message: format!("descriptor digest: {e}"),
-    })
+/// The platform a descriptor names, in the `os/arch[/variant]` form.
+fn platform_text(p: Option<&ManifestPlatform>) -> Option<String> {
+    let p = p.filter(|p| !p.os.is_empty() && !p.architecture.is_empty())?;
+    let variant = p.variant.as_deref().filter(|v| !v.is_empty());
+    Some(crate::platform::Platform::new(&p.os, &p.architecture, variant).to_string())
+}
+
+/// The platform of an image from its config blob, when it can be read.
+fn config_platform(layout: &Path, config: &Digest) -> Option<String> {
+    let bytes = read_small(&blob_path(layout, config)).ok()?;
+    let config = ImageConfig::parse(&bytes, "config").ok()?;
+    platform_text(Some(&config.platform()))
 }
 
 /// How far a walk through nested indexes has gone, against [`IndexLimits`].
@@ -224,35 +236,29 @@ fn image_from_blob(
 ) -> Result<Vec<PlatformLayers>, DiffError> {
     let path = blob_path(layout, digest);
     walk.visit(&path)?;
-    let doc = read_json(&path)?;
-    if is_index(&doc) {
-        let mut out = Vec::new();
-        walk.depth += 1;
-        for m in doc["manifests"].as_array().into_iter().flatten() {
-            let d = descriptor_digest(&path, m)?;
-            let p = m.get("platform").and_then(platform_text);
-            if p.as_deref().is_some_and(|p| p.starts_with("unknown/")) {
-                // Attestation manifests are not images of a platform.
-                continue;
+    let image = match read_manifest(&path, digest)? {
+        Manifest::Index(index) => {
+            let mut out = Vec::new();
+            walk.depth += 1;
+            for m in &index.manifests {
+                let p = platform_text(m.platform.as_ref());
+                if p.as_deref().is_some_and(|p| p.starts_with("unknown/")) {
+                    // Attestation manifests are not images of a platform.
+                    continue;
+                }
+                out.extend(image_from_blob(layout, &m.digest, p, walk)?);
             }
-            out.extend(image_from_blob(layout, &d, p, walk)?);
+            walk.depth -= 1;
+            return Ok(out);
         }
-        walk.depth -= 1;
-        return Ok(out);
-    }
-    let platform = match platform {
-        Some(p) => p,
-        None => {
-            let config = doc.get("config").map(|c| descriptor_digest(&path, c)).transpose()?;
-            config
-                .and_then(|c| read_json(&blob_path(layout, &c)).ok())
-                .and_then(|c| platform_text(&c))
-                .unwrap_or_else(|| "unknown".into())
-        }
+        Manifest::Image(image) => image,
     };
+    let platform = platform
+        .or_else(|| config_platform(layout, &image.config.digest))
+        .unwrap_or_else(|| "unknown".into());
     let mut layers = Vec::new();
-    for (i, l) in doc["layers"].as_array().into_iter().flatten().enumerate() {
-        let d = descriptor_digest(&path, l)?;
+    for (i, l) in image.layers.iter().enumerate() {
+        let d = l.digest;
         layers.push(Some(LayerSource {
             label: format!("{platform} layer {} ({d})", i + 1),
             digest: Some(d),
@@ -275,23 +281,24 @@ fn check_layout(dir: &Path) -> Result<(), DiffError> {
 fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
     check_layout(dir)?;
     let index_path = dir.join("index.json");
-    let index = read_json(&index_path)?;
+    let index = read_index(&index_path)?;
     let mut out = Vec::new();
     let mut walk = IndexWalk::new();
-    for m in index["manifests"].as_array().into_iter().flatten() {
+    for m in &index.manifests {
         let name = m
-            .pointer("/annotations/org.opencontainers.image.ref.name")
-            .and_then(Value::as_str);
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::oci::REF_NAME))
+            .map(String::as_str);
         if let Some(tag) = tag {
             if name != Some(tag) && !name.is_some_and(|n| n.ends_with(&format!(":{tag}"))) {
                 continue;
             }
         }
-        let d = descriptor_digest(&index_path, m)?;
         out.extend(image_from_blob(
             dir,
-            &d,
-            m.get("platform").and_then(platform_text),
+            &m.digest,
+            platform_text(m.platform.as_ref()),
             &mut walk,
         )?);
     }
@@ -352,7 +359,7 @@ fn build_layout(dir: &Path) -> Option<PathBuf> {
 /// layout, platform by platform.
 fn build_dir(dir: &Path) -> Result<Subject, DiffError> {
     let report_path = dir.join("report.json");
-    let report = read_json(&report_path)?;
+    let report: Value = serde_json::from_slice(&read_small(&report_path)?).map_err(|e| json(&report_path, e))?;
     let layout = build_layout(dir);
     let mut out = Vec::new();
     for p in report["platforms"].as_array().into_iter().flatten() {
@@ -433,7 +440,8 @@ fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
     let platform = image["Config"]
         .as_str()
         .and_then(|c| read_member(c).ok())
-        .and_then(|c| platform_text(&c))
+        .and_then(|c| serde_json::from_value::<ImageConfig>(c).ok())
+        .and_then(|c| platform_text(Some(&c.platform())))
         .unwrap_or_else(|| "unknown".into());
     let mut layers = Vec::new();
     for (i, l) in image["Layers"].as_array().into_iter().flatten().enumerate() {

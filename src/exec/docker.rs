@@ -29,7 +29,7 @@ use bollard::{body_full, ClientVersion, Docker};
 use futures_util::StreamExt;
 
 use super::{tar_file, Diff, ExecError, Executor, ImageId, RunSpec, Snapshot};
-use crate::recipe::Platform;
+use crate::platform::Platform;
 
 /// The repository retrace tags its intermediate images with, so `docker image prune` keeps them
 /// (they are the build cache) and a user can remove them all at once.
@@ -53,6 +53,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .enable_all()
             .thread_name("retrace-docker")
             .build()
+            // Creating a current-thread runtime fails only when the OS refuses its resources; nothing can go on then.
             .expect("the tokio runtime cannot be created (out of threads?)")
     })
 }

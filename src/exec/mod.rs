@@ -11,7 +11,7 @@ pub mod docker;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::recipe::Platform;
+use crate::platform::Platform;
 
 /// An image in the engine (for Docker: `sha256:<hex>` image ID).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

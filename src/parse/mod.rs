@@ -291,7 +291,8 @@ impl<'t> Builder<'t> {
                 Rule::date_line => {
                     if let Some(d) = p.into_inner().find(|r| r.as_rule() == Rule::date) {
                         created = Some(
-                            Timestamp::parse_rfc1123(d.as_str()).map_err(|m| self.error_at(d.as_span().start(), m))?,
+                            Timestamp::parse_rfc1123(d.as_str())
+                                .map_err(|m| self.error_at(d.as_span().start(), m.to_string()))?,
                         );
                     }
                 }
@@ -353,8 +354,9 @@ impl<'t> Builder<'t> {
                     }
                     match key.trim().to_ascii_lowercase().as_str() {
                         "last modified" => {
-                            layer.last_modified =
-                                Some(Timestamp::parse_rfc1123(value.0).map_err(|m| self.error_at(value.1, m))?)
+                            layer.last_modified = Some(
+                                Timestamp::parse_rfc1123(value.0).map_err(|m| self.error_at(value.1, m.to_string()))?,
+                            )
                         }
                         "size" => {
                             let s = self.size(value.0, value.1)?;

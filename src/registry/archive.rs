@@ -35,7 +35,10 @@ pub struct DockerArchive {
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> RegistryError {
-    RegistryError::Other(format!("{}: {}", path.display(), message.into()))
+    RegistryError::BadArchive {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 impl DockerArchive {
@@ -152,6 +155,7 @@ impl DockerArchive {
             "config": {"mediaType": OCI_CONFIG, "digest": Digest::of(&config_bytes).to_string(), "size": config_bytes.len()},
             "layers": layers,
         });
+        // A manifest is plain data with string map keys, so it always serializes.
         let bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
         FetchedManifest::parse(bytes, Some(OCI_MANIFEST), &format!("{}: manifest", self.path.display()))
     }

@@ -97,6 +97,7 @@ pub struct Client {
     http: reqwest::blocking::Client,
     opts: ClientOptions,
     /// `Authorization` header values by registry and scope, so a token is fetched once per repository.
+    /// A panic while the map was held leaves it usable (a plain cache), so a poisoned lock is taken.
     auth: Mutex<HashMap<String, String>>,
 }
 
@@ -107,7 +108,7 @@ impl Client {
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout)
             .build()
-            .map_err(|e| RegistryError::Other(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|source| RegistryError::HttpClient { source })?;
         Ok(Client {
             http,
             opts,
@@ -143,7 +144,7 @@ impl Client {
         loop {
             attempt += 1;
             let mut req = self.http.request(method.clone(), url);
-            if let Some(h) = self.auth.lock().unwrap().get(&key) {
+            if let Some(h) = self.auth.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
                 req = req.header(AUTHORIZATION, h.as_str());
             }
             let resp = match build(req).send() {
@@ -190,7 +191,10 @@ impl Client {
                         message: "HTTP 401 without a usable WWW-Authenticate challenge".to_string(),
                     })?;
                 let header = self.answer_challenge(r, access, &challenge, url)?;
-                self.auth.lock().unwrap().insert(key.clone(), header);
+                self.auth
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone(), header);
                 answered_challenge = true;
                 // Answering the challenge is part of the protocol, not a failed attempt.
                 attempt -= 1;
@@ -446,6 +450,33 @@ impl Client {
             io::copy(&mut old, &mut writer).map_err(|e| RegistryError::io(partial, e))?;
         }
         let mut body = Deadline::new(resp, until).with_floor(self.opts.min_blob_rate, self.opts.rate_grace);
+        if let Some(interrupted) = self.receive(&mut body, &mut file, &mut writer, transfer, d, expected_size)? {
+            return Ok(interrupted);
+        }
+        file.flush().map_err(|e| RegistryError::io(partial, e))?;
+        drop(file);
+        let size = commit_verified(store, transfer, d, expected_size, writer)?;
+        let meta = BlobMeta {
+            size,
+            media_type,
+            last_modified,
+        };
+        Ok(Attempt::Done(meta))
+    }
+
+    /// Appends the body to the partial file and the hash, up to the expected size. An
+    /// interruption keeps what arrived (the next attempt asks for the rest) and is returned as the
+    /// attempt's outcome; `None` means the body ended.
+    fn receive(
+        &self,
+        body: &mut Deadline<Response>,
+        file: &mut fs::File,
+        writer: &mut DigestWriter<io::Sink>,
+        transfer: &Transfer<'_>,
+        d: &Digest,
+        expected_size: Option<u64>,
+    ) -> Result<Option<Attempt>> {
+        let Transfer { url, partial, .. } = *transfer;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match body.read(&mut buf) {
@@ -462,12 +493,11 @@ impl Client {
                             grace: self.opts.rate_grace.as_secs(),
                         });
                     }
-                    return Ok(Attempt::Interrupted(e.to_string()));
+                    return Ok(Some(Attempt::Interrupted(e.to_string())));
                 }
             };
             if let Some(limit) = expected_size {
                 if writer.len() + n as u64 > limit {
-                    drop(file);
                     let _ = fs::remove_file(partial);
                     return Err(RegistryError::TooLarge {
                         what: "blob",
@@ -478,17 +508,10 @@ impl Client {
                 }
             }
             file.write_all(&buf[..n]).map_err(|e| RegistryError::io(partial, e))?;
+            // The hasher writes into `io::sink`, which never fails.
             writer.write_all(&buf[..n]).expect("hashing into a sink cannot fail");
         }
-        file.flush().map_err(|e| RegistryError::io(partial, e))?;
-        drop(file);
-        let size = commit_verified(store, transfer, d, expected_size, writer)?;
-        let meta = BlobMeta {
-            size,
-            media_type,
-            last_modified,
-        };
-        Ok(Attempt::Done(meta))
+        Ok(None)
     }
 
     /// Uploads a blob (monolithic upload: POST for a session, PUT with the digest) unless the

@@ -100,15 +100,15 @@ pub enum RegistryError {
     #[error("offline: {what} is not in {place}; run `retrace pull` without --offline first")]
     NotAvailableOffline { what: String, place: String },
 
-    #[error("{reference}: no platform matches `{wanted}`; available: {available}")]
-    NoPlatform {
+    #[error("{reference}: {source}")]
+    Platform {
         reference: String,
-        wanted: String,
-        available: String,
+        #[source]
+        source: crate::platform::SelectError,
     },
 
-    #[error("invalid platform `{text}`: expected os/arch[/variant], e.g. linux/arm/v7")]
-    BadPlatform { text: String },
+    #[error("{reference}: the index lists no manifests")]
+    EmptyIndex { reference: String },
 
     #[error("{path}: {source}")]
     Io {
@@ -117,8 +117,27 @@ pub enum RegistryError {
         source: std::io::Error,
     },
 
-    #[error("{0}")]
-    Other(String),
+    /// A `docker save` archive that does not have the shape `docker load` reads.
+    #[error("{}: {message}", path.display())]
+    BadArchive { path: PathBuf, message: String },
+
+    /// `describe` of a docker archive: it holds none of the registry's facts a document states.
+    #[error(
+        "{}: a docker archive holds uncompressed layers and no registry manifest, so the digests, \
+         sizes and dates of a repo-info document are not in it; describe the image in its registry",
+        path.display()
+    )]
+    NotDescribable { path: PathBuf },
+
+    /// `pull -o` from a source without a content store to copy blobs from.
+    #[error("pull -o needs a registry or the store as its source, not a layout")]
+    LayoutNeedsStore,
+
+    #[error("cannot build the HTTP client: {source}")]
+    HttpClient {
+        #[source]
+        source: reqwest::Error,
+    },
 }
 
 fn detail(message: &str) -> String {

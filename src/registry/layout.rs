@@ -5,7 +5,7 @@
 //! retrace constructs (build outputs). Both write blobs under temporary names and the index last.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::{RegistryError, Result};
 use super::manifest::{Descriptor, Index, OCI_INDEX};
@@ -16,28 +16,35 @@ pub use crate::oci::REF_NAME;
 /// The full reference the image was pulled as (containerd's annotation, also used by skopeo).
 pub const IMAGE_NAME: &str = "io.containerd.image.name";
 
-pub fn blob_path(dir: &Path, d: &Digest) -> PathBuf {
-    dir.join("blobs/sha256").join(d.hex())
-}
+pub use crate::blob::blob_path;
+use crate::blob::{BlobError, BlobWriter};
 
 /// Writes a layout holding `blobs` (copied from the store, re-verified on the way) with `index.json`
 /// listing `entries`. Existing blobs in `dir` are kept, so several pulls can share one layout; the
 /// index is replaced.
 pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descriptor>) -> Result<()> {
-    let blob_dir = dir.join("blobs/sha256");
+    let blob_dir = crate::blob::blobs_dir(dir);
     fs::create_dir_all(&blob_dir).map_err(|e| RegistryError::io(&blob_dir, e))?;
     for d in blobs {
         let dest = blob_path(dir, d);
         if dest.is_file() {
             continue;
         }
-        store.verify(d)?;
+        // The copy is verified while it is written: a damaged store blob is never kept.
         let src = store.blob_path(d);
-        let tmp = blob_dir.join(format!(".{}.tmp", d.hex()));
-        let _registered = crate::fsutil::Temporary::register(&tmp);
-        fs::copy(&src, &tmp).map_err(|e| RegistryError::io(&tmp, e))?;
-        crate::fsutil::set_default_mode(&tmp, false).map_err(|e| RegistryError::io(&tmp, e))?;
-        fs::rename(&tmp, &dest).map_err(|e| RegistryError::io(&dest, e))?;
+        let mut w = BlobWriter::new(&blob_dir).map_err(|e| RegistryError::io(&blob_dir, e))?;
+        let mut from = fs::File::open(&src).map_err(|e| RegistryError::io(&src, e))?;
+        std::io::copy(&mut from, &mut w).map_err(|e| RegistryError::io(&src, e))?;
+        w.complete_expecting(d).map_err(|e| match e {
+            BlobError::Io(e) => RegistryError::io(&dest, e),
+            BlobError::Mismatch { expected, found, size } => RegistryError::DigestMismatch {
+                what: "stored blob",
+                expected,
+                found,
+                url: src.display().to_string(),
+                size,
+            },
+        })?;
     }
     let layout = dir.join("oci-layout");
     crate::fsutil::write_atomic(&layout, |w| w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#))
@@ -47,6 +54,7 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
         media_type: Some(OCI_INDEX.to_string()),
         manifests: entries,
     };
+    // An index is plain data with string map keys, so it always serializes.
     let json = serde_json::to_vec_pretty(&index).expect("index serializes");
     let path = dir.join("index.json");
     crate::fsutil::write_atomic(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))

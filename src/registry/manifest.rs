@@ -43,34 +43,17 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Parses `os/arch[/variant]` as given to `--platform`.
-    pub fn parse_filter(text: &str) -> Result<Platform, RegistryError> {
-        let parts: Vec<&str> = text.split('/').collect();
-        if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return Err(RegistryError::BadPlatform { text: text.to_string() });
-        }
-        Ok(Platform {
-            os: parts[0].to_string(),
-            architecture: parts[1].to_string(),
-            variant: parts.get(2).map(|v| v.to_string()),
-            ..Platform::default()
-        })
+    /// The platform to compare by the one rule (`crate::platform`); the OS version and features
+    /// are not part of it.
+    pub fn platform(&self) -> crate::platform::Platform {
+        crate::platform::Platform::new(&self.os, &self.architecture, self.variant.as_deref())
     }
+}
 
-    /// Whether this (an image's platform) satisfies a `--platform` filter. A filter without a variant
-    /// matches every variant, so `linux/arm64` finds `arm64 variant v8`.
-    pub fn matches(&self, filter: &Platform) -> bool {
-        self.os == filter.os
-            && self.architecture == filter.architecture
-            && (filter.variant.is_none() || self.variant == filter.variant)
-    }
-
+impl std::fmt::Display for Platform {
     /// `linux/arm/v7`, the `--platform` spelling.
-    pub fn slug(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{}/{}/{}", self.os, self.architecture, v),
-            None => format!("{}/{}", self.os, self.architecture),
-        }
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.platform().fmt(f)
     }
 }
 
@@ -239,21 +222,6 @@ impl ImageConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn platform_filters_match_like_docker() {
-        let arm64 = Platform {
-            os: "linux".into(),
-            architecture: "arm64".into(),
-            variant: Some("v8".into()),
-            ..Default::default()
-        };
-        assert!(arm64.matches(&Platform::parse_filter("linux/arm64").unwrap()));
-        assert!(arm64.matches(&Platform::parse_filter("linux/arm64/v8").unwrap()));
-        assert!(!arm64.matches(&Platform::parse_filter("linux/arm/v7").unwrap()));
-        assert!(Platform::parse_filter("linux").is_err());
-        assert!(Platform::parse_filter("linux//v7").is_err());
-    }
 
     #[test]
     fn media_type_comes_from_the_document_then_the_header_then_the_shape() {

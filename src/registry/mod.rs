@@ -17,7 +17,6 @@
 pub mod archive;
 pub mod auth;
 pub mod client;
-pub mod diff_images;
 pub mod error;
 pub mod layout;
 pub mod manifest;
@@ -30,7 +29,6 @@ pub mod store;
 pub(crate) mod testserver;
 
 pub use client::{Client, ClientOptions};
-pub use diff_images::RegistryImages;
 pub use error::RegistryError;
 pub use manifest::{Descriptor, ImageConfig, Platform};
 pub use reference::Reference;

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use super::error::{RegistryError, Result};
 use super::layout;
-use super::manifest::{Descriptor, FetchedManifest, Manifest, Platform, DOCKER_FOREIGN_LAYER};
+use super::manifest::{Descriptor, FetchedManifest, Manifest, DOCKER_FOREIGN_LAYER};
 use super::reference::Reference;
 use super::source::ImageSource;
 use crate::digest::Digest;
 use crate::oci::IndexLimits;
+use crate::platform::{select, Platform};
 
 /// One platform's image, resolved: its manifest (and the descriptor that led to it, when it came from
 /// an index) and its parsed manifest body.
@@ -46,12 +47,16 @@ pub fn resolve(source: &dyn ImageSource, r: &Reference, platform: Option<&Platfo
                     media_type: format!("{} with more than {limit} manifests", top.media_type),
                 });
             }
-            for entry in &index.manifests {
-                if let Some(filter) = platform {
-                    if !entry.platform.as_ref().is_some_and(|p| p.matches(filter)) {
-                        continue;
-                    }
+            let entries: Vec<&Descriptor> = match platform {
+                Some(wanted) => {
+                    select(wanted, &index.manifests, entry_platform).map_err(|source| RegistryError::Platform {
+                        reference: r.to_string(),
+                        source,
+                    })?
                 }
+                None => index.manifests.iter().collect(),
+            };
+            for entry in entries {
                 let child = source.manifest(&r.with_digest(entry.digest))?;
                 if !matches!(child.manifest, Manifest::Image(_)) {
                     return Err(RegistryError::UnsupportedMediaType {
@@ -65,20 +70,21 @@ pub fn resolve(source: &dyn ImageSource, r: &Reference, platform: Option<&Platfo
                 });
             }
             if images.is_empty() {
-                let available: Vec<String> = index
-                    .manifests
-                    .iter()
-                    .map(|m| m.platform.as_ref().map_or("?".to_string(), Platform::slug))
-                    .collect();
-                return Err(RegistryError::NoPlatform {
+                return Err(RegistryError::EmptyIndex {
                     reference: r.to_string(),
-                    wanted: platform.map_or("any".to_string(), Platform::slug),
-                    available: available.join(", "),
                 });
             }
         }
     }
     Ok(Resolved { top, images })
+}
+
+/// An index entry's platform; an entry without one is `unknown/unknown`, like an attestation's.
+fn entry_platform(entry: &Descriptor) -> Platform {
+    entry
+        .platform
+        .as_ref()
+        .map_or_else(|| Platform::new("unknown", "unknown", None), |p| p.platform())
 }
 
 /// What a pull did, for the summary line and the tests.
@@ -115,10 +121,10 @@ pub fn pull(
         };
         blobs.insert(image.manifest.digest, ());
         let platform = match &image.entry {
-            Some(Descriptor { platform: Some(p), .. }) => p.slug(),
+            Some(Descriptor { platform: Some(p), .. }) => p.to_string(),
             _ => {
                 let config = super::manifest::ImageConfig::parse(&source.config(r, &m.config)?, "config")?;
-                config.platform().slug()
+                config.platform().to_string()
             }
         };
         report.platforms.push(platform);
@@ -145,9 +151,7 @@ pub fn pull(
         }
     }
     if let Some(dir) = output {
-        let store = source.store().ok_or_else(|| {
-            RegistryError::Other("pull -o needs a registry or the store as its source, not a layout".to_string())
-        })?;
+        let store = source.store().ok_or(RegistryError::LayoutNeedsStore)?;
         let entries = layout_entries(r, &resolved, platform.is_some());
         let all: Vec<Digest> = blobs.keys().copied().collect();
         layout::write(dir, store, &all, entries)?;
@@ -173,6 +177,7 @@ fn layout_entries(r: &Reference, resolved: &Resolved, filtered: bool) -> Vec<Des
             .images
             .iter()
             .map(|image| {
+                // Under an index, `resolve` gives every image the entry that named it.
                 let entry = image.entry.clone().expect("index children have entries");
                 Descriptor {
                     annotations: annotate(tag),

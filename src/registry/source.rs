@@ -326,11 +326,9 @@ impl ImageSource for Source {
 
     fn describable(&self) -> Result<()> {
         match self {
-            Source::Archive { archive, .. } => Err(RegistryError::Other(format!(
-                "{}: a docker archive holds uncompressed layers and no registry manifest, so the digests, \
-                 sizes and dates of a repo-info document are not in it; describe the image in its registry",
-                archive.path.display()
-            ))),
+            Source::Archive { archive, .. } => Err(RegistryError::NotDescribable {
+                path: archive.path.clone(),
+            }),
             _ => Ok(()),
         }
     }

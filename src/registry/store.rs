@@ -63,7 +63,7 @@ impl Store {
     }
 
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root.join("blobs/sha256").join(d.hex())
+        crate::blob::blob_path(&self.root, d)
     }
 
     pub fn has(&self, d: &Digest) -> bool {
@@ -87,9 +87,8 @@ impl Store {
         if self.has(&d) {
             return Ok(d);
         }
-        let tmp = self.tmp_file()?;
-        fs::write(tmp.path(), bytes).map_err(|e| RegistryError::io(tmp.path(), e))?;
-        self.commit(tmp.path(), &d)?;
+        let dir = crate::blob::blobs_dir(&self.root);
+        crate::blob::BlobWriter::write_bytes(&dir, bytes).map_err(|e| RegistryError::io(&dir, e))?;
         Ok(d)
     }
 
@@ -112,6 +111,7 @@ impl Store {
     /// the file is synced first so a crash cannot leave a truncated blob under a digest name.
     pub fn commit(&self, file: &Path, d: &Digest) -> Result<PathBuf> {
         let dest = self.blob_path(d);
+        // A blob path is `<root>/blobs/sha256/<hex>`, so it has a parent.
         let dir = dest.parent().unwrap();
         fs::create_dir_all(dir).map_err(|e| RegistryError::io(dir, e))?;
         fs::File::open(file)
@@ -179,6 +179,7 @@ impl Store {
 
     pub fn put_meta(&self, d: &Digest, meta: &BlobMeta) -> Result<()> {
         let path = self.meta_path(d);
+        // `BlobMeta` is plain data, so it always serializes.
         let json = serde_json::to_vec_pretty(meta).expect("BlobMeta serializes");
         crate::fsutil::write_atomic(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))
     }
@@ -205,15 +206,6 @@ impl Store {
             .read_to_string(&mut text)
             .ok()?;
         text.trim().parse().ok()
-    }
-
-    fn tmp_file(&self) -> Result<tempfile::NamedTempFile> {
-        let dir = self.tmp_dir()?;
-        tempfile::Builder::new()
-            .prefix(".blob-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| RegistryError::io(&dir, e))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::junit::xml_escape as esc;
-use super::{Summary, Totals, Verdict};
+use super::{BuildSummary, Summary, Totals, Verdict, VerdictChange};
 
 const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #1f2328; background: #fff; }
@@ -71,34 +71,7 @@ pub fn render_html(s: &Summary) -> String {
     );
     badges(&mut out, &s.totals);
     if let (Some(prev), Some(changes)) = (&s.previous_totals, &s.changes) {
-        let _ = writeln!(out, "<h2>Since the previous report</h2>");
-        let _ = writeln!(
-            out,
-            "<p class=\"muted\">Previously {} layers: {} match, {} after timestamps, {} differ, {} not built, {} imported.</p>",
-            prev.layers, prev.matched, prev.match_after_timestamps, prev.differs, prev.not_built, prev.imported
-        );
-        if changes.is_empty() {
-            let _ = writeln!(out, "<p>No verdict changed.</p>");
-        } else {
-            let _ = writeln!(out, "<table class=\"list\"><tr><th>recipe</th><th>platform</th><th>layer</th><th>before</th><th>now</th><th>step</th></tr>");
-            for c in changes {
-                let cell = |v: Option<Verdict>| match v {
-                    Some(v) => format!("<td><span class=\"pill {}\">{}</span></td>", v.as_str(), label(v)),
-                    None => "<td><span class=\"pill\">absent</span></td>".into(),
-                };
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}<td><code>{}</code></td></tr>",
-                    esc(&c.recipe),
-                    esc(&c.platform),
-                    c.index,
-                    cell(c.before),
-                    cell(c.after),
-                    esc(&c.step)
-                );
-            }
-            let _ = writeln!(out, "</table>");
-        }
+        since_previous(&mut out, prev, changes);
     }
     for b in &s.builds {
         let _ = writeln!(
@@ -107,67 +80,109 @@ pub fn render_html(s: &Summary) -> String {
             esc(&b.recipe),
             esc(&b.dir)
         );
-        let width = b
-            .platforms
-            .iter()
-            .map(|p| p.layers.iter().map(|l| l.index).max().unwrap_or(0))
-            .max()
-            .unwrap_or(0);
-        let _ = write!(out, "<table class=\"grid\">\n<tr><th>platform</th>");
-        for i in 1..=width {
-            let _ = write!(out, "<th class=\"idx\">{i}</th>");
-        }
-        out.push_str("</tr>\n");
-        for p in &b.platforms {
-            let _ = write!(out, "<tr><th>{}</th>", esc(&p.platform));
-            for i in 1..=width {
-                match p.layers.iter().find(|l| l.index == i) {
-                    Some(l) => {
-                        let title = format!(
-                            "layer {}: {}\n{}\nexpected {}\nrebuilt {}",
-                            l.index,
-                            l.step,
-                            l.reason,
-                            l.expected.as_deref().unwrap_or("(unknown)"),
-                            l.rebuilt.as_deref().unwrap_or("(none)")
-                        );
-                        let _ = write!(
-                            out,
-                            "<td class=\"cell {}\" title=\"{}\">{}</td>",
-                            l.verdict.as_str(),
-                            esc(&title),
-                            label(l.verdict)
-                        );
-                    }
-                    None => out.push_str("<td class=\"cell none\"></td>"),
-                }
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</table>\n");
-        let notable: Vec<_> = b
-            .platforms
-            .iter()
-            .flat_map(|p| p.layers.iter().map(move |l| (p, l)))
-            .filter(|(_, l)| matches!(l.verdict, Verdict::Differs | Verdict::NotBuilt))
-            .collect();
-        if !notable.is_empty() {
-            let _ = writeln!(out, "<table class=\"list\"><tr><th>platform</th><th>layer</th><th>verdict</th><th>step</th><th>reason</th></tr>");
-            for (p, l) in notable {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td><td><span class=\"pill {}\">{}</span></td><td><code>{}</code></td><td>{}</td></tr>",
-                    esc(&p.platform),
-                    l.index,
-                    l.verdict.as_str(),
-                    label(l.verdict),
-                    esc(&l.step),
-                    esc(&l.reason)
-                );
-            }
-            let _ = writeln!(out, "</table>");
-        }
+        grid(&mut out, b);
+        notable(&mut out, b);
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The verdicts that changed since the previous report.
+fn since_previous(out: &mut String, prev: &Totals, changes: &[VerdictChange]) {
+    let _ = writeln!(out, "<h2>Since the previous report</h2>");
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">Previously {} layers: {} match, {} after timestamps, {} differ, {} not built, {} imported.</p>",
+        prev.layers, prev.matched, prev.match_after_timestamps, prev.differs, prev.not_built, prev.imported
+    );
+    if changes.is_empty() {
+        let _ = writeln!(out, "<p>No verdict changed.</p>");
+    } else {
+        let _ = writeln!(out, "<table class=\"list\"><tr><th>recipe</th><th>platform</th><th>layer</th><th>before</th><th>now</th><th>step</th></tr>");
+        for c in changes {
+            let cell = |v: Option<Verdict>| match v {
+                Some(v) => format!("<td><span class=\"pill {}\">{}</span></td>", v.as_str(), label(v)),
+                None => "<td><span class=\"pill\">absent</span></td>".into(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}<td><code>{}</code></td></tr>",
+                esc(&c.recipe),
+                esc(&c.platform),
+                c.index,
+                cell(c.before),
+                cell(c.after),
+                esc(&c.step)
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
+}
+
+/// The grid of one build: a row per platform, a cell per layer.
+fn grid(out: &mut String, b: &BuildSummary) {
+    let width = b
+        .platforms
+        .iter()
+        .map(|p| p.layers.iter().map(|l| l.index).max().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let _ = write!(out, "<table class=\"grid\">\n<tr><th>platform</th>");
+    for i in 1..=width {
+        let _ = write!(out, "<th class=\"idx\">{i}</th>");
+    }
+    out.push_str("</tr>\n");
+    for p in &b.platforms {
+        let _ = write!(out, "<tr><th>{}</th>", esc(&p.platform));
+        for i in 1..=width {
+            match p.layers.iter().find(|l| l.index == i) {
+                Some(l) => {
+                    let title = format!(
+                        "layer {}: {}\n{}\nexpected {}\nrebuilt {}",
+                        l.index,
+                        l.step,
+                        l.reason,
+                        l.expected.as_deref().unwrap_or("(unknown)"),
+                        l.rebuilt.as_deref().unwrap_or("(none)")
+                    );
+                    let _ = write!(
+                        out,
+                        "<td class=\"cell {}\" title=\"{}\">{}</td>",
+                        l.verdict.as_str(),
+                        esc(&title),
+                        label(l.verdict)
+                    );
+                }
+                None => out.push_str("<td class=\"cell none\"></td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// The layers of one build that differ or were not built, with their reasons.
+fn notable(out: &mut String, b: &BuildSummary) {
+    let notable: Vec<_> = b
+        .platforms
+        .iter()
+        .flat_map(|p| p.layers.iter().map(move |l| (p, l)))
+        .filter(|(_, l)| matches!(l.verdict, Verdict::Differs | Verdict::NotBuilt))
+        .collect();
+    if !notable.is_empty() {
+        let _ = writeln!(out, "<table class=\"list\"><tr><th>platform</th><th>layer</th><th>verdict</th><th>step</th><th>reason</th></tr>");
+        for (p, l) in notable {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td><span class=\"pill {}\">{}</span></td><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&p.platform),
+                l.index,
+                l.verdict.as_str(),
+                label(l.verdict),
+                esc(&l.step),
+                esc(&l.reason)
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
 }

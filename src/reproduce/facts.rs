@@ -7,8 +7,9 @@ use std::path::Path;
 use crate::ir::{Instruction, Source};
 use crate::layer::{Profile, ProfileError};
 use crate::mapping::map_platform;
-use crate::model::{Document, PlatformImage};
+use crate::model::{Document, PlatformImage, TagSection};
 use crate::parse::{parse_file, ParseError};
+use crate::platform::{select, Platform, SelectError};
 
 use std::collections::BTreeMap;
 
@@ -28,11 +29,11 @@ pub struct LayerFacts {
 pub enum FactsError {
     #[error(transparent)]
     Parse(#[from] ParseError),
-    #[error("{doc}: no platform matches `{selector}`; platforms present: {present}")]
-    NoPlatform {
+    #[error("{doc}: {source}")]
+    Platform {
         doc: String,
-        selector: String,
-        present: String,
+        #[source]
+        source: SelectError,
     },
     #[error("{doc}: {platform} has {count} layers; layer {layer} does not exist (layers are numbered from 1)")]
     NoLayer {
@@ -58,30 +59,21 @@ pub enum FactsError {
     },
 }
 
-/// Accepts `os/arch[/variant]` and also the document's own heading form `linux; arm variant v7`.
-pub(crate) fn normalize_selector(selector: &str) -> String {
-    match selector.split_once(';') {
-        Some((os, rest)) => {
-            let mut words = rest.split_whitespace();
-            let arch = words.next().unwrap_or_default();
-            match (words.next(), words.next()) {
-                (Some("variant"), Some(v)) => format!("{}/{arch}/{v}", os.trim()),
-                _ => format!("{}/{arch}", os.trim()),
-            }
-        }
-        None => selector.to_string(),
-    }
-}
-
-/// The latest `created` or `Last Modified` anywhere in the document.
-/// Every platform the document lists, for an error saying which it has.
-pub(crate) fn platforms_listed(doc: &Document) -> String {
-    doc.tags
-        .iter()
-        .flat_map(|t| &t.platforms)
-        .map(|p| p.platform.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The images of `platform` in `doc` (only in tag `tag` when given), chosen by the one rule.
+pub(crate) fn platform_images<'d>(
+    doc: &'d Document,
+    name: &str,
+    platform: &Platform,
+    tag: Option<&str>,
+) -> Result<Vec<&'d PlatformImage>, FactsError> {
+    let in_tag = |t: &&TagSection| {
+        tag.is_none_or(|want| t.tag == want || t.tag.rsplit_once(':').is_some_and(|(_, x)| x == want))
+    };
+    let images = doc.tags.iter().filter(in_tag).flat_map(|t| &t.platforms);
+    select(platform, images, |p| p.platform.platform()).map_err(|source| FactsError::Platform {
+        doc: name.to_string(),
+        source,
+    })
 }
 
 /// The latest time `doc` records (a step's `created`, a layer's `Last Modified`): an entry with a
@@ -109,22 +101,24 @@ fn is_base_tarball(instruction: &Instruction) -> bool {
     }
 }
 
-/// Reads `doc` and gathers the facts of layer `layer` (1-based) of the platform `selector`. When
-/// several tags list the platform, the first one is used (they describe the same image).
-pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFacts, FactsError> {
-    let document = parse_file(doc)?;
-    let name = doc.display().to_string();
-    let want = normalize_selector(selector);
-    let image: &PlatformImage = document
-        .tags
-        .iter()
-        .flat_map(|t| &t.platforms)
-        .find(|p| p.platform.matches(&want))
-        .ok_or_else(|| FactsError::NoPlatform {
-            doc: name.clone(),
-            selector: selector.to_string(),
-            present: platforms_listed(&document),
-        })?;
+/// Reads `doc` and gathers the facts of layer `layer` (1-based) of `platform`. When several tags
+/// list the platform, the first one is used (they describe the same image).
+pub fn layer_facts(doc: &Path, platform: &Platform, layer: usize) -> Result<LayerFacts, FactsError> {
+    layer_facts_in(&parse_file(doc)?, &doc.display().to_string(), platform, layer)
+}
+
+/// [`layer_facts`] of a document already parsed, named `name` in messages.
+pub fn layer_facts_in(
+    document: &Document,
+    name: &str,
+    platform: &Platform,
+    layer: usize,
+) -> Result<LayerFacts, FactsError> {
+    let name = name.to_string();
+    let image = *platform_images(document, &name, platform, None)?
+        .first()
+        // `select` returns at least one image or an error, so there is a first.
+        .expect("select returns at least one image");
     let platform = image.platform.to_string();
     if layer == 0 || layer > image.layers.len() {
         return Err(FactsError::NoLayer {
@@ -174,22 +168,10 @@ pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFact
         input: SearchInput {
             expected: image.layers[layer - 1].digest,
             steps,
-            replayed_after: latest_time(&document),
+            replayed_after: latest_time(document),
             own_step_since: None,
             kept: BTreeMap::new(),
             limits: SearchLimits::default(),
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_in_both_forms() {
-        assert_eq!(normalize_selector("linux; arm variant v7"), "linux/arm/v7");
-        assert_eq!(normalize_selector("linux; amd64"), "linux/amd64");
-        assert_eq!(normalize_selector("linux/386"), "linux/386");
-    }
 }

@@ -210,7 +210,7 @@ pub fn build_fixture(spec: &FixtureSpec, describe: bool) -> Result<()> {
 
     let store = retrace::registry::Store::new(state.join("store"));
     let source = retrace::registry::Source::Online { client, store };
-    let doc = retrace::describe::gather(&source, &repo)?;
+    let doc = retrace::describe::gather(&source, &repo, None)?;
     let text = retrace::describe::render(&doc);
     if let Some(parent) = spec.doc.parent() {
         fs::create_dir_all(parent)?;
@@ -326,8 +326,8 @@ fn pushed_descriptor(client: &Client, repo: &Reference, tag: &str, p: &DemoPlatf
     if recorded.os != platform.os || recorded.architecture != platform.architecture {
         bail!(
             "{tag}: config records {} but the binaries are {}",
-            recorded.slug(),
-            platform.slug()
+            recorded,
+            platform
         );
     }
     Ok(Descriptor {

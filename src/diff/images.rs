@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use super::manifest::{Descriptor, ImageConfig, Manifest, DOCKER_FOREIGN_LAYER};
-use super::source::ImageSource;
-use crate::diff::source::{ImageResolver, LayerSource, Opener, PlatformLayers, Subject};
-use crate::diff::DiffError;
+use super::source::{ImageResolver, LayerSource, Opener, PlatformLayers, Subject};
+use super::DiffError;
+use crate::registry::manifest::{Descriptor, ImageConfig, Manifest, DOCKER_FOREIGN_LAYER};
+use crate::registry::ImageSource;
 
 /// Resolves image references through the store at `store` (the default store when `None`) and,
 /// unless offline, the registry.
@@ -23,25 +23,26 @@ impl ImageResolver for RegistryImages {
             spec: reference.to_string(),
             message,
         };
-        let (source, r) = super::open(reference, offline, self.store.clone()).map_err(|e| fail(e.to_string()))?;
+        let (source, r) =
+            crate::registry::open(reference, offline, self.store.clone()).map_err(|e| fail(e.to_string()))?;
         let store = source
             .store()
             .ok_or_else(|| fail("the image source has no content store".into()))?
             .clone();
-        let resolved = super::pull::resolve(&source, &r, None).map_err(|e| fail(e.to_string()))?;
+        let resolved = crate::registry::pull::resolve(&source, &r, None).map_err(|e| fail(e.to_string()))?;
         let mut platforms = Vec::new();
         for image in &resolved.images {
             let Manifest::Image(m) = &image.manifest.manifest else {
                 return Err(fail(format!("{} is not an image manifest", image.manifest.digest)));
             };
             let platform = match &image.entry {
-                Some(Descriptor { platform: Some(p), .. }) => p.slug(),
+                Some(Descriptor { platform: Some(p), .. }) => p.to_string(),
                 _ => {
                     let bytes = source.config(&r, &m.config).map_err(|e| fail(e.to_string()))?;
                     ImageConfig::parse(&bytes, "config")
                         .map_err(|e| fail(e.to_string()))?
                         .platform()
-                        .slug()
+                        .to_string()
                 }
             };
             if platform.starts_with("unknown/") {
