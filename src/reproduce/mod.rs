@@ -126,8 +126,8 @@ pub struct SearchReport {
     pub expected: Digest,
     /// The matching digest, or when nothing matched the digest of the tree as given.
     pub digest: Digest,
-    /// The recovered mtime of every replayed entry (path as in the tar, without a trailing `/`),
-    /// or when nothing matched their replayed mtimes.
+    /// The recovered mtime of every replayed entry (path as in the tar, without a trailing `/`,
+    /// in the text form of `layer::name::text`), or when nothing matched their replayed mtimes.
     pub mtimes: BTreeMap<String, i64>,
     /// How many candidate blobs were hashed.
     pub candidates: u64,
@@ -281,14 +281,14 @@ where
             let mut k = 0;
             for g in &groups {
                 for &m in &g.members {
-                    mtimes.insert(entries[m].path.clone(), times[k]);
+                    mtimes.insert(entries[m].path_text(), times[k]);
                     k += 1;
                 }
             }
         }
         None => {
             for &m in &variable {
-                mtimes.insert(entries[m].path.clone(), entries[m].mtime);
+                mtimes.insert(entries[m].path_text(), entries[m].mtime);
             }
         }
     }
