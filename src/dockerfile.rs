@@ -151,7 +151,15 @@ fn run(out: &mut String, r: &crate::ir::Run) {
             args.join(" ")
         );
     }
-    let _ = writeln!(out, "RUN {}", r.script());
+    match r.exec_argv() {
+        Some(argv) => {
+            let _ = writeln!(out, "# exec form: the argv was recorded joined by spaces and is split on them here");
+            let _ = writeln!(out, "RUN {}", json(&argv));
+        }
+        None => {
+            let _ = writeln!(out, "RUN {}", r.script());
+        }
+    }
 }
 
 /// SHELL: the exact argument list where the image config or the record has it, else a guess said as one.

@@ -81,6 +81,11 @@ pub struct Run {
     pub buildkit: bool,
     /// Windows base layers (`Apply image ...`, `Install update ...`) are not commands at all.
     pub windows_base: bool,
+    /// The classic builder recorded build arguments (`|N A=b`) and then no shell: an exec-form
+    /// `RUN ["prog", "arg"]`, whose argv it joined with spaces. repo-info prints such a step as
+    /// `# unable to parse image command string further:` and the recorded text.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exec_form: bool,
 }
 
 impl Run {
@@ -90,6 +95,13 @@ impl Run {
     /// consumers only need `recorded`.
     pub fn script(&self) -> String {
         restore_continuations(&self.recorded)
+    }
+
+    /// The argv of an exec-form RUN. The builder joined it with single spaces, so splitting on
+    /// them is exact unless an argument itself held a space, which the record cannot tell.
+    pub fn exec_argv(&self) -> Option<Vec<String>> {
+        self.exec_form
+            .then(|| self.recorded.split(' ').map(str::to_string).collect())
     }
 }
 
@@ -145,6 +157,12 @@ impl Instruction {
     /// Reads one recorded history text (keyword included). Never fails.
     pub fn parse(text: &str) -> Instruction {
         let trimmed = text.trim_start();
+        if let Some(run) = trimmed
+            .strip_prefix(UNPARSED_COMMAND)
+            .and_then(|r| exec_form_run(r.trim_start_matches(['\n', ' '])))
+        {
+            return run;
+        }
         let (keyword, rest) = match trimmed.find(|c: char| c.is_whitespace()) {
             Some(i) => (&trimmed[..i], &trimmed[i..]),
             None => (trimmed, ""),
@@ -247,6 +265,24 @@ impl Instruction {
     }
 }
 
+/// What repo-info prints before a history text it could not turn into an instruction.
+pub const UNPARSED_COMMAND: &str = "# unable to parse image command string further:";
+
+/// A text repo-info could not read that is the classic builder's `|N A=b prog arg`: an exec-form
+/// RUN with build arguments. Anything else stays an unknown instruction.
+fn exec_form_run(recorded: &str) -> Option<Instruction> {
+    if !recorded.starts_with('|') {
+        return None;
+    }
+    match parse_run(recorded) {
+        Instruction::Run(mut run) if !run.args.is_empty() && !run.buildkit && !run.recorded.is_empty() => {
+            run.exec_form = true;
+            Some(Instruction::Run(run))
+        }
+        _ => None,
+    }
+}
+
 fn parse_run(args: &str) -> Instruction {
     let mut text = args.trim_end_matches(['\n', '\r']);
     // The Windows classic builder recorded metadata steps as `cmd /S /C #(nop) COPY ...` and the
@@ -298,6 +334,7 @@ fn parse_run(args: &str) -> Instruction {
         shell_prefix,
         buildkit,
         windows_base,
+        exec_form: false,
     })
 }
 

@@ -103,30 +103,7 @@ pub fn map_platform(image: &PlatformImage) -> Mapping {
     let fixed = always + usually;
 
     if (fixed..=fixed + maybe).contains(&n) {
-        let roles: Vec<Role> = kinds
-            .iter()
-            .map(|k| match k {
-                Kind::Always | Kind::Usually => Role::Makes,
-                Kind::Maybe => Role::Flex,
-                Kind::Never => Role::Never,
-            })
-            .collect();
-        let r = n - fixed;
-        let base = format!("{builder}: {n} layers for {fixed} RUN/ADD/COPY steps");
-        let reason = if maybe == 0 {
-            format!("{base}, one each")
-        } else if r == 0 {
-            format!("{base}, one each; the {maybe} WORKDIR step(s) made none (their directories existed)")
-        } else if r == maybe {
-            format!("{base}, one each, and each of the {maybe} WORKDIR step(s) made one (new directories)")
-        } else {
-            format!(
-                "{base}: {r} of the {maybe} WORKDIR steps ({}) made a layer and the others none; which is not recorded",
-                names(image, &roles)
-            )
-        };
-        let prefer = workdir_preference(image);
-        return assign(image, &roles, &prefer, reason);
+        return within_range(image, &kinds, builder, fixed, maybe);
     }
 
     if n == h {
@@ -181,6 +158,62 @@ pub fn map_platform(image: &PlatformImage) -> Mapping {
     );
     let prefer = vec![0; h];
     assign(image, &roles, &prefer, reason)
+}
+
+/// Between one layer per RUN/ADD/COPY and one more per WORKDIR. Unless every WORKDIR made one
+/// (then no RUN can have been empty), a WORKDIR that created its directory may have taken the
+/// place of a RUN that changed nothing: both only show in the replay, so RUN and WORKDIR steps are
+/// both flexible and the best guess prefers RUNs making a layer and new directories making one.
+fn within_range(image: &PlatformImage, kinds: &[Kind], builder: &str, fixed: usize, maybe: usize) -> Mapping {
+    let n = image.layers.len();
+    let r = n - fixed;
+    let prefer = workdir_preference(image);
+    let all_existed = kinds
+        .iter()
+        .zip(&prefer)
+        .all(|(k, p)| *k != Kind::Maybe || *p == 1);
+    if r == 0 && maybe > 0 && all_existed {
+        // Every WORKDIR names a directory an earlier step made, so none can have made a layer and
+        // hence no RUN was empty.
+        let roles: Vec<Role> = kinds.iter().map(|k| if *k == Kind::Maybe { Role::Never } else { fixed_role(*k) }).collect();
+        let reason = format!(
+            "{builder}: {n} layers for {fixed} RUN/ADD/COPY steps, one each; the {maybe} WORKDIR step(s) made none \
+             (their directories existed)"
+        );
+        return assign(image, &roles, &prefer, reason);
+    }
+    let run_role = if r == maybe { Role::Makes } else { Role::Flex };
+    let roles: Vec<Role> = kinds
+        .iter()
+        .map(|k| match k {
+            Kind::Always => Role::Makes,
+            Kind::Usually => run_role,
+            Kind::Maybe => Role::Flex,
+            Kind::Never => Role::Never,
+        })
+        .collect();
+    let base = format!("{builder}: {n} layers for {fixed} RUN/ADD/COPY steps");
+    let reason = if maybe == 0 {
+        format!("{base}, one each")
+    } else if r == maybe {
+        format!("{base}, one each, and each of the {maybe} WORKDIR step(s) made one (new directories)")
+    } else {
+        format!(
+            "{base}: {r} more layer(s) than RUN/ADD/COPY steps if every RUN changed files; a WORKDIR makes one \
+             only when it created its directory and a RUN none when it changed nothing, which is not recorded \
+             (candidates: {})",
+            names(image, &roles)
+        )
+    };
+    assign(image, &roles, &prefer, reason)
+}
+
+fn fixed_role(k: Kind) -> Role {
+    match k {
+        Kind::Always | Kind::Usually => Role::Makes,
+        Kind::Maybe => Role::Flex,
+        Kind::Never => Role::Never,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,6 +153,9 @@ pub enum Action {
         env: Vec<String>,
         workdir: String,
         user: String,
+        /// The `VOLUME`s declared before the step (their writes are discarded).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        volumes: Vec<String>,
     },
     /// Put a verified source into the previous image's file system.
     Copy {
@@ -200,6 +203,10 @@ pub struct PlatformPlan {
     pub config: ImageConfig,
     /// Layers the plan could not attribute to a step (reported as `not-built`).
     pub unassigned_layers: Vec<LayerSlot>,
+    /// Every layer of the document, in order. A step's `layer` is the plan's guess; the replay
+    /// takes the next of these for each step that really made one.
+    #[serde(skip)]
+    pub layers: Vec<LayerSlot>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -247,7 +254,7 @@ pub fn plan(
             }
             Step::Run { script, exec } => {
                 let argv = match exec {
-                    Some(argv) => argv.clone(),
+                    Some(argv) => shell_or_exec(argv, &config),
                     None => {
                         let mut argv = config.effective_shell();
                         argv.push(script.clone());
@@ -259,16 +266,15 @@ pub fn plan(
                     env: run_env(&config, &s.args, build_args),
                     workdir: config.working_dir.clone(),
                     user: config.user.clone(),
+                    volumes: config.volumes.iter().cloned().collect(),
                 }
             }
+            // Every WORKDIR is replayed: whether it made a layer (it created its directory) shows
+            // only in the replay, which decides the layer it takes.
             Step::Workdir(path) => {
                 config.working_dir = resolve_workdir(&config.working_dir, &expand(path, &config));
-                if layer.is_some() {
-                    Action::Workdir {
-                        path: config.working_dir.clone(),
-                    }
-                } else {
-                    Action::Config
+                Action::Workdir {
+                    path: config.working_dir.clone(),
                 }
             }
             other => {
@@ -301,6 +307,15 @@ pub fn plan(
         steps,
         config,
         unassigned_layers,
+        layers: input
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, d)| LayerSlot {
+                index: i + 1,
+                expected: *d,
+            })
+            .collect(),
     })
 }
 
@@ -349,6 +364,21 @@ fn assign_layers(input: &PlanInput) -> Result<Vec<Option<usize>>, PlanError> {
         }
     }
     Ok(out)
+}
+
+/// An exec-form RUN's recorded argv, or the shell form it really was: the classic builder records
+/// `|N A=b` and then the argv joined by spaces, so a shell-form RUN under a custom SHELL that
+/// repo-info did not know looks the same. When the argv starts with the step's shell, the rest is
+/// one script again.
+fn shell_or_exec(argv: &[String], config: &ImageConfig) -> Vec<String> {
+    let shell = config.effective_shell();
+    if argv.len() > shell.len() && argv.starts_with(&shell) {
+        let mut out = shell.clone();
+        out.push(argv[shell.len()..].join(" "));
+        out
+    } else {
+        argv.to_vec()
+    }
 }
 
 /// The environment of a RUN container: the image's, plus the recorded build args that the image

@@ -68,7 +68,7 @@ pub fn step_of(instruction: &Instruction, text: &str) -> Step {
     match instruction {
         Instruction::Run(r) if !r.windows_base => Step::Run {
             script: r.recorded.clone(),
-            exec: None,
+            exec: r.exec_argv(),
         },
         Instruction::Add(c) | Instruction::Copy(c) => {
             let source = match &c.source {

@@ -11,6 +11,7 @@ use crate::digest::{Digest, DigestWriter};
 use crate::exec::{tar_header, Diff};
 use crate::gzip::GzipWriter;
 use crate::layer::{read_tree, write_tar, Entry, EntryKind, Profile, WalkOptions};
+use crate::reproduce::SearchInput;
 
 use super::report::Verdict;
 use super::sources::Resolved;
@@ -186,14 +187,13 @@ pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 
 /// Asks the timestamp search whether the rebuilt tree matches the document's digest once the
 /// replayed mtimes are moved back to the times the document records (the same search as
-/// `retrace layer reproduce`, fed with the layer-making steps' recorded times). `replay_began` is
-/// when the platform's replay began, `step_began` when this layer's step did.
+/// `retrace layer reproduce`). `input` holds the recorded times of the steps that made this
+/// platform's layers so far in this replay, which decides which step made which layer;
+/// `replay_began` is when the platform's replay began, `step_began` when this layer's step did.
 pub fn search_timestamps(
     entries: &[Entry],
     profile: &Profile,
-    document: &Path,
-    platform: &str,
-    layer: usize,
+    mut input: SearchInput,
     max_candidates: u64,
     (replay_began, step_began): (i64, i64),
 ) -> (Verdict, String, Recovered) {
@@ -204,20 +204,9 @@ pub fn search_timestamps(
             Recovered::new(),
         );
     }
-    let facts = match crate::reproduce::facts::layer_facts(document, platform, layer) {
-        Ok(facts) => facts,
-        Err(e) => {
-            return (
-                Verdict::Differs,
-                format!("rebuilt bytes differ; timestamp search impossible: {e}"),
-                Recovered::new(),
-            )
-        }
-    };
     // A build searches every differing layer, so each search gets a budget of about 15 s of hashing
     // on two cores (the 35 seed layers need at most 431,000 candidates); a layer whose lost times
     // cannot be inferred (a COPY'd file's build-context mtime) must not hold the build for minutes.
-    let mut input = facts.input;
     input.limits.max_candidates = input.limits.max_candidates.min(max_candidates);
     // Everything this replay set is later than its first step began. Usually the document's own
     // times say the same, but a build cached before the document was made (a rebuilt fixture, a

@@ -98,6 +98,15 @@ pub enum StepError {
         what: String,
         offline: bool,
     },
+    #[error(
+        "step {position} `{step}` made a layer, but the document lists only {layers}: the replay changed files \
+         the original step did not"
+    )]
+    ExtraLayer {
+        position: usize,
+        step: String,
+        layers: usize,
+    },
     #[error("step {position} `{step}`: no base layer to run it on")]
     NoBase { position: usize, step: String },
     #[error("step {position} `{step}`: retrace cannot replay {action}")]
@@ -151,6 +160,9 @@ struct Ctx<'a> {
     cache: cache::BuildCache,
     no_cache: bool,
     search_candidates: u64,
+    /// The latest time the document records, read once (`None` when it cannot be read: the
+    /// search then takes everything the replay set as replayed).
+    recorded_latest: Option<i64>,
     keep_going: bool,
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
@@ -227,6 +239,9 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         cache: cache::BuildCache::new(&recipe.cache.join("build")),
         no_cache: opts.no_cache,
         search_candidates: opts.search_candidates,
+        recorded_latest: crate::parse::parse_file(&recipe.document)
+            .ok()
+            .map(|d| crate::reproduce::facts::latest_time(&d)),
         keep_going: opts.keep_going,
         failed: AtomicBool::new(false),
         multi,
@@ -278,7 +293,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
 
 impl Ctx<'_> {
     fn progress_bar(&self, plan: &PlatformPlan) -> Option<indicatif::ProgressBar> {
-        let slots = plan.steps.iter().filter(|s| s.layer.is_some()).count() + plan.unassigned_layers.len();
+        let slots = plan.layers.len();
         self.multi.as_ref().map(|m| {
             let b = m.add(indicatif::ProgressBar::new(slots as u64));
             b.set_style(

@@ -16,6 +16,7 @@ use crate::exec::docker::DockerExecutor;
 use crate::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
 use crate::layer::{Entry, Profile};
 use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
+use crate::reproduce::{SearchInput, SearchLimits, StepTime};
 
 /// What a platform's replay produced, for the report and the OCI layout.
 pub(super) struct PlatformResult {
@@ -55,6 +56,10 @@ pub(super) struct PlatformRun<'a> {
     seen: Option<Variant>,
     layers: Vec<LayerReport>,
     blobs: Vec<BlobInfo>,
+    /// The recorded time and kind of each step that made a layer in this replay, in layer order:
+    /// what the timestamp search knows of the steps below and of the layer's own.
+    /// `None` for a step without a recorded time.
+    made: Vec<Option<StepTime>>,
     cached_steps: usize,
 }
 
@@ -100,20 +105,15 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
 /// Adds a `not-built` row for every layer the replay did not reach, so the report always covers
 /// the whole document; `why` is the reason the platform stopped, when it did.
 fn report_unreached(plan: &PlatformPlan, layers: &mut Vec<LayerReport>, why: Option<&str>) {
-    let slots = plan
-        .steps
-        .iter()
-        .filter_map(|s| s.layer)
-        .chain(plan.unassigned_layers.iter().copied());
-    for slot in slots {
+    for &slot in &plan.layers {
         if layers.iter().any(|l| l.index == slot.index) {
             continue;
         }
+        // The plan's guess names the step; the replay, which decides, did not get there.
         let step = plan.steps.iter().find(|s| s.layer.map(|l| l.index) == Some(slot.index));
-        let reason = match (why, step) {
-            (_, None) => "no history step made this layer".to_string(),
-            (Some(why), Some(_)) => format!("not built: {why}"),
-            (None, Some(_)) => "not reached".to_string(),
+        let reason = match why {
+            Some(why) => format!("not built: {why}"),
+            None => "no replayed step made this layer: the replay made fewer layers than the document lists".into(),
         };
         let mut row = LayerReport::new(slot, step.map(|s| s.text.clone()).unwrap_or_default());
         row.reason = reason;
@@ -153,36 +153,81 @@ impl<'a> PlatformRun<'a> {
             seen: None,
             layers: Vec::new(),
             blobs: Vec::new(),
+            made: Vec::new(),
             cached_steps: 0,
         })
     }
 
     fn run(&mut self) -> Result<(), StepError> {
         let plan = self.plan;
-        for step in plan.steps.iter().filter(|s| !matches!(s.action, Action::Config)) {
+        for step in &plan.steps {
+            if matches!(step.action, Action::Config) {
+                let _ = writeln!(self.log, "==> step {} {} (config only)", step.position, step.text);
+                continue;
+            }
             if let Some(b) = self.bar {
                 b.set_message(super::report::truncate(&step.text, 60));
             }
             let _ = writeln!(self.log, "==> step {} {}", step.position, step.text);
-            let source = self.source(step)?;
+            let slot = plan.layers.get(self.layers.len()).copied();
+            let source = self.source(step, slot)?;
             let snap = self.snapshot(step, source.as_ref())?;
             let _ = writeln!(
                 self.log,
                 "    image {} ran {}..{}",
                 snap.image.0, snap.started, snap.finished
             );
-            self.parent = Some(snap.image.clone());
+            let before = self.parent.replace(snap.image.clone());
             self.replay_began = self.replay_began.min(snap.started);
-            if let Some(slot) = step.layer {
-                self.check_layer(step, slot, &snap, source.as_ref())?;
+            if let Some(entries) = self.layer_made(step, &snap, before.as_ref(), source.as_ref())? {
+                let slot = slot.ok_or_else(|| StepError::ExtraLayer {
+                    position: step.position,
+                    step: short(step),
+                    layers: plan.layers.len(),
+                })?;
+                self.made.push(step.created.map(|created| StepTime {
+                    created,
+                    base_tarball: matches!(&step.action, Action::Base { source } if source.starts_with("file:")),
+                    copies_context: matches!(step.action, Action::Copy { .. }),
+                }));
+                self.check_layer(step, slot, &snap, source.as_ref(), entries)?;
             }
         }
         Ok(())
     }
 
+    /// The committed diff of a step that made a layer, `None` for one that made none. Since
+    /// Docker 1.10 a commit whose diff is empty is recorded as an `empty_layer` and adds no layer:
+    /// a RUN that changed nothing, a WORKDIR whose directory existed. ADD, COPY and a layer the
+    /// recipe supplies always make one.
+    fn layer_made(
+        &mut self,
+        step: &PlanStep,
+        snap: &Snapshot,
+        parent: Option<&ImageId>,
+        source: Option<&StepSource>,
+    ) -> Result<Option<Vec<Entry>>, StepError> {
+        let always = source.is_some_and(|s| s.imported.is_some() || s.rebuilt_base.is_some())
+            || matches!(step.action, Action::Base { .. } | Action::Copy { .. });
+        // The engine applies the same rule to its own commits: an empty diff adds no layer, so the
+        // committed image's top layer is still the parent's.
+        let top = |image| self.exec.top_layer(image).map_err(|e| self.exec_error(step, e));
+        let added = match parent {
+            Some(parent) if !always => top(&snap.image)? != top(parent)?,
+            _ => true,
+        };
+        if !added {
+            let _ = writeln!(self.log, "    empty diff: no layer (the builder records an empty layer)");
+            return Ok(None);
+        }
+        let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
+        let entries = layers::capture(&diff).map_err(|m| self.layer_error(step, m))?;
+        Ok(Some(entries))
+    }
+
     /// The verified input of a step: a base layer (a published blob by its digest, or a rootfs
     /// tarball by its `file:` hash), or the file or directory a COPY/ADD reads.
-    fn source(&self, step: &PlanStep) -> Result<Option<StepSource>, StepError> {
+    fn source(&self, step: &PlanStep, slot: Option<LayerSlot>) -> Result<Option<StepSource>, StepError> {
         let env = &self.ctx.sources;
         let platform = &self.plan.platform;
         let err = |source: SourceError| StepError::Source {
@@ -190,12 +235,12 @@ impl<'a> PlatformRun<'a> {
             step: short(step),
             source: Box::new(source),
         };
-        let supplied = step
-            .layer
+        let supplied = slot
+            .filter(|_| !matches!(step.action, Action::Workdir { .. }))
             .filter(|l| env.recipe.source_for(&l.expected.to_string(), platform).is_some());
         let base = match (&step.action, supplied) {
             (_, Some(slot)) => Some((String::new(), slot)),
-            (Action::Base { source }, None) => step.layer.map(|slot| (source.clone(), slot)),
+            (Action::Base { source }, None) => slot.map(|slot| (source.clone(), slot)),
             _ => None,
         };
         if let Some((reference, slot)) = base {
@@ -329,6 +374,7 @@ impl<'a> PlatformRun<'a> {
                     env,
                     workdir,
                     user,
+                    volumes,
                 },
                 _,
             ) => {
@@ -343,6 +389,7 @@ impl<'a> PlatformRun<'a> {
                     workdir: workdir.clone(),
                     user: user.clone(),
                     network: self.ctx.run_network().to_string(),
+                    volumes: volumes.clone(),
                 };
                 let result = self.exec.run(&parent, &spec, tag, &mut self.log);
                 result.map_err(|e| self.run_error(step, e))
@@ -399,9 +446,8 @@ impl<'a> PlatformRun<'a> {
         slot: LayerSlot,
         snap: &Snapshot,
         source: Option<&StepSource>,
+        entries: Vec<Entry>,
     ) -> Result<(), StepError> {
-        let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
-        let entries = layers::capture(&diff).map_err(|m| self.layer_error(step, m))?;
         let rebuilt_base = source.and_then(|s| s.rebuilt_base.as_ref());
         let blob = match rebuilt_base {
             Some(outcome) => self.store_blob(step, outcome)?,
@@ -476,14 +522,18 @@ impl<'a> PlatformRun<'a> {
                 return Ok(());
             }
         }
+        let Some(input) = self.search_input(row.expected) else {
+            row.verdict = Verdict::Differs;
+            row.reason = "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
+            self.ctx.explain(row);
+            return Ok(());
+        };
         let mut reason = String::new();
         for (variant, entries) in &candidates {
             let found = layers::search_timestamps(
                 entries,
                 &self.profile,
-                &self.ctx.sources.recipe.document,
-                &self.plan.platform.to_string(),
-                row.index,
+                input.clone(),
                 self.ctx.search_candidates,
                 (self.replay_began, snap.started),
             );
@@ -498,6 +548,19 @@ impl<'a> PlatformRun<'a> {
         row.reason = reason;
         self.ctx.explain(row);
         Ok(())
+    }
+
+    /// What the timestamp search is told of this layer: the recorded times of the steps that made
+    /// the layers up to it in this replay (the replay, not the document's guess, knows which step
+    /// made which layer).
+    fn search_input(&self, expected: crate::digest::Digest) -> Option<SearchInput> {
+        Some(SearchInput {
+            expected,
+            steps: self.made.iter().copied().collect::<Option<Vec<_>>>()?,
+            replayed_after: self.ctx.recorded_latest.unwrap_or(i64::MAX),
+            own_step_since: None,
+            limits: SearchLimits::default(),
+        })
     }
 
     /// The entries of each builder variant that gives other bytes, the one an earlier layer of

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, DownloadFromContainerOptions, ImportImageOptions, LogsOptions,
     RemoveContainerOptions, UploadToContainerOptions, WaitContainerOptions,
@@ -167,6 +167,8 @@ impl DockerExecutor {
                 container,
                 Some(RemoveContainerOptions {
                     force: true,
+                    // The anonymous volumes of a RUN under `VOLUME` go with it.
+                    v: true,
                     ..Default::default()
                 }),
             )
@@ -213,6 +215,13 @@ impl Executor for DockerExecutor {
 
     fn has_image(&self, image: &ImageId) -> bool {
         runtime().block_on(self.docker.inspect_image(&image.0)).is_ok()
+    }
+
+    fn top_layer(&self, image: &ImageId) -> Result<Option<String>, ExecError> {
+        let img = runtime()
+            .block_on(self.docker.inspect_image(&image.0))
+            .map_err(self.engine_err("inspect image"))?;
+        Ok(img.root_fs.and_then(|r| r.layers).and_then(|mut l| l.pop()))
     }
 
     fn import_layer(
@@ -276,6 +285,7 @@ impl Executor for DockerExecutor {
                 user: Some(spec.user.clone()).filter(|u| !u.is_empty()),
                 host_config: Some(HostConfig {
                     network_mode: Some(spec.network.clone()),
+                    mounts: Some(volume_mounts(&spec.volumes)).filter(|m| !m.is_empty()),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -489,6 +499,21 @@ impl Executor for DockerExecutor {
                 })
         })
     }
+}
+
+/// One anonymous volume per `VOLUME` path, as the classic builder's RUN container has (the image
+/// content there is copied into the fresh volume, and what the command writes stays in it). They
+/// are host mounts rather than the container config's `Volumes`, so the committed image does not
+/// carry them into the later COPY and WORKDIR steps, which the builder never mounts them for.
+fn volume_mounts(paths: &[String]) -> Vec<Mount> {
+    paths
+        .iter()
+        .map(|p| Mount {
+            target: Some(p.clone()),
+            typ: Some(MountType::VOLUME),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// A `docker load` archive of one image: `manifest.json`, the config (carrying the platform, so

@@ -47,6 +47,9 @@ pub struct RunSpec {
     pub user: String,
     /// `bridge` or `none`.
     pub network: String,
+    /// The image's `VOLUME`s: the builder's RUN container mounts a fresh anonymous volume on each,
+    /// so what the command writes there never reaches the layer.
+    pub volumes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,10 @@ pub trait Executor: Send + Sync {
 
     /// Whether `image` still exists (a build cache entry is only reusable if it does).
     fn has_image(&self, image: &ImageId) -> bool;
+
+    /// The diff ID of `image`'s top layer. A commit whose diff is empty adds no layer, so a step
+    /// that made none leaves its parent's top layer on top.
+    fn top_layer(&self, image: &ImageId) -> Result<Option<String>, ExecError>;
 
     /// Makes an image of `platform` from an uncompressed layer tar (a rootfs or a published layer)
     /// on top of `parent` (none for a base), so later containers run under the right architecture.

@@ -82,7 +82,9 @@ pub(crate) fn platforms_listed(doc: &Document) -> String {
         .join(", ")
 }
 
-fn latest_time(doc: &Document) -> i64 {
+/// The latest time `doc` records (a step's `created`, a layer's `Last Modified`): an entry with a
+/// later mtime was set by a replay, not by the original build.
+pub fn latest_time(doc: &Document) -> i64 {
     doc.tags
         .iter()
         .flat_map(|t| &t.platforms)

@@ -186,7 +186,7 @@ pub fn run() -> Result<()> {
         setup::registry_answers(setup::REGISTRY_ADDR),
         "the local registry does not answer; run `cargo xtask setup` and `cargo xtask demo-fixture` first"
     );
-    let contexts = setup::state_dir().join("demo");
+    let contexts = setup::state_dir().join("demo").join("ctx");
     ensure!(
         PLATFORMS
             .iter()

@@ -93,21 +93,81 @@ impl DemoPlatform {
     }
 }
 
+/// What one fixture image is: its name (the registry repository and state directory), the
+/// directory holding its Dockerfile and context files, and the platforms it is built for.
+pub struct FixtureSpec<'a> {
+    pub name: &'a str,
+    pub source: PathBuf,
+    pub platforms: Vec<&'a DemoPlatform>,
+    pub doc: PathBuf,
+}
+
+/// `cargo xtask demo-fixture [--only ARCH] [--doc PATH]`: the demo image, seven platforms.
 pub fn run(args: &[String]) -> Result<()> {
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map(String::as_str)
-    };
-    // `--only ARCH` builds one platform (for iterating); `--doc PATH` writes the document elsewhere (CI
-    // keeps the committed one untouched, since every build has new dates and digests).
-    let only = flag("--only");
-    let doc_path = flag("--doc").map(PathBuf::from);
-    let started = Instant::now();
+    let only = flag(args, "--only");
     let root = setup::repo_root();
+    // `--doc PATH` writes the document elsewhere (CI keeps the committed one untouched, since every
+    // build has new dates and digests).
+    let doc = flag(args, "--doc").map_or_else(|| root.join("testdata/demo/demo.md"), PathBuf::from);
+    let platforms = PLATFORMS
+        .iter()
+        .filter(|p| only.is_none_or(|o| o == p.deb_arch))
+        .collect();
+    let spec = FixtureSpec {
+        name: "demo",
+        source: root.join("testdata/demo"),
+        platforms,
+        doc,
+    };
+    build_fixture(&spec, only.is_none())
+}
+
+/// `cargo xtask image-fixture DIR [--platforms amd64,arm64] [--repo NAME] [--doc PATH]`: any
+/// Dockerfile directory built the way the demo is, for the platforms named by Debian architecture
+/// (amd64 and arm64 when not given). The document goes to `.retrace/NAME/NAME.md` by default.
+pub fn image_fixture(args: &[String]) -> Result<()> {
+    let Some(dir) = args.first().filter(|a| !a.starts_with("--")) else {
+        bail!("usage: cargo xtask image-fixture DIR [--platforms amd64,arm64] [--repo NAME] [--doc PATH]");
+    };
+    let source = std::path::absolute(dir)?;
+    let default_name = source
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the fixture directory has no usable name")?
+        .to_string();
+    let name = flag(args, "--repo").unwrap_or(&default_name);
+    let mut platforms = Vec::new();
+    for arch in flag(args, "--platforms").unwrap_or("amd64,arm64").split(',') {
+        match PLATFORMS.iter().find(|p| p.deb_arch == arch) {
+            Some(p) => platforms.push(p),
+            None => bail!("unknown Debian architecture `{arch}` in --platforms"),
+        }
+    }
+    let doc = flag(args, "--doc").map_or_else(
+        || setup::state_dir().join(name).join(format!("{name}.md")),
+        PathBuf::from,
+    );
+    let spec = FixtureSpec {
+        name,
+        source,
+        platforms,
+        doc,
+    };
+    build_fixture(&spec, true)
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// Builds, pushes and (when `describe`) joins the platforms in a manifest list and describes it.
+pub fn build_fixture(spec: &FixtureSpec, describe: bool) -> Result<()> {
+    let started = Instant::now();
     let state = setup::state_dir();
-    let work = state.join("demo");
+    let work = state.join(spec.name).join("ctx");
     fs::create_dir_all(&work)?;
     if !setup::registry_answers(setup::REGISTRY_ADDR) {
         bail!(
@@ -115,79 +175,28 @@ pub fn run(args: &[String]) -> Result<()> {
             setup::REGISTRY_ADDR
         );
     }
+    let repo_name = format!("{}/retrace/{}", setup::REGISTRY_ADDR, spec.name);
     let mut apt = Apt::default();
     let client = Client::new(ClientOptions::default())?;
-    let repo: Reference = format!("{DEMO_REPO}:{DEMO_TAG}").parse()?;
+    let repo: Reference = format!("{repo_name}:latest").parse()?;
     let mut entries = Vec::new();
-    for p in PLATFORMS.iter().filter(|p| only.is_none_or(|o| o == p.deb_arch)) {
+    for p in &spec.platforms {
         let t = Instant::now();
         let busybox = setup::busybox_binary(&mut apt, &state, p.deb_arch)?;
         let ctx = work.join(p.deb_arch);
-        let _ = fs::remove_dir_all(&ctx);
-        fs::create_dir_all(&ctx)?;
-        make_rootfs_tar(&busybox, &ctx.join("rootfs"), &ctx.join("rootfs.tar"))?;
-        fs::remove_dir_all(ctx.join("rootfs"))?;
-        fs::copy(root.join("testdata/demo/Dockerfile"), ctx.join("Dockerfile"))?;
-        fs::copy(root.join("testdata/demo/entrypoint.sh"), ctx.join("entrypoint.sh"))?;
-        // COPY records the source file's mtime in the layer; a fixed one keeps the layer independent of
-        // when the repository was checked out.
-        fs::set_permissions(ctx.join("entrypoint.sh"), fs::Permissions::from_mode(0o755))?;
-        set_mtime(&ctx.join("entrypoint.sh"))?;
-        let tag = format!("{DEMO_REPO}:{}", p.deb_arch);
-        let status = Command::new("docker")
-            .args(["build", "--platform", &p.slug(), "-t", &tag])
-            .arg(&ctx)
-            .env("DOCKER_BUILDKIT", "0")
-            .status()
-            .context("running docker build")?;
-        if !status.success() {
-            bail!("docker build for {} failed ({status})", p.slug());
-        }
-        let status = Command::new("docker")
-            .args(["push", &tag])
-            .status()
-            .context("running docker push")?;
-        if !status.success() {
-            bail!("docker push {tag} failed ({status})");
-        }
-        let pushed = client.manifest(&tag.parse()?)?;
-        let Manifest::Image(m) = &pushed.manifest else {
-            bail!("{tag} is not a single image manifest")
-        };
-        let config =
-            retrace::registry::ImageConfig::parse(&client.blob_bytes(&repo, &m.config.digest, 1 << 20)?, "config")?;
-        let platform = Platform {
-            os: p.os.to_string(),
-            architecture: p.arch.to_string(),
-            variant: p.variant.map(str::to_string),
-            ..Platform::default()
-        };
-        // The config must say what the binaries are; the classic builder takes it from --platform.
-        let recorded = config.platform();
-        if recorded.os != platform.os || recorded.architecture != platform.architecture {
-            bail!(
-                "{tag}: config records {} but the binaries are {}",
-                recorded.slug(),
-                platform.slug()
-            );
-        }
-        entries.push(Descriptor {
-            media_type: pushed.media_type.clone(),
-            digest: pushed.digest,
-            size: pushed.bytes.len() as u64,
-            urls: None,
-            platform: Some(platform),
-            annotations: None,
-        });
+        prepare_context(&spec.source, &busybox, &ctx)?;
+        let tag = format!("{repo_name}:{}", p.deb_arch);
+        docker_build_push(p, &ctx, &tag)?;
+        entries.push(pushed_descriptor(&client, &repo, &tag, p)?);
         println!(
-            "demo: {} built and pushed as {} in {:.1}s",
+            "fixture {}: {} built and pushed in {:.1}s",
+            spec.name,
             p.slug(),
-            pushed.digest,
             t.elapsed().as_secs_f64()
         );
     }
-    if only.is_some() {
-        println!("demo: --only given; manifest list and demo.md left as they are");
+    if !describe {
+        println!("fixture: --only given; manifest list and document left as they are");
         return Ok(());
     }
     let list = Index {
@@ -196,21 +205,137 @@ pub fn run(args: &[String]) -> Result<()> {
         manifests: entries,
     };
     let bytes = serde_json::to_vec_pretty(&list)?;
-    let digest = client.push_manifest(&repo, DEMO_TAG, DOCKER_MANIFEST_LIST, &bytes)?;
-    println!("demo: manifest list {DEMO_REPO}:{DEMO_TAG} = {digest}");
+    let digest = client.push_manifest(&repo, "latest", DOCKER_MANIFEST_LIST, &bytes)?;
+    println!("fixture {}: manifest list {repo} = {digest}", spec.name);
 
     let store = retrace::registry::Store::new(state.join("store"));
     let source = retrace::registry::Source::Online { client, store };
     let doc = retrace::describe::gather(&source, &repo)?;
-    let out = doc_path.unwrap_or_else(|| root.join("testdata/demo/demo.md"));
     let text = retrace::describe::render(&doc);
-    retrace::fsutil::write_atomic(&out, |w| w.write_all(text.as_bytes()))?;
+    if let Some(parent) = spec.doc.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    retrace::fsutil::write_atomic(&spec.doc, |w| w.write_all(text.as_bytes()))?;
     println!(
-        "demo: wrote {} in {:.1}s total",
-        out.display(),
+        "fixture {}: wrote {} in {:.1}s total",
+        spec.name,
+        spec.doc.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Makes one platform's build context: the fixture's files (not its documents or `prepare.sh`) with
+/// the fixed mtime and their checked-out modes, the busybox root file system tarball, and then
+/// whatever `prepare.sh` makes that git cannot hold (hard links, setuid bits, odd names, mtimes).
+fn prepare_context(source: &Path, busybox: &Path, ctx: &Path) -> Result<()> {
+    let _ = fs::remove_dir_all(ctx);
+    fs::create_dir_all(ctx)?;
+    make_rootfs_tar(busybox, &ctx.join("rootfs"), &ctx.join("rootfs.tar"))?;
+    fs::remove_dir_all(ctx.join("rootfs"))?;
+    copy_tree(source, ctx)?;
+    // COPY records the source file's mtime in the layer; a fixed one keeps the layer independent of
+    // when the repository was checked out. Directories are set after their contents.
+    let mut paths = walk(ctx)?;
+    paths.push(ctx.to_path_buf());
+    for path in paths {
+        if !path.symlink_metadata()?.file_type().is_symlink() {
+            set_mtime(&path)?;
+        }
+    }
+    let script = source.join("prepare.sh");
+    if script.exists() {
+        let status = Command::new("sh")
+            .arg(&script)
+            .current_dir(ctx)
+            .env("FIXED_MTIME", FIXED_MTIME.to_string())
+            .status()
+            .context("running prepare.sh")?;
+        if !status.success() {
+            bail!("{} failed ({status})", script.display());
+        }
+    }
+    Ok(())
+}
+
+/// Copies regular files, directories and symlinks, keeping modes; documents and `prepare.sh` stay
+/// out, since they describe the fixture rather than belong to its context.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str == "prepare.sh" || name_str.ends_with(".md") {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let meta = src.symlink_metadata()?;
+        if meta.file_type().is_symlink() {
+            symlink(fs::read_link(&src)?, &dst)?;
+        } else if meta.is_dir() {
+            fs::create_dir_all(&dst)?;
+            fs::set_permissions(&dst, meta.permissions())?;
+            copy_tree(&src, &dst)?;
+        } else {
+            fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds one platform with the classic builder (`--platform`, QEMU through binfmt for foreign
+/// ones) and pushes it.
+fn docker_build_push(p: &DemoPlatform, ctx: &Path, tag: &str) -> Result<()> {
+    let status = Command::new("docker")
+        .args(["build", "--platform", &p.slug(), "-t", tag])
+        .arg(ctx)
+        .env("DOCKER_BUILDKIT", "0")
+        .status()
+        .context("running docker build")?;
+    if !status.success() {
+        bail!("docker build for {} failed ({status})", p.slug());
+    }
+    let status = Command::new("docker")
+        .args(["push", tag])
+        .status()
+        .context("running docker push")?;
+    if !status.success() {
+        bail!("docker push {tag} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The pushed image's descriptor for the manifest list, after checking its config records the
+/// platform the binaries are for (the classic builder takes it from --platform).
+fn pushed_descriptor(client: &Client, repo: &Reference, tag: &str, p: &DemoPlatform) -> Result<Descriptor> {
+    let pushed = client.manifest(&tag.parse()?)?;
+    let Manifest::Image(m) = &pushed.manifest else {
+        bail!("{tag} is not a single image manifest")
+    };
+    let config =
+        retrace::registry::ImageConfig::parse(&client.blob_bytes(repo, &m.config.digest, 1 << 20)?, "config")?;
+    let platform = Platform {
+        os: p.os.to_string(),
+        architecture: p.arch.to_string(),
+        variant: p.variant.map(str::to_string),
+        ..Platform::default()
+    };
+    let recorded = config.platform();
+    if recorded.os != platform.os || recorded.architecture != platform.architecture {
+        bail!(
+            "{tag}: config records {} but the binaries are {}",
+            recorded.slug(),
+            platform.slug()
+        );
+    }
+    Ok(Descriptor {
+        media_type: pushed.media_type.clone(),
+        digest: pushed.digest,
+        size: pushed.bytes.len() as u64,
+        urls: None,
+        platform: Some(platform),
+        annotations: None,
+    })
 }
 
 /// Makes the root file system directory and a deterministic tarball of it.
@@ -315,8 +440,11 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn set_mtime(path: &Path) -> Result<()> {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED_MTIME as u64);
-    let f = fs::OpenOptions::new().write(true).open(path)?;
-    f.set_modified(t)?;
+    // A read-only handle suffices (futimens asks for ownership, not write access) and also opens
+    // directories.
+    let f = fs::File::open(path)?;
+    f.set_modified(t)
+        .with_context(|| format!("setting the mtime of {}", path.display()))?;
     Ok(())
 }
 

@@ -20,10 +20,11 @@ fn main() {
         Some("test") => test::run(&args[1..]),
         Some("demo-fixture") => demo::run(&args[1..]),
         Some("demo") => demo::demo(),
+        Some("image-fixture") => demo::image_fixture(&args[1..]),
         Some("bench") => bench(args.get(1).map(String::as_str), args.get(2..).unwrap_or(&[])),
         Some(other) => Err(anyhow!("unknown task `{other}`")),
         None => Err(anyhow!(
-            "usage: cargo xtask <setup|stop|test|demo|demo-fixture|bench NAME>"
+            "usage: cargo xtask <setup|stop|test|demo|demo-fixture|image-fixture DIR|bench NAME>"
         )),
     };
     if let Err(err) = result {
