@@ -489,6 +489,60 @@ mod tests {
         i64::from_str_radix(field, 8).unwrap()
     }
 
+    /// The engine's export is read back into the entries that made it: names and link targets
+    /// that are not UTF-8, far mtimes from PAX records, whiteouts (shared ones keep their link),
+    /// opaque directories and capabilities.
+    #[test]
+    fn exported_tars_read_back_into_their_entries() {
+        let t = 1_700_000_000;
+        let mut cap = Entry::file("bin/ping", 0o755, b"elf".to_vec()).with_mtime(t);
+        cap.xattrs.insert("security.capability".into(), vec![1, 0, 0, 2]);
+        let mut opaque = Entry::dir("etc", 0o755).with_mtime(t);
+        opaque.opaque = true;
+        let whiteout = |path: &str, kind| Entry {
+            kind,
+            ..Entry::dir(path, 0).with_mtime(t)
+        };
+        let entries = vec![
+            Entry::dir("bin", 0o755).with_mtime(t),
+            cap,
+            Entry::file(&b"caf\xe9"[..], 0o644, Vec::new()).with_mtime(-315_619_200),
+            opaque,
+            whiteout("etc/gone", EntryKind::CharDevice { major: 0, minor: 0 }),
+            whiteout("etc/too", EntryKind::SharedWhiteout(b"etc/gone".to_vec())),
+            Entry::file("future", 0o600, b"x".to_vec()).with_mtime(10_413_792_000),
+            Entry::symlink(&b"link"[..], &b"caf\xe9-target\xff"[..]).with_mtime(t),
+            Entry::file(&b"names/line\nbreak"[..], 0o644, Vec::new()).with_mtime(t),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("layer.tar");
+        let mut bytes = Vec::new();
+        write_tar(
+            &entries,
+            &Profile::docker_20_10_with_names(Default::default(), Default::default()),
+            &mut bytes,
+        )
+        .unwrap();
+        std::fs::write(&tar, bytes).unwrap();
+        assert_eq!(entries_of_tar(&tar).unwrap(), entries);
+    }
+
+    #[test]
+    fn pax_times_floor_to_whole_seconds() {
+        let cases: [(&[u8], Option<i64>); 7] = [
+            (b"-315619200", Some(-315_619_200)),
+            (b"10413792000", Some(10_413_792_000)),
+            (b"1.5", Some(1)),
+            (b"-1.5", Some(-2)),
+            (b"-1.000", Some(-1)),
+            (b"x", None),
+            (b"1.x", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(pax_time(text), want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
     #[test]
     fn copy_tar_uses_the_stated_context_mtime_over_the_files_own() {
         let dir = tempfile::tempdir().unwrap();

@@ -263,7 +263,10 @@ mod tests {
         let mut out = String::new();
         // The archive reader's form of the bytes `a\nb\xe9\x1b[0m`.
         write_change(&mut out, &change("a\nb\\xe9\u{1b}[0m"), "");
-        assert_eq!(out, "+ a\\x0ab\\xe9\\x1b[0m (file)\n    moved from a\\x0ab\\xe9\\x1b[0m\n");
+        assert_eq!(
+            out,
+            "+ a\\x0ab\\xe9\\x1b[0m (file)\n    moved from a\\x0ab\\xe9\\x1b[0m\n"
+        );
         let mut namer = Namer::default();
         let mut changes = vec![Change {
             unified: Some("--- a\n+++ b\n".to_string()),
