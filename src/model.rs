@@ -37,6 +37,10 @@ pub struct TagSection {
     pub platforms: Vec<PlatformImage>,
     /// `- Key: value` fields this parser does not interpret, kept verbatim.
     pub extra_fields: Vec<Field>,
+    /// What the section says instead of describing an image: older documents list tags the
+    /// registry did not have yet as `**does not exist** (yet?)`, with no platforms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An OCI platform as repo-info writes it: `linux; arm variant v7`, `windows version 10.0.14393.2007; amd64`.
@@ -106,6 +110,9 @@ pub struct PlatformImage {
     pub media_type: Option<String>,
     pub total_size: Option<Size>,
     pub image_id: Option<Digest>,
+    /// The image ID was written as bare hex (Docker 1.9-era v1 manifests), not as a digest.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_image_id: bool,
     pub entrypoint: Option<Command>,
     pub cmd: Option<Command>,
     /// The image's `SHELL` (Windows images), from the `` `SHELL` `` field.

@@ -504,6 +504,21 @@ mod tests {
     }
 
     #[test]
+    fn exec_form_runs_keep_their_argv_unless_it_starts_with_the_shell() {
+        let mut config = ImageConfig::default();
+        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            shell_or_exec(&argv(&["/bin/busybox", "touch", "/x"]), &config),
+            argv(&["/bin/busybox", "touch", "/x"])
+        );
+        config.shell = argv(&["/bin/bash", "-eo", "pipefail", "-c"]);
+        assert_eq!(
+            shell_or_exec(&argv(&["/bin/bash", "-eo", "pipefail", "-c", "echo", "a", "b"]), &config),
+            argv(&["/bin/bash", "-eo", "pipefail", "-c", "echo a b"])
+        );
+    }
+
+    #[test]
     fn config_flows_into_later_steps_and_workdir_expands() {
         let input = PlanInput {
             platform: "linux/amd64".parse().unwrap(),
@@ -545,7 +560,15 @@ mod tests {
                 source: "file:aa".into()
             }
         );
-        assert_eq!(p.steps[2].action, Action::Config);
+        // Every WORKDIR is replayed (the replay decides whether it made a layer); its path is
+        // expanded against the environment the step saw.
+        assert_eq!(
+            p.steps[2].action,
+            Action::Workdir {
+                path: "/usr/local/x".into()
+            }
+        );
+        assert_eq!(p.steps[2].layer, None);
         match &p.steps[4].action {
             Action::Run { argv, env, workdir, .. } => {
                 assert_eq!(argv, &["/bin/ash", "-eo", "pipefail", "-c", "true"]);

@@ -326,6 +326,23 @@ fn a_layer_in_an_oci_layout_is_named_by_digest_and_verified() {
 }
 
 #[test]
+fn a_blob_of_a_content_store_is_named_by_digest_too() {
+    // `retrace pull`'s store and a build cache keep blobs as `blobs/sha256/<hex>` without an
+    // `oci-layout` file; DIR@sha256:… reads them the same way, and names what is missing.
+    let t = tempfile::tempdir().unwrap();
+    let layer = gzip(&tar(&base()));
+    let d = retrace::Digest::of(&layer);
+    write(&t.path().join("cache/blobs/sha256").join(d.hex()), &layer);
+    write(&t.path().join("a.tgz"), &layer);
+    let (code, _, err) = run(&["diff", &format!("cache@{d}"), "a.tgz"], t.path());
+    assert_eq!(code, 0, "{err}");
+    let other = retrace::Digest::of(b"absent");
+    let (code, _, err) = run(&["diff", &format!("cache@{other}"), "a.tgz"], t.path());
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("no blob {other} under blobs/sha256/")), "{err}");
+}
+
+#[test]
 fn docker_archives_are_read_in_place() {
     let t = tempfile::tempdir().unwrap();
     let layer = tar(&base());

@@ -243,3 +243,44 @@ fn a_run_that_changed_nothing_makes_the_mapping_ambiguous_but_keeps_what_is_cert
     );
     assert!(m.reason.contains("1 RUN step(s) changed nothing"), "{}", m.reason);
 }
+
+#[test]
+fn a_tag_that_does_not_exist_yet_has_no_platforms_and_a_note() {
+    let d = doc("legacy_2016.md");
+    let t = &d.tags[0];
+    assert_eq!(t.tag, "consul:1.4.3");
+    assert!(t.platforms.is_empty());
+    assert_eq!(t.note.as_deref(), Some("**does not exist** (yet?)"));
+    assert_eq!(d.tags[1].note, None);
+}
+
+#[test]
+fn a_bare_hex_image_id_is_a_legacy_id() {
+    let d = doc("legacy_2016.md");
+    let p = &d.tags[1].platforms[0];
+    assert!(p.legacy_image_id);
+    assert_eq!(
+        p.image_id.map(|i| i.to_string()).as_deref(),
+        Some("sha256:3597e26ec9755c6cca27fda2b00d517123bde5ef41f9979615fbfef84952880b")
+    );
+}
+
+#[test]
+fn an_exec_form_run_with_build_args_is_a_run_and_an_empty_run_beside_a_new_workdir_is_ambiguous() {
+    let d = doc("legacy_2016.md");
+    let p = &d.tags[1].platforms[0];
+    let Instruction::Run(run) = &p.history[4].instruction else {
+        panic!("{:?}", p.history[4].instruction)
+    };
+    assert!(run.exec_form);
+    assert_eq!(run.args.len(), 1);
+    assert_eq!(
+        run.exec_argv(),
+        Some(vec!["/bin/busybox".to_string(), "touch".into(), "/srv/exec-form".into()])
+    );
+    // Three layers for ADD and two RUNs: the counts also fit `RUN true` changing nothing and the
+    // WORKDIR creating its directory, which only a replay can tell.
+    let m = map_platform(p);
+    assert_eq!(m.certainty, Certainty::Ambiguous, "{}", m.reason);
+    assert!(m.undetermined.contains(&2) && m.undetermined.contains(&3), "{:?}", m.undetermined);
+}

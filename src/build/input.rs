@@ -26,6 +26,9 @@ pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, String> {
             let have: Vec<&str> = doc.tags.iter().map(|t| t.tag.as_str()).collect();
             format!("no tag `{tag}` (the document has: {})", have.join(", "))
         })?;
+    if let Some(note) = &section.note {
+        return Err(format!("tag `{}` has no image to rebuild: the document says {note}", section.tag));
+    }
     Ok(section
         .platforms
         .iter()

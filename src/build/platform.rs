@@ -571,12 +571,17 @@ impl<'a> PlatformRun<'a> {
     /// this platform matched with first.
     fn variant_candidates(&self, base: Vec<Entry>) -> Vec<(Variant, Vec<Entry>)> {
         let opaque = variants::opaque_new_dirs(&base, &self.lower);
+        let shared = variants::shared_whiteouts(&base);
         let mut candidates = vec![(Variant::Plain, base)];
         if let Some(marked) = opaque {
             candidates.push((Variant::OpaqueNewDirs, marked));
         }
-        if self.seen == Some(Variant::OpaqueNewDirs) {
-            candidates.reverse();
+        if let Some(linked) = shared {
+            candidates.push((Variant::SharedWhiteouts, linked));
+        }
+        if let Some(i) = candidates.iter().position(|(v, _)| Some(*v) == self.seen) {
+            let seen = candidates.remove(i);
+            candidates.insert(0, seen);
         }
         candidates
     }

@@ -8,6 +8,11 @@
 //! - **Opaque new directories.** Some builders' overlayfs put the opaque xattr on every directory
 //!   newly created directly inside a directory of a lower layer, so their layers hold a
 //!   `<dir>/.wh..wh..opq` marker for each. Others did not.
+//! - **Shared whiteouts.** Linux >= 5.8 links every whiteout of an upper directory to one inode, and
+//!   pkg/archive's hard-link bookkeeping then leaves the first whiteout's path in the linkname of
+//!   each later `.wh.` file. The committed image the replay reads was unpacked again by the engine
+//!   (each whiteout its own inode), while the pushed layer kept the original tar headers, so a
+//!   builder on such a kernel is tried by linking the whiteouts back.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -20,6 +25,8 @@ pub enum Variant {
     Plain,
     /// Every new directory directly inside a lower directory marked opaque.
     OpaqueNewDirs,
+    /// Every whiteout after the first linked to the first (a kernel that shares whiteout inodes).
+    SharedWhiteouts,
 }
 
 impl Variant {
@@ -27,6 +34,7 @@ impl Variant {
         match self {
             Variant::Plain => "plain",
             Variant::OpaqueNewDirs => "opaque-new-dirs",
+            Variant::SharedWhiteouts => "shared-whiteouts",
         }
     }
 }
@@ -108,6 +116,27 @@ pub fn opaque_new_dirs(entries: &[Entry], lower: &LowerDirs) -> Option<Vec<Entry
     any.then_some(marked)
 }
 
+/// The entries with every whiteout after the first sharing the first's inode, named by its path;
+/// `None` with fewer than two whiteouts, where the variant gives the same bytes.
+pub fn shared_whiteouts(entries: &[Entry]) -> Option<Vec<Entry>> {
+    let mut linked = entries.to_vec();
+    let mut first: Option<String> = None;
+    let mut any = false;
+    for e in linked.iter_mut() {
+        if !matches!(e.kind, EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)) {
+            continue;
+        }
+        match &first {
+            None => first = Some(e.path.clone()),
+            Some(f) => {
+                e.kind = EntryKind::SharedWhiteout(f.clone());
+                any = true;
+            }
+        }
+    }
+    any.then_some(linked)
+}
+
 /// The directories the layers below a step hold (the root is always there), kept up to date as
 /// each layer is applied.
 #[derive(Debug, Default, Clone)]
@@ -144,6 +173,21 @@ impl LowerDirs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn later_whiteouts_link_to_the_first() {
+        let wh = |p: &str| {
+            let mut e = Entry::dir(p, 0o600);
+            e.kind = EntryKind::CharDevice { major: 0, minor: 0 };
+            e
+        };
+        let one = vec![Entry::dir("bin", 0o755), wh("bin/arch")];
+        assert_eq!(shared_whiteouts(&one), None);
+        let two = vec![Entry::dir("bin", 0o755), wh("bin/arch"), Entry::dir("etc", 0o755), wh("etc/group")];
+        let linked = shared_whiteouts(&two).unwrap();
+        assert_eq!(linked[1].kind, EntryKind::CharDevice { major: 0, minor: 0 });
+        assert_eq!(linked[3].kind, EntryKind::SharedWhiteout("bin/arch".into()));
+    }
 
     #[test]
     fn only_the_days_the_replay_wrote_are_recovered() {

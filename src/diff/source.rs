@@ -3,7 +3,7 @@
 //! | syntax | meaning |
 //! |---|---|
 //! | `FILE` | one layer blob, tar or tar+gzip |
-//! | `DIR@sha256:<hex>` | the blob of that digest in the OCI layout DIR: a layer, or a manifest/index (an image) |
+//! | `DIR@sha256:<hex>` | the blob of that digest in DIR's `blobs/sha256/` (an OCI layout, a build output, a content store): a layer, or a manifest/index (an image) |
 //! | `oci:DIR` or `oci:DIR:TAG` (or a `DIR` holding `oci-layout`) | the image(s) of an OCI layout; TAG matches `org.opencontainers.image.ref.name` |
 //! | `docker-archive:FILE` | a `docker save` tarball (first image in its manifest.json) |
 //! | `DIR` holding `report.json` | a `retrace build` output dir: its rebuilt layers, platform by platform |
@@ -307,9 +307,20 @@ fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
     Ok(Subject::Image(out))
 }
 
+/// A blob by digest under `DIR/blobs/sha256/`: an OCI layout, a build output or a content store
+/// (`retrace pull`'s cache), which keep blobs the same way; only an OCI layout is required to have
+/// `oci-layout`.
 fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
-    check_layout(dir)?;
     let path = blob_path(dir, digest);
+    if !path.is_file() {
+        check_layout(dir).map_err(|_| DiffError::Layout {
+            path: dir.into(),
+            message: format!(
+                "no blob {digest} under blobs/sha256/ (DIR@sha256:… names a blob of an OCI layout, a build \
+                 output or a content store)"
+            ),
+        })?;
+    }
     let mut head = [0u8; 1];
     let n = File::open(&path)
         .and_then(|mut f| f.read(&mut head))

@@ -127,12 +127,14 @@ impl<'t> Builder<'t> {
             declared_platforms: Vec::new(),
             platforms: Vec::new(),
             extra_fields: Vec::new(),
+            note: None,
         };
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::tag_heading => {
                     section.tag = first_inner(&p, Rule::tag_name).unwrap_or_default().to_string();
                 }
+                Rule::missing_tag => section.note = Some(p.as_str().trim_end().to_string()),
                 Rule::pull_block => section.digest = self.pull_digest(p)?,
                 Rule::platforms_field => {
                     for q in p.into_inner() {
@@ -209,6 +211,7 @@ impl<'t> Builder<'t> {
             media_type: None,
             total_size: None,
             image_id: None,
+            legacy_image_id: false,
             entrypoint: None,
             cmd: None,
             shell: None,
@@ -234,9 +237,14 @@ impl<'t> Builder<'t> {
                         "total size" => image.total_size = Some(self.size(value.trim_matches('*'), value_start)?),
                         "image id" => {
                             let v = unticked(value);
+                            // Docker 1.9-era v1 manifests: a bare 64-hex ID, the same value a
+                            // later daemon would write with `sha256:`.
+                            let legacy = v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit());
+                            image.legacy_image_id = legacy;
+                            let v = if legacy { format!("sha256:{v}") } else { v.to_string() };
                             image.image_id = Some(v.parse().map_err(|e| {
                                 self.error_at(
-                                    value_start + value.find(v).unwrap_or(0),
+                                    value_start + value.find(unticked(value)).unwrap_or(0),
                                     format!("expected the image ID as a sha256 digest: {e}"),
                                 )
                             })?)
