@@ -120,10 +120,13 @@ pub fn opaque_new_dirs(entries: &[Entry], lower: &LowerDirs) -> Option<Vec<Entry
 /// `None` with fewer than two whiteouts, where the variant gives the same bytes.
 pub fn shared_whiteouts(entries: &[Entry]) -> Option<Vec<Entry>> {
     let mut linked = entries.to_vec();
-    let mut first: Option<String> = None;
+    let mut first: Option<Vec<u8>> = None;
     let mut any = false;
     for e in linked.iter_mut() {
-        if !matches!(e.kind, EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)) {
+        if !matches!(
+            e.kind,
+            EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
+        ) {
             continue;
         }
         match &first {
@@ -183,7 +186,12 @@ mod tests {
         };
         let one = vec![Entry::dir("bin", 0o755), wh("bin/arch")];
         assert_eq!(shared_whiteouts(&one), None);
-        let two = vec![Entry::dir("bin", 0o755), wh("bin/arch"), Entry::dir("etc", 0o755), wh("etc/group")];
+        let two = vec![
+            Entry::dir("bin", 0o755),
+            wh("bin/arch"),
+            Entry::dir("etc", 0o755),
+            wh("etc/group"),
+        ];
         let linked = shared_whiteouts(&two).unwrap();
         assert_eq!(linked[1].kind, EntryKind::CharDevice { major: 0, minor: 0 });
         assert_eq!(linked[3].kind, EntryKind::SharedWhiteout("bin/arch".into()));

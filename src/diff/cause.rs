@@ -186,8 +186,11 @@ pub fn classify(cmp: &Comparison) -> CauseSummary {
 /// Up to three paths for a one-line headline, control characters escaped (the paths keep the
 /// archive reader's text form in JSON).
 fn list(paths: &[String]) -> String {
-    let shown: Vec<std::borrow::Cow<'_, str>> =
-        paths.iter().take(3).map(|p| crate::layer::name::escape_text(p)).collect();
+    let shown: Vec<std::borrow::Cow<'_, str>> = paths
+        .iter()
+        .take(3)
+        .map(|p| crate::layer::name::escape_text(p))
+        .collect();
     if paths.len() > 3 {
         format!("{} and {} more", shown.join(", "), paths.len() - 3)
     } else {
@@ -234,7 +237,12 @@ mod tests {
 
     #[test]
     fn headlines_escape_control_characters_in_paths() {
-        let paths = vec!["a\nb".to_string(), "caf\\xe9".to_string(), "c".to_string(), "d".to_string()];
+        let paths = vec![
+            "a\nb".to_string(),
+            "caf\\xe9".to_string(),
+            "c".to_string(),
+            "d".to_string(),
+        ];
         assert_eq!(list(&paths), "a\\x0ab, caf\\xe9, c and 1 more");
     }
 }
