@@ -249,3 +249,47 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
         "{text}"
     );
 }
+
+#[test]
+#[ignore = "needs a Docker daemon (cargo xtask setup)"]
+fn needs_docker_the_failing_step_names_its_own_cause_and_later_layers_name_it() {
+    let test = "needs_docker_the_failing_step_names_its_own_cause_and_later_layers_name_it";
+    if !daemon_or_skip(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::docker::rootfs_tar(&busybox("amd64"), &root.join("rootfs.tar"));
+    let base_ref = common::build::file_ref(&root.join("rootfs.tar"));
+    let doc = document_with(
+        "fail:test",
+        &[
+            &format!("ADD {base_ref} in / "),
+            "RUN echo broken >&2 && exit 3",
+            "RUN touch /after",
+        ],
+        3,
+    );
+    std::fs::write(root.join("doc.md"), doc).unwrap();
+    std::fs::write(
+        root.join("recipe.yaml"),
+        format!("document: doc.md\ntag: fail:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"),
+    )
+    .unwrap();
+    let out = root.join("out");
+    let run = retrace(&["build", root.join("recipe.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "a failing step is an error: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let layers = report["platforms"][0]["layers"].as_array().unwrap();
+    // The failing step's own layer says what failed and why, not "an earlier step failed"; the
+    // layer after it names the same step.
+    for layer in &layers[1..] {
+        let reason = layer["reason"].as_str().unwrap();
+        assert_eq!(layer["verdict"], "not-built", "{layer}");
+        assert!(reason.starts_with("not built: step 1 `RUN echo broken"), "{reason}");
+        assert!(reason.contains("exited with status 3"), "{reason}");
+    }
+}
