@@ -14,34 +14,13 @@ mod common;
 /// Each layer's step (the start of its history text) and what it proves.
 const LAYERS: &[(&str, &str)] = &[
     ("ADD file:", "the base root file system, rebuilt from its tarball"),
-    (
-        "WORKDIR /srv/app",
-        "a WORKDIR that creates its directory makes a layer; `RUN true` before it made none",
-    ),
-    (
-        "RUN echo hi > a.txt",
-        "a RUN after a WORKDIR that existed (which made no layer)",
-    ),
-    (
-        "RUN rm /bin/arch /etc/group",
-        "whiteouts (shared on this kernel), links, a PAX name, setuid from RUN",
-    ),
-    (
-        "# unable to parse image command string further",
-        "an exec-form RUN with a build argument",
-    ),
-    (
-        "RUN echo $FLAVOUR > /srv/flavour",
-        "an exec-form RUN through the shell, with a build argument",
-    ),
-    (
-        "RUN mkdir -p /data",
-        "writes under a VOLUME are discarded, its mount point stays",
-    ),
-    (
-        "RUN echo gone > /var/vol/y",
-        "a VOLUME whose directory the builder created",
-    ),
+    ("WORKDIR /srv/app", "a WORKDIR that creates its directory makes a layer; `RUN true` before it made none"),
+    ("RUN echo hi > a.txt", "a RUN after a WORKDIR that existed (which made no layer)"),
+    ("RUN rm /bin/arch /etc/group", "whiteouts (shared on this kernel), links, a PAX name, setuid from RUN"),
+    ("# unable to parse image command string further", "an exec-form RUN with a build argument"),
+    ("RUN echo $FLAVOUR > /srv/flavour", "an exec-form RUN through the shell, with a build argument"),
+    ("RUN mkdir -p /data", "writes under a VOLUME are discarded, its mount point stays"),
+    ("RUN echo gone > /var/vol/y", "a VOLUME whose directory the builder created"),
     ("WORKDIR /srv/app/sub", "a WORKDIR creating a directory after VOLUMEs"),
     ("COPY file:", "COPY of a build-context file"),
 ];
@@ -61,10 +40,7 @@ fn ensure_fixture(doc: &Path) {
         .current_dir(root())
         .status()
         .expect("running cargo xtask image-fixture");
-    assert!(
-        status.success(),
-        "cargo xtask image-fixture testdata/builder failed ({status})"
-    );
+    assert!(status.success(), "cargo xtask image-fixture testdata/builder failed ({status})");
 }
 
 #[test]
@@ -108,8 +84,5 @@ fn needs_registry_builder_image_replays_every_layer_on_both_platforms() {
         }
     }
     assert_eq!(run.status.code(), Some(0), "{stderr}");
-    assert!(
-        took < Duration::from_secs(120),
-        "the build took {took:?}, over two minutes"
-    );
+    assert!(took < Duration::from_secs(120), "the build took {took:?}, over two minutes");
 }

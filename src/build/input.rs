@@ -27,10 +27,7 @@ pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, String> {
             format!("no tag `{tag}` (the document has: {})", have.join(", "))
         })?;
     if let Some(note) = &section.note {
-        return Err(format!(
-            "tag `{}` has no image to rebuild: the document says {note}",
-            section.tag
-        ));
+        return Err(format!("tag `{}` has no image to rebuild: the document says {note}", section.tag));
     }
     Ok(section
         .platforms

@@ -217,10 +217,7 @@ impl<'a> PlatformRun<'a> {
             _ => true,
         };
         if !added {
-            let _ = writeln!(
-                self.log,
-                "    empty diff: no layer (the builder records an empty layer)"
-            );
+            let _ = writeln!(self.log, "    empty diff: no layer (the builder records an empty layer)");
             return Ok(None);
         }
         let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
@@ -527,8 +524,7 @@ impl<'a> PlatformRun<'a> {
         }
         let Some(input) = self.search_input(row.expected) else {
             row.verdict = Verdict::Differs;
-            row.reason =
-                "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
+            row.reason = "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
             self.ctx.explain(row);
             return Ok(());
         };
