@@ -516,7 +516,14 @@ fn layer_reproduce_stops_at_its_candidate_budget() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(report["matched"], false);
-    assert!(report["candidates"].as_u64().unwrap() <= 10, "{report}");
+    assert_eq!(report["candidates"], 10, "{report}");
+    assert_eq!(report["end"], "candidate-budget", "{report}");
+    // The person reading the terminal learns what ran out and how to raise it.
+    assert!(
+        run.stderr.contains("budget ran out after 10 candidates") && run.stderr.contains("--search-candidates"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -218,8 +218,11 @@ fn cli_reports_no_match_honestly_for_a_wrong_tree() {
     assert_eq!(json["matched"], false);
     assert_eq!(json["expected"], facts.input.expected.to_string());
     assert_ne!(json["digest"], facts.input.expected.to_string());
-    // The only group is the layer's own step: its whole 0..=21 s window was tried, nothing else.
-    assert_eq!(json["candidates"], 22);
+    // Every candidate of both hypotheses was tried, nothing else: the layer's own step's whole
+    // 0..=21 s window (22), then, for a step that changed no mtime, steps 1 and 2's windows, the
+    // base's snapshot epochs and its three days second by second (259,228 more).
+    assert_eq!(json["candidates"], 259_250);
+    assert_eq!(json["end"], "exhausted");
 
     // An extra file (set by the same step) cannot be explained away either.
     let dir = tempfile::tempdir().unwrap();

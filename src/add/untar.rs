@@ -234,6 +234,11 @@ impl Extracted {
 /// archive reader. `now` stands for the extraction time, used only for parent directories the
 /// tarball does not list (reported in [`Extracted::implicit_dirs`]).
 pub fn untar(blob: &[u8], limits: &Limits, now: i64) -> Result<(Extracted, ArchiveSummary), ArchiveError> {
+    untar_read(blob, limits, now)
+}
+
+/// [`untar`] of an archive read as it streams (a build's ADD source on disk).
+pub fn untar_read(blob: impl Read, limits: &Limits, now: i64) -> Result<(Extracted, ArchiveSummary), ArchiveError> {
     let mut tree = Extracted::default();
     let summary = read_archive(blob, None, limits, |entry, content| tree.apply(entry, content, now))?;
     Ok((tree, summary))

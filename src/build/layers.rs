@@ -185,60 +185,83 @@ pub type Recovered = std::collections::BTreeMap<String, String>;
 /// user says otherwise (`--search-candidates`).
 pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 
+/// The build's own facts for the timestamp search of one layer.
+pub struct TimestampQuery {
+    pub max_candidates: u64,
+    /// When the platform's replay began, and when this layer's step did.
+    pub replay_began: i64,
+    pub step_began: i64,
+}
+
+/// What the timestamp search concluded about one layer.
+pub struct TimestampOutcome {
+    pub verdict: Verdict,
+    pub reason: String,
+    /// The recovered mtimes, for the report.
+    pub recovered: Recovered,
+    /// The same, in Unix seconds, for the layers above.
+    pub times: std::collections::BTreeMap<String, i64>,
+}
+
+impl TimestampOutcome {
+    fn differs(reason: String) -> TimestampOutcome {
+        TimestampOutcome {
+            verdict: Verdict::Differs,
+            reason,
+            recovered: Recovered::new(),
+            times: Default::default(),
+        }
+    }
+}
+
 /// Asks the timestamp search whether the rebuilt tree matches the document's digest once the
 /// replayed mtimes are moved back to the times the document records (the same search as
 /// `retrace layer reproduce`). `input` holds the recorded times of the steps that made this
-/// platform's layers so far in this replay, which decides which step made which layer;
-/// `replay_began` is when the platform's replay began, `step_began` when this layer's step did.
+/// platform's layers so far in this replay, which decides which step made which layer, and the
+/// entries the step kept from the layers below (`SearchInput::kept`).
 pub fn search_timestamps(
     entries: &[Entry],
     profile: &Profile,
     mut input: SearchInput,
-    max_candidates: u64,
-    (replay_began, step_began): (i64, i64),
-) -> (Verdict, String, Recovered) {
-    if max_candidates == 0 {
-        return (
-            Verdict::Differs,
-            "rebuilt bytes differ (timestamp search off: --search-candidates 0)".into(),
-            Recovered::new(),
-        );
+    query: TimestampQuery,
+) -> TimestampOutcome {
+    if query.max_candidates == 0 {
+        return TimestampOutcome::differs("rebuilt bytes differ (timestamp search off: --search-candidates 0)".into());
     }
     // A build searches every differing layer, so each search gets a budget of about 15 s of hashing
     // on two cores (the 35 seed layers need at most 431,000 candidates); a layer whose lost times
     // cannot be inferred (a COPY'd file's build-context mtime) must not hold the build for minutes.
-    input.limits.max_candidates = input.limits.max_candidates.min(max_candidates);
+    input.limits.max_candidates = input.limits.max_candidates.min(query.max_candidates);
     // Everything this replay set is later than its first step began. Usually the document's own
     // times say the same, but a build cached before the document was made (a rebuilt fixture, a
     // document regenerated after the replay) would otherwise look "not replayed" and go unsearched.
-    input.replayed_after = input.replayed_after.min(replay_began - 1);
+    input.replayed_after = input.replayed_after.min(query.replay_began - 1);
     // What the step itself changed is known from when its replay began: a slow (emulated) step
     // spreads its changes over several seconds, which are all its own.
-    input.own_step_since = Some(step_began);
+    input.own_step_since = Some(query.step_began);
     match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
-        Ok(report) if report.matched => (
-            Verdict::MatchAfterTimestamps,
-            format!(
+        Ok(report) if report.matched => TimestampOutcome {
+            verdict: Verdict::MatchAfterTimestamps,
+            reason: format!(
                 "matched after {} ({:.1} s)",
                 candidates(report.candidates),
                 report.seconds
             ),
-            report
+            recovered: report
                 .mtimes
-                .into_iter()
-                .map(|(path, t)| (path, crate::model::Timestamp { unix: t }.to_rfc3339()))
+                .iter()
+                .map(|(path, t)| (path.clone(), crate::model::Timestamp { unix: *t }.to_rfc3339()))
                 .collect(),
-        ),
-        Ok(report) => (
-            Verdict::Differs,
-            format!("rebuilt bytes differ even after {}", candidates(report.candidates)),
-            Recovered::new(),
-        ),
-        Err(e) => (
-            Verdict::Differs,
-            format!("rebuilt bytes differ; timestamp search failed: {e}"),
-            Recovered::new(),
-        ),
+            times: report.mtimes,
+        },
+        Ok(report) => TimestampOutcome::differs(match report.end {
+            crate::reproduce::SearchEnd::CandidateBudget => format!(
+                "rebuilt bytes differ even after {}, the search's budget (raise it with --search-candidates)",
+                candidates(report.candidates)
+            ),
+            _ => format!("rebuilt bytes differ even after {}", candidates(report.candidates)),
+        }),
+        Err(e) => TimestampOutcome::differs(format!("rebuilt bytes differ; timestamp search failed: {e}")),
     }
 }
 
@@ -274,7 +297,7 @@ pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) ->
 /// original context had), owned by `owner` (root, or `--chown` as [`resolve_chown`] resolved it);
 /// missing parent directories are created by the engine (0755, as the builder does).
 ///
-/// With `add` (an ADD step), a local tar archive (plain or gzip'd) is extracted into `dest`
+/// With `add` (an ADD step), a local tar archive (plain or compressed) is extracted into `dest`
 /// instead, as the classic builder does: entries keep the archive's modes, owners and mtimes (the
 /// builder applies neither `--chown` nor the context mtime to extracted archives).
 pub fn copy_tar(
@@ -291,8 +314,8 @@ pub fn copy_tar(
         format!("{}/{}", workdir.trim_end_matches('/'), dest)
     };
     if let (true, Resolved::File { path, .. }) = (add, source) {
-        if is_tar_archive(path)? {
-            return extracted_archive_tar(path, abs.trim_matches('/'));
+        if super::add_archive::is_tar_archive(path)? {
+            return super::add_archive::extracted_archive_tar(path, abs.trim_matches('/'));
         }
     }
     let rel = abs.trim_start_matches('/').to_string();
@@ -317,89 +340,6 @@ pub fn copy_tar(
         Resolved::LayerTar { .. } => return Err(std::io::Error::other("a layer cannot be COPY'd")),
     }
     out.extend_from_slice(&[0u8; 1024]);
-    Ok(out)
-}
-
-/// Whether ADD would extract `path`: its first block, decompressed when gzip'd, is a tar header
-/// with a valid checksum (what Go's tar reader accepts as a first entry). bzip2 and xz sources,
-/// which Docker also extracts, are refused rather than copied as plain files.
-fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(512);
-    std::fs::File::open(path)?.take(512).read_to_end(&mut head)?;
-    match head.as_slice() {
-        [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X', b'Z', ..] => {
-            return Err(std::io::Error::other(format!(
-                "{}: ADD of a bzip2 or xz archive is not supported by the replay; supply it uncompressed or gzip'd",
-                path.display()
-            )))
-        }
-        [0x1f, 0x8b, ..] => {
-            head.clear();
-            let gz = flate2::read::GzDecoder::new(std::fs::File::open(path)?);
-            // A gzip'd file that is not a tar (or is corrupt) is copied as a plain file, as Docker does.
-            if gz.take(512).read_to_end(&mut head).is_err() {
-                return Ok(false);
-            }
-        }
-        _ => {}
-    }
-    // The tar crate checks the header checksum; a first entry needs a name.
-    Ok(head.len() == 512
-        && head[..100].iter().any(|&b| b != 0)
-        && matches!(
-            tar::Archive::new(head.as_slice()).entries().map(|mut e| e.next()),
-            Ok(Some(Ok(_)))
-        ))
-}
-
-/// The archive at `path` re-rooted at `prefix`, as a tar for the engine to extract at `/`. The
-/// archive comes from outside, so it is read by the hostile-archive reader (paths checked, sizes
-/// and entry counts bounded); hard link targets move with the entries, symlink targets stay.
-fn extracted_archive_tar(path: &Path, prefix: &str) -> std::io::Result<Vec<u8>> {
-    use crate::archive::{raw_bytes, read_archive_file, Kind, Limits};
-    // The reader's paths are its one-to-one text form; entries carry the bytes.
-    let join = |p: &str| {
-        if prefix.is_empty() {
-            raw_bytes(p)
-        } else {
-            raw_bytes(&format!("{prefix}/{p}"))
-        }
-    };
-    let mut entries = Vec::new();
-    read_archive_file(path, None, &Limits::default(), |e, content| {
-        let kind = match &e.kind {
-            Kind::File => {
-                let mut data = Vec::with_capacity(e.size as usize);
-                content.read_to_end(&mut data)?;
-                EntryKind::File(data)
-            }
-            Kind::Dir => EntryKind::Dir,
-            Kind::Symlink(t) => EntryKind::Symlink(raw_bytes(t)),
-            Kind::Hardlink(t) => EntryKind::Hardlink(join(t)),
-            Kind::Char(major, minor) => EntryKind::CharDevice {
-                major: *major,
-                minor: *minor,
-            },
-            Kind::Block(major, minor) => EntryKind::BlockDevice {
-                major: *major,
-                minor: *minor,
-            },
-            Kind::Fifo => EntryKind::Fifo,
-        };
-        let mut entry = Entry::dir(join(&e.path), e.mode);
-        entry.kind = kind;
-        entry.uid = e.uid;
-        entry.gid = e.gid;
-        entry.mtime = e.mtime;
-        entry.xattrs = e.xattrs.clone();
-        entries.push(entry);
-        Ok(())
-    })
-    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-    let profile = Profile::from_name("docker-20.10").map_err(std::io::Error::other)?;
-    let mut out = Vec::new();
-    write_tar(&entries, &profile, &mut out)?;
     Ok(out)
 }
 

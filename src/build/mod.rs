@@ -12,6 +12,7 @@
 //! `oci-layout` (one manifest and config per fully built platform), `report.json`, and
 //! `logs/<platform>.log` with every step's output.
 
+mod add_archive;
 pub mod cache;
 pub mod input;
 pub mod inputs;

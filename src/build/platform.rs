@@ -52,6 +52,8 @@ pub(super) struct PlatformRun<'a> {
     replay_began: i64,
     /// The directories of the layers below the current step (for the opaque-marker variant).
     lower: LowerDirs,
+    /// The replayed and published mtimes of the layers below (for the timestamp search).
+    lower_times: crate::reproduce::lower::LowerTimes,
     /// The builder variant an earlier layer of this platform matched with: tried first.
     seen: Option<Variant>,
     layers: Vec<LayerReport>,
@@ -150,6 +152,7 @@ impl<'a> PlatformRun<'a> {
             parent: None,
             replay_began: i64::MAX,
             lower: LowerDirs::default(),
+            lower_times: Default::default(),
             seen: None,
             layers: Vec::new(),
             blobs: Vec::new(),
@@ -455,6 +458,8 @@ impl<'a> PlatformRun<'a> {
                 .map_err(|m| self.layer_error(step, m))?,
         };
         let mut row = LayerReport::new(slot, step.text.clone());
+        // The published mtimes of this layer's replayed entries, once a verdict says they are known.
+        let mut recovered = std::collections::BTreeMap::new();
         row.rebuilt = Some(blob.digest);
         row.context_mode = source.and_then(|s| s.context_mode).map(|m| format!("{m:04o}"));
         match (source.and_then(|s| s.imported.as_ref()), rebuilt_base) {
@@ -469,7 +474,7 @@ impl<'a> PlatformRun<'a> {
                 row.verdict = Verdict::Match;
                 row.reason = "byte for byte".into();
             }
-            (None, None) => self.recover(step, snap, &entries, &mut row)?,
+            (None, None) => recovered = self.recover(step, snap, &entries, &mut row)?,
         }
         let _ = writeln!(
             self.log,
@@ -480,6 +485,11 @@ impl<'a> PlatformRun<'a> {
             row.reason
         );
         self.lower.apply(&entries);
+        let known = matches!(
+            row.verdict,
+            Verdict::Match | Verdict::MatchAfterTimestamps | Verdict::Imported
+        );
+        self.lower_times.apply(&entries, known.then_some(&recovered));
         self.layers.push(row);
         self.blobs.push(blob);
         if let Some(b) = self.bar {
@@ -502,13 +512,14 @@ impl<'a> PlatformRun<'a> {
 
     /// For a layer whose committed bytes differ: recovers embedded dates, tries each builder
     /// variant exactly and then through the timestamp search, and explains what still differs.
+    /// Returns the mtimes the search recovered (Unix seconds, by path).
     fn recover(
         &mut self,
         step: &PlanStep,
         snap: &Snapshot,
         committed: &[Entry],
         row: &mut LayerReport,
-    ) -> Result<(), StepError> {
+    ) -> Result<std::collections::BTreeMap<String, i64>, StepError> {
         let mut base = committed.to_vec();
         if let Some(recorded) = step.created {
             row.recovered_dates = variants::recover_shadow_days(&mut base, (snap.started, snap.finished), recorded);
@@ -519,35 +530,38 @@ impl<'a> PlatformRun<'a> {
             let digest = layers::blob_digest(entries, &self.profile).map_err(|m| self.layer_error(step, m))?;
             if digest == row.expected {
                 self.matched(row, *variant, Verdict::Match, "byte for byte".into());
-                return Ok(());
+                return Ok(Default::default());
             }
         }
         let Some(input) = self.search_input(row.expected) else {
             row.verdict = Verdict::Differs;
             row.reason = "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
             self.ctx.explain(row);
-            return Ok(());
+            return Ok(Default::default());
         };
         let mut reason = String::new();
         for (variant, entries) in &candidates {
-            let found = layers::search_timestamps(
-                entries,
-                &self.profile,
-                input.clone(),
-                self.ctx.search_candidates,
-                (self.replay_began, snap.started),
-            );
-            if found.0 == Verdict::MatchAfterTimestamps {
-                row.recovered_mtimes = found.2;
-                self.matched(row, *variant, found.0, found.1);
-                return Ok(());
+            let query = layers::TimestampQuery {
+                max_candidates: self.ctx.search_candidates,
+                replay_began: self.replay_began,
+                step_began: snap.started,
+            };
+            let input = SearchInput {
+                kept: self.lower_times.kept(committed, snap.started),
+                ..input.clone()
+            };
+            let found = layers::search_timestamps(entries, &self.profile, input, query);
+            if found.verdict == Verdict::MatchAfterTimestamps {
+                row.recovered_mtimes = found.recovered;
+                self.matched(row, *variant, found.verdict, found.reason);
+                return Ok(found.times);
             }
-            reason = found.1;
+            reason = found.reason;
         }
         row.verdict = Verdict::Differs;
         row.reason = reason;
         self.ctx.explain(row);
-        Ok(())
+        Ok(Default::default())
     }
 
     /// What the timestamp search is told of this layer: the recorded times of the steps that made
@@ -559,6 +573,7 @@ impl<'a> PlatformRun<'a> {
             steps: self.made.iter().copied().collect::<Option<Vec<_>>>()?,
             replayed_after: self.ctx.recorded_latest.unwrap_or(i64::MAX),
             own_step_since: None,
+            kept: Default::default(),
             limits: SearchLimits::default(),
         })
     }

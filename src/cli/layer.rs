@@ -27,30 +27,35 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Recover the lost mtimes of a rebuilt layer's diff tree by searching around the recorded step
-    /// times until the tar+gzip digest equals the document's. Exit 0 on a match, 1 otherwise.
-    Reproduce {
-        /// The rebuilt diff directory of the layer.
-        dir: PathBuf,
-        /// The repo-info document that lists the layer.
-        #[arg(long)]
-        document: PathBuf,
-        /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
-        #[arg(long)]
-        platform: String,
-        /// The layer number, 1-based, in the order the document lists layers.
-        #[arg(long)]
-        layer: usize,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Give up without a match after hashing this many candidates.
-        #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
-              value_parser = clap::value_parser!(u64).range(1..))]
-        search_candidates: u64,
-        /// Give up without a match after searching this many seconds.
-        #[arg(long, default_value_t = retrace::reproduce::cli::REPRODUCE_SEARCH_SECONDS)]
-        search_seconds: u64,
-    },
+    /// times until the tar+gzip digest equals the document's. Exit 0 on a match, 1 otherwise
+    /// (including a spent budget, which it names).
+    Reproduce(ReproduceArgs),
+}
+
+/// `retrace layer reproduce`: the lost mtimes of a rebuilt diff tree, searched within a budget.
+#[derive(clap::Args)]
+pub struct ReproduceArgs {
+    /// The rebuilt diff directory of the layer.
+    dir: PathBuf,
+    /// The repo-info document that lists the layer.
+    #[arg(long)]
+    document: PathBuf,
+    /// The platform, as os/arch[/variant] or as the document writes it ("linux; arm variant v7").
+    #[arg(long)]
+    platform: String,
+    /// The layer number, 1-based, in the order the document lists layers.
+    #[arg(long)]
+    layer: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Give up without a match after hashing this many candidates.
+    #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    search_candidates: u64,
+    /// Give up without a match after searching this many seconds.
+    #[arg(long, default_value_t = retrace::reproduce::cli::REPRODUCE_SEARCH_SECONDS)]
+    search_seconds: u64,
 }
 
 /// `retrace hash-file`: the `file:<hex>` source hash the classic builder records for COPY/ADD.
@@ -81,31 +86,59 @@ impl Command {
                 })?;
                 Ok(Outcome::Match)
             }
-            Command::Reproduce {
-                dir,
-                document,
-                platform,
-                layer,
-                json,
-                search_candidates,
-                search_seconds,
-            } => {
-                use retrace::reproduce::cli::{render_text, reproduce_layer};
-                let time = std::time::Duration::from_secs(search_seconds);
-                let report = reproduce_layer(&dir, &document, &platform, layer, search_candidates, time)?;
-                if json {
-                    out::println(serde_json::to_string(&report)?)?;
-                } else {
-                    out::print(render_text(&report))?;
-                }
-                Ok(if report.matched {
-                    Outcome::Match
-                } else {
-                    Outcome::Differ
-                })
-            }
+            Command::Reproduce(args) => args.run(),
         }
     }
+}
+
+impl ReproduceArgs {
+    fn run(self) -> anyhow::Result<Outcome> {
+        use retrace::reproduce::cli::{end_note, render_text, reproduce_layer, ReproduceOptions};
+        let opts = ReproduceOptions {
+            dir: &self.dir,
+            document: &self.document,
+            platform: &self.platform,
+            layer: self.layer,
+            max_candidates: self.search_candidates,
+            max_time: std::time::Duration::from_secs(self.search_seconds),
+        };
+        let bar = search_bar(self.search_candidates);
+        let report = reproduce_layer(&opts, &|done| bar.set_position(done));
+        bar.finish_and_clear();
+        let report = report?;
+        if self.json {
+            out::println(serde_json::to_string(&report)?)?;
+            // The JSON holds `end`; people reading the terminal get the sentence too.
+            if let Some(note) = end_note(&report) {
+                eprintln!("retrace: {note}");
+            }
+        } else {
+            out::print(render_text(&report))?;
+        }
+        Ok(if report.matched {
+            Outcome::Match
+        } else {
+            Outcome::Differ
+        })
+    }
+}
+
+/// The timestamp search's progress on standard error, out of its candidate budget; hidden when
+/// standard error is not a terminal (a log, a pipe, a test).
+fn search_bar(budget: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(budget);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "searching timestamps [{bar:30}] {human_pos}/{human_len} candidates {elapsed:>4} (~{eta} left at most)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
 }
 
 /// Runs a layer writer into `path` atomically, or into a sink when only the digests are wanted.

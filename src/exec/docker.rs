@@ -290,8 +290,11 @@ impl Executor for DockerExecutor {
                 }),
                 ..Default::default()
             };
-            let id = self.create(tag, body).await?;
+            // The step begins when its container is made: the init layer Docker makes with it
+            // (the /etc/hosts, /etc/hostname and /etc/resolv.conf mount points) gives /etc that
+            // time, and a RUN that copies /etc up keeps it, so it must count as the step's own.
             let started = now();
+            let id = self.create(tag, body).await?;
             if let Err(e) = self.docker.start_container(&id, None).await {
                 self.remove(&id).await;
                 return Err(self.engine_err("start container")(e));
@@ -346,8 +349,9 @@ impl Executor for DockerExecutor {
 
     fn copy(&self, parent: &ImageId, tar: Vec<u8>, tag: &str) -> Result<Snapshot, ExecError> {
         runtime().block_on(async {
-            let id = self.create_idle(tag, parent, None).await?;
+            // From the container's making, as for RUN (its init layer touches /etc).
             let started = now();
+            let id = self.create_idle(tag, parent, None).await?;
             let uploaded = self
                 .docker
                 .upload_to_container(

@@ -7,7 +7,7 @@ use crate::gzip::ReusableGzip;
 use crate::layer::{read_tree, write_tar, Entry, LayerError, Profile, WalkOptions};
 use crate::Digest;
 
-use super::{search, BlobHasher, ReproduceError, SearchInput, SearchReport};
+use super::{search_with_progress, BlobHasher, ReproduceError, SearchEnd, SearchInput, SearchReport};
 
 /// The blob Docker pushed for a tar: Go's gzip at level 6, then sha256. Keeps one compressor and
 /// one output buffer per worker thread across candidates.
@@ -38,12 +38,22 @@ pub fn reproduce_entries(
     input: &SearchInput,
     profile: &Profile,
 ) -> Result<SearchReport, ReproduceError> {
+    reproduce_entries_with_progress(entries, input, profile, &|_| {})
+}
+
+/// [`reproduce_entries`], reporting the candidates hashed so far to `progress` as it goes.
+pub fn reproduce_entries_with_progress(
+    entries: &[Entry],
+    input: &SearchInput,
+    profile: &Profile,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SearchReport, ReproduceError> {
     let tar = |entries: &[Entry]| {
         let mut out = Vec::new();
         write_tar(entries, profile, &mut out)?;
         Ok(out)
     };
-    search(entries, input, tar, GzipSha256::default)
+    search_with_progress(entries, input, tar, GzipSha256::default, progress)
 }
 
 /// Why a directory could not be reproduced at all (as opposed to not matching).
@@ -58,8 +68,18 @@ pub enum ReproduceDirError {
 /// Reads the rebuilt diff directory `dir` as Docker's graphdriver would have and searches the
 /// original mtimes of its replayed entries.
 pub fn reproduce_dir(dir: &Path, input: &SearchInput, profile: &Profile) -> Result<SearchReport, ReproduceDirError> {
+    reproduce_dir_with_progress(dir, input, profile, &|_| {})
+}
+
+/// [`reproduce_dir`], reporting the candidates hashed so far to `progress` as it goes.
+pub fn reproduce_dir_with_progress(
+    dir: &Path,
+    input: &SearchInput,
+    profile: &Profile,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SearchReport, ReproduceDirError> {
     let entries = read_tree(dir, &WalkOptions::default())?;
-    Ok(reproduce_entries(&entries, input, profile)?)
+    Ok(reproduce_entries_with_progress(&entries, input, profile, progress)?)
 }
 
 /// Why `retrace layer reproduce` could not run (a non-match is not an error).
@@ -75,20 +95,50 @@ pub enum ReproduceCmdError {
 /// of `retrace build`'s search, and ten minutes.
 pub const REPRODUCE_SEARCH_SECONDS: u64 = 600;
 
-/// `retrace layer reproduce DIR --document DOC --platform P --layer N`, giving up without a match
-/// after `max_candidates` digests or `max_time`.
+/// What `retrace layer reproduce DIR --document DOC --platform P --layer N` searches, and its
+/// budget: it gives up without a match after `max_candidates` digests or `max_time`.
+pub struct ReproduceOptions<'a> {
+    pub dir: &'a Path,
+    pub document: &'a Path,
+    pub platform: &'a str,
+    pub layer: usize,
+    pub max_candidates: u64,
+    pub max_time: std::time::Duration,
+}
+
+/// Runs `retrace layer reproduce`, reporting the candidates hashed so far to `progress`.
 pub fn reproduce_layer(
-    dir: &Path,
-    document: &Path,
-    platform: &str,
-    layer: usize,
-    max_candidates: u64,
-    max_time: std::time::Duration,
+    opts: &ReproduceOptions,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<SearchReport, ReproduceCmdError> {
-    let mut facts = super::facts::layer_facts(document, platform, layer)?;
-    facts.input.limits.max_candidates = max_candidates;
-    facts.input.limits.max_time = max_time;
-    Ok(reproduce_dir(dir, &facts.input, &facts.profile)?)
+    let mut facts = super::facts::layer_facts(opts.document, opts.platform, opts.layer)?;
+    facts.input.limits.max_candidates = opts.max_candidates;
+    facts.input.limits.max_time = opts.max_time;
+    Ok(reproduce_dir_with_progress(
+        opts.dir,
+        &facts.input,
+        &facts.profile,
+        progress,
+    )?)
+}
+
+/// Why a search without a match stopped, and how to search further, for people.
+pub fn end_note(report: &SearchReport) -> Option<String> {
+    match report.end {
+        SearchEnd::Matched => None,
+        SearchEnd::Exhausted => Some(format!(
+            "every candidate the search's model allows was tried ({}); the tree differs in more than its replayed mtimes",
+            report.candidates
+        )),
+        SearchEnd::CandidateBudget => Some(format!(
+            "the search's budget ran out after {} candidates without a match; raise it with --search-candidates N",
+            report.candidates
+        )),
+        SearchEnd::TimeBudget => Some(format!(
+            "the search's time ran out after {:.0} s ({} candidates) without a match; raise it with --search-seconds S",
+            report.seconds, report.candidates
+        )),
+    }
 }
 
 /// The human-readable form of a report.
@@ -104,6 +154,9 @@ pub fn render_text(report: &SearchReport) -> String {
             "no match for {} after {} candidates in {:.3} s; the tree as given hashes to {}\n",
             report.expected, report.candidates, report.seconds, report.digest
         ));
+        if let Some(note) = end_note(report) {
+            out.push_str(&format!("{note}\n"));
+        }
     }
     for (path, t) in &report.mtimes {
         out.push_str(&format!("  {t}  {path}\n"));

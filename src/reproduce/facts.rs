@@ -10,6 +10,8 @@ use crate::mapping::map_platform;
 use crate::model::{Document, PlatformImage};
 use crate::parse::{parse_file, ParseError};
 
+use std::collections::BTreeMap;
+
 use super::{SearchInput, SearchLimits, StepTime};
 
 /// What the search needs to know about one layer of one platform image.
@@ -174,6 +176,7 @@ pub fn layer_facts(doc: &Path, selector: &str, layer: usize) -> Result<LayerFact
             steps,
             replayed_after: latest_time(&document),
             own_step_since: None,
+            kept: BTreeMap::new(),
             limits: SearchLimits::default(),
         },
     })

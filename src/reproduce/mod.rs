@@ -24,6 +24,7 @@
 
 pub mod cli;
 pub mod facts;
+pub mod lower;
 mod template;
 
 use std::collections::BTreeMap;
@@ -116,6 +117,13 @@ pub struct SearchInput {
     /// spread its changes over, and each such group is searched in that step's window alone.
     /// Earlier replayed entries kept the times earlier steps gave them.
     pub own_step_since: Option<i64>,
+    /// Entries the layer's step did not change, by path, with the mtime the published layers below
+    /// hold for them. The classic builder's file system keeps a lower entry's mtime when a step only
+    /// chmods, chowns or copies it up (a directory's changes only when an entry in it is created,
+    /// removed or renamed), so such an entry is written with that time and never searched. The
+    /// caller knows them from the layers below (see [`lower::LowerTimes`]); empty when it does not.
+    /// Paths are in the text form of `layer::name::text`.
+    pub kept: BTreeMap<String, i64>,
     pub limits: SearchLimits,
 }
 
@@ -132,6 +140,22 @@ pub struct SearchReport {
     /// How many candidate blobs were hashed.
     pub candidates: u64,
     pub seconds: f64,
+    /// Why the search stopped.
+    pub end: SearchEnd,
+}
+
+/// Why a search stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SearchEnd {
+    /// A candidate gave the published digest.
+    Matched,
+    /// Every candidate the model allows was tried.
+    Exhausted,
+    /// The candidate budget (`max_candidates`) was spent first.
+    CandidateBudget,
+    /// The time budget (`max_time`) ran out first.
+    TimeBudget,
 }
 
 /// Turns a layer tar into its blob digest (gzip, then sha256). One instance per worker thread, so
@@ -228,23 +252,60 @@ where
     F: Fn() -> H + Sync,
     H: BlobHasher + Send,
 {
+    search_with_progress(entries, input, write_tar, new_hasher, &|_| {})
+}
+
+/// One way the replayed groups may map to steps, with every group's candidate lists per tier.
+struct Hypothesis {
+    groups: Vec<Group>,
+    lists: Vec<[TimeList; 4]>,
+}
+
+/// The budget shared by every hypothesis of one search, and where its use is reported.
+struct Budget<'a> {
+    counter: AtomicU64,
+    max_candidates: u64,
+    until: Option<Instant>,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Budget<'_> {
+    fn out_of_time(&self) -> bool {
+        self.until.is_some_and(|u| Instant::now() >= u)
+    }
+
+    fn spent(&self) -> bool {
+        self.counter.load(Ordering::Relaxed) >= self.max_candidates || self.out_of_time()
+    }
+}
+
+/// [`search`], calling `progress` with the number of candidates hashed so far after every block
+/// of them (for a progress bar; it must be cheap).
+pub fn search_with_progress<T, F, H>(
+    entries: &[Entry],
+    input: &SearchInput,
+    write_tar: T,
+    new_hasher: F,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SearchReport, ReproduceError>
+where
+    T: Fn(&[Entry]) -> io::Result<Vec<u8>>,
+    F: Fn() -> H + Sync,
+    H: BlobHasher + Send,
+{
     let start = Instant::now();
-    let n = input.steps.len();
-    if n == 0 {
+    if input.steps.is_empty() {
         return Err(ReproduceError::NoSteps);
     }
-    let own_copies_context = input.steps[n - 1].copies_context;
-    let groups = find_groups(entries, input, own_copies_context)?;
-    let variable: Vec<usize> = groups.iter().flat_map(|g| g.members.iter().copied()).collect();
-    let template = Template::build(entries, &variable, &write_tar)?;
+    let (entries, pinned) = pin_kept(entries, input);
+    let hypotheses = hypotheses(&entries, &pinned, input)?;
+    let variable: Vec<usize> = hypotheses[0]
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().copied())
+        .collect();
+    let template = Template::build(&entries, &variable, &write_tar)?;
     let as_given = new_hasher().blob_digest(template.bytes());
-
-    let lists: Vec<[TimeList; 4]> = groups.iter().map(|g| tier_lists(g, input)).collect();
-    let mut combos: Vec<(u32, u128, Vec<Tier>)> = Vec::new();
-    let mut tiers = vec![Tier::Likely; groups.len()];
-    enumerate_tier_vectors(&lists, 0, &mut tiers, &mut combos);
-    combos.sort_by_key(|c| (c.0, c.1));
-
     // One scratch tar and one compressor per pool thread for the whole search: making a
     // compressor costs as much as a few candidates, so it must not happen per rayon job.
     let workers: Vec<Mutex<Worker<H>>> = (0..rayon::current_num_threads() + 1)
@@ -252,66 +313,139 @@ where
             Mutex::new(Worker {
                 buf: template.bytes().to_vec(),
                 hasher: new_hasher(),
-                pick: vec![0; groups.len()],
+                pick: vec![0; hypotheses[0].groups.len()],
             })
         })
         .collect();
-    let counter = AtomicU64::new(0);
-    let mut found: Option<Vec<i64>> = None;
-    if groups.is_empty() {
-        counter.store(1, Ordering::Relaxed);
-        if as_given == input.expected {
-            found = Some(Vec::new());
-        }
-    }
-    let until = start.checked_add(input.limits.max_time);
-    let out_of_time = || until.is_some_and(|u| Instant::now() >= u);
-    for (_, _, tiers) in &combos {
-        if found.is_some() || counter.load(Ordering::Relaxed) >= input.limits.max_candidates || out_of_time() {
-            break;
-        }
-        let chosen: Vec<&TimeList> = tiers.iter().enumerate().map(|(g, t)| &lists[g][*t as usize]).collect();
-        found = run_combo(&template, &groups, &chosen, input, &workers, &counter, &out_of_time);
-    }
-
-    let mut mtimes = BTreeMap::new();
+    let budget = Budget {
+        counter: AtomicU64::new(0),
+        max_candidates: input.limits.max_candidates,
+        until: start.checked_add(input.limits.max_time),
+        progress,
+    };
+    let found = if variable.is_empty() {
+        budget.counter.store(1, Ordering::Relaxed);
+        (as_given == input.expected).then(Vec::new)
+    } else {
+        run_hypotheses(&hypotheses, &template, input, &workers, &budget)
+    };
+    let candidates = budget.counter.load(Ordering::Relaxed);
+    let end = match &found {
+        Some(_) => SearchEnd::Matched,
+        None if candidates >= budget.max_candidates => SearchEnd::CandidateBudget,
+        None if budget.out_of_time() => SearchEnd::TimeBudget,
+        None => SearchEnd::Exhausted,
+    };
+    let mut mtimes: BTreeMap<String, i64> = (0..entries.len())
+        .filter(|&i| pinned[i])
+        .map(|i| (entries[i].path_text(), entries[i].mtime))
+        .collect();
+    let times = found
+        .clone()
+        .unwrap_or_else(|| variable.iter().map(|&m| entries[m].mtime).collect());
+    mtimes.extend(variable.iter().zip(times).map(|(&m, t)| (entries[m].path_text(), t)));
     let matched = found.is_some();
-    match &found {
-        Some(times) => {
-            let mut k = 0;
-            for g in &groups {
-                for &m in &g.members {
-                    mtimes.insert(entries[m].path_text(), times[k]);
-                    k += 1;
-                }
-            }
-        }
-        None => {
-            for &m in &variable {
-                mtimes.insert(entries[m].path_text(), entries[m].mtime);
-            }
-        }
-    }
     Ok(SearchReport {
         matched,
         expected: input.expected,
         digest: if matched { input.expected } else { as_given },
         mtimes,
-        candidates: counter.load(Ordering::Relaxed),
+        candidates,
         seconds: start.elapsed().as_secs_f64(),
+        end,
     })
 }
 
-/// Groups the replayed entries by their mtime, ordered by it, and bounds the steps each group may
-/// stem from: strictly increasing, the last group being step `n`. When step `n` copies build
-/// context files, an earlier group made only of non-directories is taken for those files (their
-/// context mtime predates the replay of the step) and uses no step of its own. When the own step's
-/// replay start is known, every group after it is step `n`'s and the others come from earlier steps.
-fn find_groups(entries: &[Entry], input: &SearchInput, own_copies_context: bool) -> Result<Vec<Group>, ReproduceError> {
+/// The entries with the kept times of [`SearchInput::kept`] written in, and which of them were
+/// replayed entries so pinned (they are reported, never searched).
+fn pin_kept(entries: &[Entry], input: &SearchInput) -> (Vec<Entry>, Vec<bool>) {
+    let mut out = entries.to_vec();
+    let mut pinned = vec![false; out.len()];
+    for (e, pin) in out.iter_mut().zip(pinned.iter_mut()) {
+        if let Some(&t) = input.kept.get(&e.path_text()) {
+            *pin = e.mtime > input.replayed_after;
+            e.mtime = t;
+        }
+    }
+    (out, pinned)
+}
+
+/// The ways the replayed groups may map to steps, most likely first. When the own step's replay
+/// start is unknown, the last group is first taken for the layer's own step; then, for a step
+/// that changed no mtime at all (a chmod, chown or `touch -d` of lower files copies them up with
+/// their lower times), every group for an earlier step.
+fn hypotheses(entries: &[Entry], pinned: &[bool], input: &SearchInput) -> Result<Vec<Hypothesis>, ReproduceError> {
+    let make = |input: &SearchInput| -> Result<Hypothesis, ReproduceError> {
+        let groups = find_groups(entries, pinned, input)?;
+        let lists = groups.iter().map(|g| tier_lists(g, input)).collect();
+        Ok(Hypothesis { groups, lists })
+    };
+    let mut out = vec![make(input)?];
+    let latest = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| e.mtime > input.replayed_after && !pinned[*i])
+        .map(|(_, e)| e.mtime)
+        .max();
+    if let (None, Some(latest)) = (input.own_step_since, latest) {
+        let unchanged = SearchInput {
+            own_step_since: Some(latest + 1),
+            ..input.clone()
+        };
+        // A layer whose groups need every step cannot be one whose own step changed nothing.
+        if let Ok(h) = make(&unchanged) {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the tier combinations of every hypothesis, cheapest first across all of them, until one
+/// matches or the budget is spent.
+fn run_hypotheses<H: BlobHasher + Send>(
+    hypotheses: &[Hypothesis],
+    template: &Template,
+    input: &SearchInput,
+    workers: &[Mutex<Worker<H>>],
+    budget: &Budget,
+) -> Option<Vec<i64>> {
+    let mut combos: Vec<(u32, u128, usize, Vec<Tier>)> = Vec::new();
+    for (h, hyp) in hypotheses.iter().enumerate() {
+        let mut tiers = vec![Tier::Likely; hyp.groups.len()];
+        let mut own = Vec::new();
+        enumerate_tier_vectors(&hyp.lists, 0, &mut tiers, &mut own);
+        combos.extend(own.into_iter().map(|(cost, size, tiers)| (cost, size, h, tiers)));
+    }
+    combos.sort_by_key(|c| (c.0, c.1, c.2));
+    for (_, _, h, tiers) in &combos {
+        if budget.spent() {
+            return None;
+        }
+        let hyp = &hypotheses[*h];
+        let chosen: Vec<&TimeList> = tiers
+            .iter()
+            .enumerate()
+            .map(|(g, t)| &hyp.lists[g][*t as usize])
+            .collect();
+        if let Some(found) = run_combo(template, &hyp.groups, &chosen, input, workers, budget) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Groups the replayed entries (those not pinned) by their mtime, ordered by it, and bounds the
+/// steps each group may stem from: strictly increasing. When the own step's replay start is known,
+/// every group after it is step `n`'s and the others come from earlier steps, even when the step
+/// changed no mtime at all; otherwise the last group is taken for step `n`. When step `n` copies
+/// build context files, an earlier group made only of non-directories is taken for those files
+/// (their context mtime predates the replay of the step) and uses no step of its own.
+fn find_groups(entries: &[Entry], pinned: &[bool], input: &SearchInput) -> Result<Vec<Group>, ReproduceError> {
     let n = input.steps.len();
+    let own_copies_context = input.steps[n - 1].copies_context;
     let mut by_time: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
-        if e.mtime > input.replayed_after {
+        if e.mtime > input.replayed_after && !pinned[i] {
             by_time.entry(e.mtime).or_default().push(i);
         }
     }
@@ -327,7 +461,8 @@ fn find_groups(entries: &[Entry], input: &SearchInput, own_copies_context: bool)
         .filter(|(i, t)| is_own(**t) && !is_context(*i, &by_time[*t]))
         .count();
     // Groups that each need a step of their own, and the last step they may come from.
-    let (count, last) = if owns > 0 {
+    let known_start = input.own_step_since.is_some();
+    let (count, last) = if known_start {
         (all - contexts - owns, n - 1)
     } else {
         (all - contexts, n)
@@ -345,7 +480,7 @@ fn find_groups(entries: &[Entry], input: &SearchInput, own_copies_context: bool)
         let (first_step, last_step) = if context || is_own(time) {
             (n, n)
         } else {
-            let first = if i + 1 == count && owns == 0 { n } else { i + 1 };
+            let first = if i + 1 == count && !known_start { n } else { i + 1 };
             i += 1;
             (first, last - (count - i))
         };
@@ -513,9 +648,9 @@ fn run_combo<H: BlobHasher + Send>(
     lists: &[&TimeList],
     input: &SearchInput,
     workers: &[Mutex<Worker<H>>],
-    counter: &AtomicU64,
-    out_of_time: &dyn Fn() -> bool,
+    budget: &Budget,
 ) -> Option<Vec<i64>> {
+    let counter = &budget.counter;
     // The longest list varies slowest, so its most likely values are tried with every
     // combination of the others before its less likely ones.
     let mut order: Vec<usize> = (0..groups.len()).collect();
@@ -524,11 +659,8 @@ fn run_combo<H: BlobHasher + Send>(
     let stop = AtomicBool::new(false);
     let mut block_start = 0;
     while block_start < total {
-        let remaining = input
-            .limits
-            .max_candidates
-            .saturating_sub(counter.load(Ordering::Relaxed));
-        if remaining == 0 || out_of_time() {
+        let remaining = budget.max_candidates.saturating_sub(counter.load(Ordering::Relaxed));
+        if remaining == 0 || budget.out_of_time() {
             return None;
         }
         let end = total.min(block_start + BLOCK.min(remaining));
@@ -576,6 +708,7 @@ fn run_combo<H: BlobHasher + Send>(
                 }
             })
             .find_map_any(|x| x);
+        (budget.progress)(counter.load(Ordering::Relaxed));
         if hit.is_some() {
             return hit;
         }

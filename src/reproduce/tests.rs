@@ -60,6 +60,7 @@ fn recovers(truth: &[Entry], replay_group: &[i64], steps: Vec<StepTime>) -> Sear
         steps,
         replayed_after: 1_600_000_000,
         own_step_since: None,
+        kept: BTreeMap::new(),
         limits: SearchLimits::default(),
     };
     let report = search(&replayed, &input, toy_tar, || Sha).unwrap();
@@ -122,6 +123,7 @@ fn kept_mtimes_are_not_searched_and_a_wrong_tree_is_reported_honestly() {
         steps: steps(&[1_400_000_000, 1_500_000_100], true),
         replayed_after: 1_600_000_000,
         own_step_since: None,
+        kept: BTreeMap::new(),
         limits: SearchLimits::default(),
     };
     // var keeps its original (pre-document) time; only var/x was replayed.
@@ -130,12 +132,116 @@ fn kept_mtimes_are_not_searched_and_a_wrong_tree_is_reported_honestly() {
     assert!(r.matched);
     assert_eq!(r.mtimes.len(), 1);
 
+    // Told that var/x was replayed by the layer's own step (as `retrace build` is), the search
+    // tries that step's whole window and says so.
     let wrong = [truth[0].clone(), Entry::dir("var/x", 0o700).with_mtime(NOW)];
-    let r = search(&wrong, &input, toy_tar, || Sha).unwrap();
+    let own = SearchInput {
+        own_step_since: Some(NOW),
+        ..input.clone()
+    };
+    let r = search(&wrong, &own, toy_tar, || Sha).unwrap();
     assert!(!r.matched);
     assert_eq!(r.candidates, 22, "the whole window of the only possible step: {r:?}");
+    assert_eq!(r.end, SearchEnd::Exhausted);
     assert_eq!(r.digest, digest_of(&wrong));
     assert_eq!(r.mtimes["var/x"], NOW);
+    // Not told, it also tries the base step (a step that changed no mtime), until its budget ends.
+    let budget = SearchInput {
+        limits: SearchLimits {
+            max_candidates: 1000,
+            ..SearchLimits::default()
+        },
+        ..input
+    };
+    let r = search(&wrong, &budget, toy_tar, || Sha).unwrap();
+    assert_eq!(
+        (r.matched, r.end, r.candidates),
+        (false, SearchEnd::CandidateBudget, 1000),
+        "{r:?}"
+    );
+}
+
+/// A layer whose step only chmods a lower file: `etc` and `etc/group` were written by step 2 and
+/// copied up by step 3 with step 2's (replayed, then lost) time.
+fn chmod_layer() -> (Vec<Entry>, Vec<Entry>, Vec<StepTime>) {
+    let step2 = 1_500_000_100;
+    let truth = vec![
+        Entry::dir("etc", 0o755).with_mtime(step2 - 1),
+        Entry::file("etc/group", 0o600, "root:x:0:\n").with_mtime(step2 - 1),
+    ];
+    let replayed = truth.iter().map(|e| e.clone().with_mtime(NOW)).collect();
+    (truth, replayed, steps(&[1_400_000_000, step2, 1_500_000_300], true))
+}
+
+#[test]
+fn a_step_that_changed_no_mtime_takes_an_earlier_steps_time() {
+    let (truth, replayed, steps) = chmod_layer();
+    let mut input = SearchInput {
+        expected: digest_of(&truth),
+        steps,
+        replayed_after: 1_600_000_000,
+        own_step_since: Some(NOW + 30),
+        kept: BTreeMap::new(),
+        limits: SearchLimits::default(),
+    };
+    // `retrace build` knows step 3 began after: the group is an earlier step's.
+    let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
+    assert!(r.matched, "{r:?}");
+    assert!(r.candidates <= 6, "{r:?}");
+    // `retrace layer reproduce` does not: the own step first, then a step that changed nothing.
+    input.own_step_since = None;
+    let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
+    assert!(r.matched, "{r:?}");
+    assert!(r.candidates <= 20, "{r:?}");
+    assert_eq!(r.mtimes["etc/group"], truth[1].mtime);
+}
+
+#[test]
+fn kept_entries_take_the_lower_published_time_without_a_search() {
+    let (truth, replayed, steps) = chmod_layer();
+    let input = SearchInput {
+        expected: digest_of(&truth),
+        steps,
+        replayed_after: 1_600_000_000,
+        own_step_since: Some(NOW + 30),
+        kept: truth.iter().map(|e| (e.path_text(), e.mtime)).collect(),
+        limits: SearchLimits::default(),
+    };
+    let progress = AtomicU64::new(0);
+    let r = search_with_progress(&replayed, &input, toy_tar, || Sha, &|n| {
+        progress.store(n, Ordering::Relaxed)
+    })
+    .unwrap();
+    assert_eq!((r.matched, r.candidates, r.end), (true, 1, SearchEnd::Matched), "{r:?}");
+    assert_eq!(r.mtimes["etc"], truth[0].mtime, "kept times are reported as recovered");
+    // A wrong kept time is not searched around: the layer is reported as differing.
+    let wrong = SearchInput {
+        kept: truth.iter().map(|e| (e.path_text(), e.mtime - 1)).collect(),
+        ..input
+    };
+    let r = search(&replayed, &wrong, toy_tar, || Sha).unwrap();
+    assert_eq!((r.matched, r.end), (false, SearchEnd::Exhausted), "{r:?}");
+}
+
+#[test]
+fn progress_is_reported_as_blocks_finish() {
+    let truth = slow_step_truth();
+    let replayed: Vec<Entry> = truth.iter().map(|e| e.clone().with_mtime(NOW)).collect();
+    let input = SearchInput {
+        expected: digest_of(&truth),
+        steps: steps(&[1_400_000_000, 1_500_000_100], false),
+        replayed_after: 1_600_000_000,
+        own_step_since: None,
+        kept: BTreeMap::new(),
+        limits: SearchLimits::default(),
+    };
+    let seen = AtomicU64::new(0);
+    let r = search_with_progress(&replayed, &input, toy_tar, || Sha, &|n| {
+        seen.fetch_max(n, Ordering::Relaxed);
+    })
+    .unwrap();
+    assert!(r.matched);
+    assert_eq!(seen.load(Ordering::Relaxed), r.candidates);
 }
 
 #[test]
@@ -149,6 +255,7 @@ fn more_groups_than_steps_is_an_error() {
         steps: steps(&[1_500_000_000], false),
         replayed_after: 1_600_000_000,
         own_step_since: None,
+        kept: BTreeMap::new(),
         limits: SearchLimits::default(),
     };
     assert!(matches!(
@@ -183,6 +290,7 @@ fn a_copied_files_context_mtime_is_searched_back_from_the_copy() {
         steps: steps.clone(),
         replayed_after: 1_600_000_000,
         own_step_since: None,
+        kept: BTreeMap::new(),
         limits: SearchLimits::default(),
     };
     let r = search(&replayed, &input, toy_tar, || Sha).unwrap();
@@ -231,6 +339,7 @@ fn groups_after_the_own_step_began_are_all_that_steps() {
         steps: steps(&[1_500_000_100], false),
         replayed_after: 1_600_000_000,
         own_step_since: None,
+        kept: BTreeMap::new(),
         limits: SearchLimits::default(),
     };
     assert!(matches!(

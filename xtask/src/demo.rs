@@ -312,8 +312,7 @@ fn pushed_descriptor(client: &Client, repo: &Reference, tag: &str, p: &DemoPlatf
     let Manifest::Image(m) = &pushed.manifest else {
         bail!("{tag} is not a single image manifest")
     };
-    let config =
-        retrace::registry::ImageConfig::parse(&client.blob_bytes(repo, &m.config.digest, 1 << 20)?, "config")?;
+    let config = retrace::registry::ImageConfig::parse(&client.blob_bytes(repo, &m.config.digest, 1 << 20)?, "config")?;
     let platform = Platform {
         os: p.os.to_string(),
         architecture: p.arch.to_string(),
