@@ -373,8 +373,13 @@ fn parse_copy(args: &str) -> Option<Copy> {
     let mut rest = text;
     while rest.starts_with("--") {
         let end = rest.find(' ')?;
-        flags.push(rest[..end].to_string());
-        rest = rest[end..].trim_start();
+        let (flag, hashed) = split_glued_source(&rest[..end]);
+        flags.push(flag.to_string());
+        rest = match hashed {
+            // The source hash was glued to the flag; it starts the rest again.
+            Some(_) => &rest[flag.len()..],
+            None => rest[end..].trim_start(),
+        };
     }
     // Classic builder: `<kind>:<hex> in <dest>` where dest may contain spaces.
     if let Some((src, dest)) = rest.split_once(" in ") {
@@ -419,6 +424,24 @@ fn parse_copy(args: &str) -> Option<Copy> {
         flags,
         buildkit,
     })
+}
+
+/// The classic builder of 17.09 and later recorded `--chown` with no space before the source hash
+/// (`COPY --chown=1000:1000file:<hex> in /srv/`, `performCopy`'s `"%s %s%s in %s "`). Splits such a
+/// token into the flag and the `file:`/`dir:`/`multi:<64 hex>` that follows it; a token without a
+/// glued hash is returned whole.
+fn split_glued_source(token: &str) -> (&str, Option<&str>) {
+    for kind in ["file:", "dir:", "multi:"] {
+        let Some(at) = token.len().checked_sub(kind.len() + 64) else {
+            continue;
+        };
+        let (flag, hashed) = token.split_at(at);
+        let hex_ok = hashed[kind.len()..].bytes().all(|b| b.is_ascii_hexdigit());
+        if hashed.starts_with(kind) && hex_ok && flag.contains('=') {
+            return (flag, Some(hashed));
+        }
+    }
+    (token, None)
 }
 
 fn is_env_key(k: &str) -> bool {
@@ -717,6 +740,41 @@ mod tests {
                 paths: vec!["docker-entrypoint.sh".into()]
             }
         );
+    }
+
+    #[test]
+    fn chown_glued_to_the_source_hash_as_the_classic_builder_recorded_it() {
+        let hex = "1f0b508096c3cca82ea4db75a9726f6f5ff48702ae75b805d38815e861052060";
+        for (text, chown, what, dest) in [
+            (
+                format!("COPY --chown=1000:1000file:{hex} in /opt/x/y/suid "),
+                "--chown=1000:1000",
+                "file",
+                "/opt/x/y/suid",
+            ),
+            (
+                format!("COPY --chown=1000:1000 dir:{hex} in /srv/ "),
+                "--chown=1000:1000",
+                "dir",
+                "/srv/",
+            ),
+            (
+                format!("ADD --chown=app:filemulti:{hex} in /a b/ "),
+                "--chown=app:file",
+                "multi",
+                "/a b/",
+            ),
+        ] {
+            let (Instruction::Copy(c) | Instruction::Add(c)) = Instruction::parse(&text) else {
+                panic!("{text}")
+            };
+            assert_eq!(c.flags, vec![chown.to_string()], "{text}");
+            assert_eq!(c.destination, dest, "{text}");
+            assert!(
+                matches!(c.source, Source::Hashed { what: ref w, digest } if w == what && digest.hex() == hex),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -190,6 +190,10 @@ pub struct Source {
     /// the layer carries it; a user who knows it (a fixture that pins it, a git commit time) gives
     /// it here instead of leaving it to the timestamp search. `None` keeps the files' own mtimes.
     pub mtime: Option<i64>,
+    /// Per-entry context mtimes, keyed by the entry's path below the source as the COPY wrote it
+    /// below its destination (`sub/b.txt` for a directory source; a file source's own name). A
+    /// key here wins over `mtime`; entries in neither keep their own mtime.
+    pub mtimes: std::collections::BTreeMap<String, i64>,
 }
 
 /// The one place a source's bytes are read from.
@@ -198,6 +202,11 @@ pub enum Origin {
     /// A local file (a rootfs tarball, possibly gzip-compressed, or a single file to COPY) or a
     /// directory (its content is what `dir:` names).
     Path(PathBuf),
+    /// Several local files or directories, one per source of a `multi:` COPY, in its order.
+    Paths(Vec<PathBuf>),
+    /// The files a `COPY --from` read from a stage: `root` stands for the stage's root file
+    /// system and `paths` are the COPY's sources inside it (`/bin/app`), in its order.
+    Stage { root: PathBuf, paths: Vec<String> },
     /// A download, pinned by the sha256 of its bytes (optional for a `file:` source, which the
     /// document's own hash pins); kept in the cache dir.
     Url { url: String, sha256: Option<Digest> },
@@ -297,6 +306,12 @@ struct RawSource {
     reference: String,
     platform: Option<Platform>,
     path: Option<PathBuf>,
+    /// `multi:` sources: one local file or directory per source of the COPY, in its order.
+    paths: Option<Vec<PathBuf>>,
+    /// `COPY --from`: a directory standing for the stage's root file system ...
+    stage: Option<PathBuf>,
+    /// ... and the COPY's sources inside it (`/bin/app`), in the COPY's order.
+    stage_paths: Option<Vec<String>>,
     url: Option<String>,
     sha256: Option<String>,
     registry: Option<String>,
@@ -306,6 +321,8 @@ struct RawSource {
     diff_id: Option<Digest>,
     /// RFC 3339 (`2024-01-01T00:00:00Z`) or seconds since the epoch.
     mtime: Option<yaml_serde::Value>,
+    /// Per-entry build-context mtimes, keyed by the path below the source.
+    mtimes: Option<std::collections::BTreeMap<String, yaml_serde::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -450,64 +467,161 @@ fn strip_path(msg: &str, field: &str) -> String {
     }
 }
 
+/// Turns the raw schema into a [`Recipe`]: paths anchored at the recipe, every cross-field rule
+/// checked, errors naming the field.
 fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
-    let base = file.parent().unwrap_or(Path::new("."));
-    let abs = |p: &Path| -> PathBuf {
+    let r = Resolver {
+        file,
+        base: file.parent().unwrap_or(Path::new(".")),
+    };
+    r.check_tag_and_platforms(&raw)?;
+    r.check_profile(raw.profile.as_deref())?;
+    let sources = raw
+        .sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| r.source(i, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let downloads = r.downloads(raw.downloads, raw.network)?;
+    let endpoints = r.endpoints(raw.endpoints)?;
+    Ok(Recipe {
+        file: file.to_path_buf(),
+        document: r.abs(&raw.document),
+        tag: raw.tag,
+        platforms: raw.platforms,
+        sources,
+        downloads,
+        cache: raw.cache.map(|c| r.abs(&c)).unwrap_or_else(default_cache_dir),
+        endpoints,
+        output: raw.output.map(|o| r.abs(&o)),
+        profile: raw.profile,
+        build_args: raw.build_args.into_iter().collect(),
+        network: match raw.network.unwrap_or(Network::Bridge) {
+            Network::Bridge => "bridge".into(),
+            Network::None => "none".into(),
+        },
+    })
+}
+
+/// The recipe file being resolved: anchors relative paths and names itself in errors.
+struct Resolver<'a> {
+    file: &'a Path,
+    base: &'a Path,
+}
+
+impl Resolver<'_> {
+    fn abs(&self, p: &Path) -> PathBuf {
         let expanded = expand_home(p);
         if expanded.is_absolute() {
             expanded
         } else {
-            lexically_normal(&base.join(expanded))
+            lexically_normal(&self.base.join(expanded))
         }
-    };
-    let semantic = |field: String, message: String| RecipeError::Semantic {
-        file: file.to_path_buf(),
-        field,
-        message,
-    };
-    let sha = |field: String, text: &str| -> Result<Digest, RecipeError> {
+    }
+
+    fn semantic(&self, field: impl Into<String>, message: impl Into<String>) -> RecipeError {
+        RecipeError::Semantic {
+            file: self.file.to_path_buf(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn sha(&self, field: String, text: &str) -> Result<Digest, RecipeError> {
         let hex = text.strip_prefix("sha256:").unwrap_or(text);
-        Digest::from_hex(hex).map_err(|e| semantic(field, e.to_string()))
-    };
-
-    if raw.tag.trim().is_empty() {
-        return Err(semantic(
-            "tag".into(),
-            "must name the document's tag, e.g. `demo:latest`".into(),
-        ));
+        Digest::from_hex(hex).map_err(|e| self.semantic(field, e.to_string()))
     }
-    let mut seen = BTreeSet::new();
-    for (i, p) in raw.platforms.iter().enumerate() {
-        if !seen.insert(p.normalized()) {
-            return Err(semantic(format!("platforms[{i}]"), format!("`{p}` is listed twice")));
+
+    fn check_tag_and_platforms(&self, raw: &RawRecipe) -> Result<(), RecipeError> {
+        if raw.tag.trim().is_empty() {
+            return Err(self.semantic("tag", "must name the document's tag, e.g. `demo:latest`"));
         }
+        let mut seen = BTreeSet::new();
+        for (i, p) in raw.platforms.iter().enumerate() {
+            if !seen.insert(p.normalized()) {
+                return Err(self.semantic(format!("platforms[{i}]"), format!("`{p}` is listed twice")));
+            }
+        }
+        Ok(())
     }
 
-    let mut sources = Vec::new();
-    for (i, s) in raw.sources.into_iter().enumerate() {
+    fn check_profile(&self, profile: Option<&str>) -> Result<(), RecipeError> {
+        let Some(p) = profile else { return Ok(()) };
+        if KNOWN_PROFILES.contains(&p) || Profile::release_for_docker_version(p).is_ok() {
+            return Ok(());
+        }
+        Err(self.semantic(
+            "profile",
+            format!(
+                "`{p}` is neither a profile ({}) nor a Docker version such as 18.06.1-ce",
+                KNOWN_PROFILES.join(", ")
+            ),
+        ))
+    }
+
+    fn source(&self, i: usize, s: RawSource) -> Result<Source, RecipeError> {
         let field = |name: &str| format!("sources[{i}].{name}");
-        let valid_ref = s
-            .reference
-            .strip_prefix("file:")
-            .or_else(|| s.reference.strip_prefix("dir:"));
-        match valid_ref {
-            Some(hex) => {
-                Digest::from_hex(hex).map_err(|e| semantic(field("for"), e.to_string()))?;
-            }
-            None => {
-                s.reference.parse::<Digest>().map_err(|_| {
-                    semantic(
-                        field("for"),
-                        format!(
-                            "`{}` is neither `file:<hex>`, `dir:<hex>` nor a layer digest `sha256:<hex>`",
-                            s.reference
-                        ),
-                    )
-                })?;
-            }
+        self.check_reference(&field("for"), &s.reference)?;
+        let origin = self.origin(i, &s)?;
+        let context = !s.reference.starts_with("sha256:");
+        if !context && (s.mtime.is_some() || s.mtimes.is_some()) {
+            let which = if s.mtime.is_some() { "mtime" } else { "mtimes" };
+            return Err(self.semantic(
+                field(which),
+                "only a `file:`, `dir:` or `multi:` source has build-context mtimes; a layer keeps its own",
+            ));
         }
+        let mtime = s.mtime.as_ref().map(|v| self.mtime(field("mtime"), v)).transpose()?;
+        let mtimes = s
+            .mtimes
+            .iter()
+            .flatten()
+            .map(|(k, v)| {
+                Ok((
+                    k.trim_matches('/').to_string(),
+                    self.mtime(field(&format!("mtimes.{k}")), v)?,
+                ))
+            })
+            .collect::<Result<_, RecipeError>>()?;
+        Ok(Source {
+            reference: s.reference,
+            platform: s.platform,
+            origin,
+            mtime,
+            mtimes,
+        })
+    }
+
+    fn check_reference(&self, field: &str, reference: &str) -> Result<(), RecipeError> {
+        let hashed = ["file:", "dir:", "multi:"]
+            .iter()
+            .find_map(|k| reference.strip_prefix(k));
+        match hashed {
+            Some(hex) => Digest::from_hex(hex).map(|_| ()).map_err(|e| self.semantic(field, e.to_string())),
+            None => reference.parse::<Digest>().map(|_| ()).map_err(|_| {
+                self.semantic(
+                    field,
+                    format!("`{reference}` is neither `file:<hex>`, `dir:<hex>`, `multi:<hex>` nor a layer digest `sha256:<hex>`"),
+                )
+            }),
+        }
+    }
+
+    fn mtime(&self, field: String, value: &yaml_serde::Value) -> Result<i64, RecipeError> {
+        parse_mtime(value).ok_or_else(|| {
+            self.semantic(
+                field,
+                "must be an RFC 3339 time (`2024-01-01T00:00:00Z`) or whole seconds since the epoch",
+            )
+        })
+    }
+
+    /// The one origin a source names, checked against what its reference can come from.
+    fn origin(&self, i: usize, s: &RawSource) -> Result<Origin, RecipeError> {
         let kinds: Vec<&str> = [
             ("path", s.path.is_some()),
+            ("paths", s.paths.is_some()),
+            ("stage", s.stage.is_some()),
             ("url", s.url.is_some()),
             ("registry", s.registry.is_some()),
             ("oci_layout", s.oci_layout.is_some()),
@@ -517,157 +631,122 @@ fn resolve(raw: RawRecipe, file: &Path) -> Result<Recipe, RecipeError> {
         .filter(|(_, set)| *set)
         .map(|(k, _)| *k)
         .collect();
-        if kinds.len() != 1 {
+        let [kind] = kinds.as_slice() else {
             let msg = if kinds.is_empty() {
-                "needs exactly one origin: path, url, registry, oci_layout or docker_archive".to_string()
+                "needs exactly one origin: path, paths, stage, url, registry, oci_layout or docker_archive".to_string()
             } else {
                 format!("has {} origins ({}); give exactly one", kinds.len(), kinds.join(", "))
             };
-            return Err(semantic(format!("sources[{i}]"), msg));
+            return Err(self.semantic(format!("sources[{i}]"), msg));
+        };
+        let multi = s.reference.starts_with("multi:");
+        let stage_paths = s.stage_paths.as_ref().map_or(0, Vec::len);
+        let problem = match *kind {
+            "paths" if !multi => Some(("paths", "lists the sources of a `multi:` COPY; a `file:` or `dir:` source takes `path:`")),
+            "stage" if stage_paths == 0 => Some(("stage_paths", "a `stage:` source names the COPY's sources inside the stage, e.g. `stage_paths: [/bin/app]`")),
+            "stage" if !multi && stage_paths != 1 => Some(("stage_paths", "a `file:` or `dir:` source from a stage names exactly one path; several make a `multi:` source")),
+            "paths" | "stage" => None,
+            _ if multi => Some(("for", "a `multi:` source is given as `paths:` (one per COPY source, in order) or as a `stage:` with `stage_paths:`")),
+            _ if stage_paths > 0 => Some(("stage_paths", "needs `stage:`, the directory standing for the stage's root")),
+            _ => None,
+        };
+        if let Some((name, message)) = problem {
+            return Err(self.semantic(format!("sources[{i}].{name}"), message));
         }
-        let origin = match kinds[0] {
-            "path" => Origin::Path(abs(s.path.as_deref().unwrap())),
-            "url" => {
-                let sha256 = match s.sha256.as_deref() {
-                    Some(text) => Some(sha(field("sha256"), text)?),
+        self.origin_of_kind(i, kind, s)
+    }
+
+    fn origin_of_kind(&self, i: usize, kind: &str, s: &RawSource) -> Result<Origin, RecipeError> {
+        let field = |name: &str| format!("sources[{i}].{name}");
+        let need = |value: Option<Digest>, name: &str, why: &str| value.ok_or_else(|| self.semantic(field(name), why));
+        Ok(match kind {
+            "path" => Origin::Path(self.abs(s.path.as_deref().unwrap_or(Path::new("")))),
+            "paths" => Origin::Paths(s.paths.iter().flatten().map(|p| self.abs(p)).collect()),
+            "stage" => Origin::Stage {
+                root: self.abs(s.stage.as_deref().unwrap_or(Path::new(""))),
+                paths: s.stage_paths.clone().unwrap_or_default(),
+            },
+            "url" => Origin::Url {
+                url: s.url.clone().unwrap_or_default(),
+                sha256: match s.sha256.as_deref() {
+                    Some(text) => Some(self.sha(field("sha256"), text)?),
                     None if s.reference.starts_with("file:") => None,
-                    None => return Err(semantic(
+                    None => return Err(self.semantic(
                         field("sha256"),
-                        "a url source must be pinned by its sha256 (only `file:` sources are pinned by the document)"
-                            .into(),
+                        "a url source must be pinned by its sha256 (only `file:` sources are pinned by the document)",
                     )),
-                };
-                Origin::Url {
-                    url: s.url.unwrap(),
-                    sha256,
-                }
-            }
+                },
+            },
             "registry" => Origin::RegistryBlob {
-                repository: s.registry.unwrap(),
-                digest: s.blob.ok_or_else(|| {
-                    semantic(
-                        field("blob"),
-                        "a registry source needs the `blob` digest to fetch".into(),
-                    )
-                })?,
+                repository: s.registry.clone().unwrap_or_default(),
+                digest: need(s.blob, "blob", "a registry source needs the `blob` digest to fetch")?,
             },
             "oci_layout" => Origin::OciLayout {
-                path: abs(s.oci_layout.as_deref().unwrap()),
-                digest: s.blob.or(s.diff_id).ok_or_else(|| {
-                    semantic(
-                        field("diff_id"),
-                        "an oci_layout source needs the layer's `diff_id` or `blob`".into(),
-                    )
-                })?,
+                path: self.abs(s.oci_layout.as_deref().unwrap_or(Path::new(""))),
+                digest: need(
+                    s.blob.or(s.diff_id),
+                    "diff_id",
+                    "an oci_layout source needs the layer's `diff_id` or `blob`",
+                )?,
             },
             _ => Origin::DockerArchive {
-                path: abs(s.docker_archive.as_deref().unwrap()),
-                diff_id: s.diff_id.ok_or_else(|| {
-                    semantic(
-                        field("diff_id"),
-                        "a docker_archive source needs the layer's `diff_id`".into(),
-                    )
-                })?,
+                path: self.abs(s.docker_archive.as_deref().unwrap_or(Path::new(""))),
+                diff_id: need(
+                    s.diff_id,
+                    "diff_id",
+                    "a docker_archive source needs the layer's `diff_id`",
+                )?,
             },
-        };
-        let mtime = match &s.mtime {
-            None => None,
-            Some(value) => {
-                if s.reference.parse::<Digest>().is_ok() {
-                    return Err(semantic(
-                        field("mtime"),
-                        "only a `file:` or `dir:` source has build-context mtimes; a layer keeps its own".into(),
+        })
+    }
+
+    fn downloads(&self, raw: Vec<RawDownload>, network: Option<Network>) -> Result<Vec<Download>, RecipeError> {
+        let mut downloads = Vec::new();
+        for (i, d) in raw.into_iter().enumerate() {
+            let field = format!("downloads[{i}].url");
+            if d.url.starts_with("https://") {
+                return Err(self.semantic(
+                    field,
+                    format!(
+                        "`{}`: RUN steps get downloads through an HTTP proxy, and an https fetch reaches a proxy as an encrypted tunnel it cannot answer from the cache; only http:// URLs can be served",
+                        d.url
+                    ),
+                ));
+            }
+            if !d.url.starts_with("http://") {
+                return Err(self.semantic(field, format!("`{}` is not an http:// URL", d.url)));
+            }
+            if matches!(network, Some(Network::None)) {
+                return Err(self.semantic(
+                    "downloads",
+                    "RUN steps reach the download proxy over the bridge network, which `network: none` removes; use `network: bridge` (the default)",
+                ));
+            }
+            downloads.push(Download {
+                sha256: self.sha(format!("downloads[{i}].sha256"), &d.sha256)?,
+                url: d.url,
+            });
+        }
+        Ok(downloads)
+    }
+
+    fn endpoints(&self, raw: Vec<RawEndpoint>) -> Result<Vec<Endpoint>, RecipeError> {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if !["unix://", "tcp://", "http://"].iter().any(|s| e.host.starts_with(s)) {
+                    return Err(self.semantic(
+                        format!("endpoints[{i}].host"),
+                        format!("`{}` must start with unix://, tcp:// or http://", e.host),
                     ));
                 }
-                Some(parse_mtime(value).ok_or_else(|| {
-                    semantic(
-                        field("mtime"),
-                        "must be an RFC 3339 time (`2024-01-01T00:00:00Z`) or whole seconds since the epoch".into(),
-                    )
-                })?)
-            }
-        };
-        sources.push(Source {
-            reference: s.reference,
-            platform: s.platform,
-            origin,
-            mtime,
-        });
+                Ok(Endpoint {
+                    host: e.host,
+                    platforms: e.platforms,
+                })
+            })
+            .collect()
     }
-
-    let mut downloads = Vec::new();
-    for (i, d) in raw.downloads.into_iter().enumerate() {
-        if d.url.starts_with("https://") {
-            return Err(semantic(
-                format!("downloads[{i}].url"),
-                format!(
-                    "`{}`: RUN steps get downloads through an HTTP proxy, and an https fetch reaches a proxy as an encrypted tunnel it cannot answer from the cache; only http:// URLs can be served",
-                    d.url
-                ),
-            ));
-        }
-        if !d.url.starts_with("http://") {
-            return Err(semantic(
-                format!("downloads[{i}].url"),
-                format!("`{}` is not an http:// URL", d.url),
-            ));
-        }
-        if matches!(raw.network, Some(Network::None)) {
-            return Err(semantic(
-                "downloads".into(),
-                "RUN steps reach the download proxy over the bridge network, which `network: none` removes; use `network: bridge` (the default)".into(),
-            ));
-        }
-        downloads.push(Download {
-            sha256: sha(format!("downloads[{i}].sha256"), &d.sha256)?,
-            url: d.url,
-        });
-    }
-
-    let mut endpoints = Vec::new();
-    for (i, e) in raw.endpoints.into_iter().enumerate() {
-        if !["unix://", "tcp://", "http://"].iter().any(|s| e.host.starts_with(s)) {
-            return Err(semantic(
-                format!("endpoints[{i}].host"),
-                format!("`{}` must start with unix://, tcp:// or http://", e.host),
-            ));
-        }
-        endpoints.push(Endpoint {
-            host: e.host,
-            platforms: e.platforms,
-        });
-    }
-
-    if let Some(p) = &raw.profile {
-        let known = KNOWN_PROFILES.contains(&p.as_str()) || Profile::release_for_docker_version(p).is_ok();
-        if !known {
-            return Err(semantic(
-                "profile".into(),
-                format!(
-                    "`{p}` is neither a profile ({}) nor a Docker version such as 18.06.1-ce",
-                    KNOWN_PROFILES.join(", ")
-                ),
-            ));
-        }
-    }
-
-    Ok(Recipe {
-        file: file.to_path_buf(),
-        document: abs(&raw.document),
-        tag: raw.tag,
-        platforms: raw.platforms,
-        sources,
-        downloads,
-        cache: raw.cache.map(|c| abs(&c)).unwrap_or_else(default_cache_dir),
-        endpoints,
-        output: raw.output.map(|o| abs(&o)),
-        profile: raw.profile,
-        build_args: raw.build_args.into_iter().collect(),
-        network: match raw.network.unwrap_or(Network::Bridge) {
-            Network::Bridge => "bridge".into(),
-            Network::None => "none".into(),
-        },
-    })
 }
 
 /// `~/` at the start of a path means the user's home, as in a shell.
@@ -725,6 +804,32 @@ mod tests {
         assert_eq!(r.output.as_deref(), Some(Path::new("retrace-out/demo")));
         assert_eq!(lexically_normal(Path::new("../a/./b/../c")), Path::new("../a/c"));
         assert_eq!(lexically_normal(Path::new("a/..")), Path::new("."));
+    }
+
+    #[test]
+    fn copy_sources_of_several_files_a_stage_and_per_entry_mtimes() {
+        let h = "a".repeat(64);
+        let r = parse(
+            &format!(
+                "document: d.md\ntag: a:b\nsources:\n  - for: multi:{h}\n    paths: [ctx/suid, ctx/sgid]\n  - for: multi:{h}\n    stage: st\n    stage_paths: [/bin2/suid, /etc/passwd]\n  - for: dir:{h}\n    path: ctx/mt\n    mtime: 5\n    mtimes: {{x: 2020-05-05T01:02:03Z, /sub/y: 7}}\n"
+            ),
+            Path::new("/r/x.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            r.sources[0].origin,
+            Origin::Paths(vec![PathBuf::from("/r/ctx/suid"), PathBuf::from("/r/ctx/sgid")])
+        );
+        assert_eq!(
+            r.sources[1].origin,
+            Origin::Stage {
+                root: PathBuf::from("/r/st"),
+                paths: vec!["/bin2/suid".into(), "/etc/passwd".into()]
+            }
+        );
+        assert_eq!(r.sources[2].mtime, Some(5));
+        let want = std::collections::BTreeMap::from([("sub/y".to_string(), 7), ("x".to_string(), 1_588_640_523)]);
+        assert_eq!(r.sources[2].mtimes, want);
     }
 
     #[test]

@@ -23,6 +23,19 @@ const LAYERS: &[(&str, &str)] = &[
     ("RUN echo gone > /var/vol/y", "a VOLUME whose directory the builder created"),
     ("WORKDIR /srv/app/sub", "a WORKDIR creating a directory after VOLUMEs"),
     ("COPY file:", "COPY of a build-context file"),
+    ("RUN echo 'mode' > /etc/mode-file", "files for the next steps to change"),
+    ("RUN chmod 600 /etc/mode-file", "item 2: a chmod-only layer"),
+    ("RUN chown 1:1 /etc/owned-file", "item 2: a chown-only layer"),
+    ("RUN touch -d '2001-02-03 04:05:06' /etc/hostname", "item 2: a touch -d layer"),
+    ("RUN mkdir -p /srv/data", "files for the steps after the slow one"),
+    ("RUN sleep 25", "a slow step"),
+    ("RUN chmod 600 /srv/data/file", "item 2: chmod-only, an earlier step's times on the parents"),
+    ("RUN chown 1:1 /srv/data/owned", "item 2: chown-only, an earlier step's times on the parents"),
+    ("RUN touch -d '2001-02-03 04:05:06' /srv/data", "item 2: touch -d, an earlier step's times on the parents"),
+    ("ADD file:", "item 15: ADD of a .tar.xz is extracted"),
+    ("ADD file:", "item 15: ADD of a .tar.bz2 is extracted"),
+    ("ADD file:", "item 9: ADD of a tar whose first entry has a PAX header"),
+    ("ADD file:", "item 9: ADD of a tar whose first entry has a GNU long name"),
 ];
 
 fn root() -> PathBuf {

@@ -2,7 +2,6 @@
 //! write them as a blob with the document's profile, prepare COPY content, and ask the timestamp
 //! search about a layer that differs.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use std::io::Write;
@@ -14,7 +13,8 @@ use crate::layer::{read_tree, write_tar, Entry, EntryKind, Profile, WalkOptions}
 use crate::reproduce::SearchInput;
 
 use super::report::Verdict;
-use super::sources::Resolved;
+use super::sources::{Part, Resolved};
+use crate::layer::filehash::{join_rel, SourceKind};
 
 /// A blob written to the output's blob store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,128 +292,166 @@ pub fn resolve_chown(spec: &str, passwd: Option<&[u8]>, group: Option<&[u8]>) ->
     Ok((lookup(user, passwd, "passwd")?, lookup(grp, group, "group")?))
 }
 
-/// The tar to extract at `/` for a COPY/ADD of `source` to `dest`: the classic builder's result,
-/// files keep their mode and build-context mtime (or `mtime`, the recipe's statement of what the
-/// original context had), owned by `owner` (root, or `--chown` as [`resolve_chown`] resolved it);
-/// missing parent directories are created by the engine (0755, as the builder does).
+/// How the classic builder wrote one COPY/ADD: where, owned by whom, with which context mtimes.
+#[derive(Debug, Clone)]
+pub struct CopySpec<'a> {
+    pub dest: &'a str,
+    pub workdir: &'a str,
+    /// The owner the builder gave every copied entry with its `lchown` after the copy (root, or
+    /// `--chown` as [`resolve_chown`] resolved it); `None` when it kept the source's owners and
+    /// did not chown (a 20.10 `COPY --from` without `--chown`).
+    pub owner: Option<(u64, u64)>,
+    /// The recipe's statement of the context mtime of every entry ...
+    pub mtime: Option<i64>,
+    /// ... and of single entries, by their path below the source ([`crate::recipe::Source::mtimes`]).
+    pub mtimes: &'a std::collections::BTreeMap<String, i64>,
+    pub add: bool,
+    /// Directories (absolute) the builder created owned by `owner`: the missing parents of a
+    /// file COPY, or the missing destination of a directory COPY ([`created_dirs`]).
+    pub created_dirs: &'a [String],
+    /// The mtime given to those directories (the time of the copy).
+    pub now: i64,
+}
+
+/// The mode a non-directory keeps after the builder's `lchown`: Linux's `notify_change` clears
+/// setuid on every chown of a non-directory, and setgid when group-exec is also set (a setgid
+/// file without group-exec is a locking mark and keeps it). Directories keep both.
+pub fn mode_after_chown(mode: u32) -> u32 {
+    let mut mode = mode & !0o4000;
+    if mode & 0o2010 == 0o2010 {
+        mode &= !0o2000;
+    }
+    mode
+}
+
+/// The absolute destination of a COPY: `dest`, relative ones under the working directory.
+pub fn absolute_dest(dest: &str, workdir: &str) -> String {
+    if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        format!("{}/{}", workdir.trim_end_matches('/'), dest)
+    }
+}
+
+/// The directories a COPY may create that the builder owned by the `--chown` ids when they were
+/// missing: for a first source that is a file, every ancestor of the file it writes
+/// (`idtools.MkdirAllAndChownNew` on its parent); for a directory, only the destination itself
+/// (`CopyWithTar` makes its parents as root, `fixPermissions` then chowns the new destination).
+/// The caller asks the engine which of them are missing.
+pub fn chowned_dir_candidates(first_is_dir: bool, abs_dest: &str, first_name: &str, several: bool) -> Vec<String> {
+    let dest = abs_dest.trim_end_matches('/');
+    if first_is_dir {
+        return vec![dest.to_string()].into_iter().filter(|d| !d.is_empty()).collect();
+    }
+    let file = if abs_dest.ends_with('/') || several {
+        format!("{dest}/{first_name}")
+    } else {
+        dest.to_string()
+    };
+    let mut dirs = Vec::new();
+    let mut at = file.as_str();
+    while let Some((parent, _)) = at.rsplit_once('/') {
+        if !parent.is_empty() {
+            dirs.push(parent.to_string());
+        }
+        at = parent;
+    }
+    dirs.reverse();
+    dirs
+}
+
+/// The tar to extract at `/` for a COPY/ADD of `source`: the classic builder's result. Files
+/// keep their context mode and mtime (or the recipe's statement of it), hard links inside a
+/// copied directory stay links, and owners and modes are what the builder's chown left
+/// ([`CopySpec::owner`], [`mode_after_chown`]); directories it created owned by `--chown` come
+/// first, other missing parents are created by the engine (root, 0755, as the builder does).
 ///
 /// With `add` (an ADD step), a local tar archive (plain or compressed) is extracted into `dest`
 /// instead, as the classic builder does: entries keep the archive's modes, owners and mtimes (the
 /// builder applies neither `--chown` nor the context mtime to extracted archives).
-pub fn copy_tar(
-    source: &Resolved,
-    dest: &str,
-    workdir: &str,
-    owner: (u64, u64),
-    mtime: Option<i64>,
-    add: bool,
-) -> std::io::Result<Vec<u8>> {
-    let abs = if dest.starts_with('/') {
-        dest.to_string()
-    } else {
-        format!("{}/{}", workdir.trim_end_matches('/'), dest)
-    };
-    if let (true, Resolved::File { path, .. }) = (add, source) {
+pub fn copy_tar(source: &Resolved, spec: &CopySpec) -> std::io::Result<Vec<u8>> {
+    let abs = absolute_dest(spec.dest, spec.workdir);
+    if let (true, Resolved::File { path, .. }) = (spec.add, source) {
         if super::add_archive::is_tar_archive(path)? {
             return super::add_archive::extracted_archive_tar(path, abs.trim_matches('/'));
         }
     }
-    let rel = abs.trim_start_matches('/').to_string();
+    let parts = source
+        .parts()
+        .ok_or_else(|| std::io::Error::other("a layer cannot be COPY'd"))?;
     let mut out = Vec::new();
-    match source {
-        Resolved::File { path, mode } => {
-            let name = if abs.ends_with('/') {
-                let base = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                format!("{rel}{base}")
-            } else {
-                rel.clone()
-            };
-            add_file(&mut out, path, &name, owner, mtime, *mode)?;
-        }
-        Resolved::Dir(root) => {
-            let prefix = rel.trim_end_matches('/').to_string();
-            add_tree(&mut out, root, root, &prefix, owner, mtime)?;
-        }
-        Resolved::LayerTar { .. } => return Err(std::io::Error::other("a layer cannot be COPY'd")),
+    let (uid, gid) = spec.owner.unwrap_or((0, 0));
+    for dir in spec.created_dirs {
+        tar_header(
+            &mut out,
+            &format!("{}/", dir.trim_matches('/')),
+            0o755,
+            uid,
+            gid,
+            0,
+            spec.now,
+            b'5',
+            "",
+        )?;
+    }
+    for part in &parts {
+        add_part(&mut out, part, &abs, parts.len() > 1, spec)?;
     }
     out.extend_from_slice(&[0u8; 1024]);
     Ok(out)
 }
 
-/// One file of a COPY: `mode` is the build-context mode its `file:` hash was verified under (the
-/// mode the builder saw), else the file's own.
-fn add_file(
-    out: &mut Vec<u8>,
-    path: &Path,
-    name: &str,
-    owner: (u64, u64),
-    mtime: Option<i64>,
-    mode: Option<u32>,
-) -> std::io::Result<()> {
-    let (uid, gid) = owner;
-    let meta = std::fs::symlink_metadata(path)?;
-    let time = mtime.unwrap_or(meta.mtime());
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(path)?;
-        return tar_header(out, name, 0o777, uid, gid, 0, time, b'2', &target.to_string_lossy());
-    }
-    let data = std::fs::read(path)?;
-    tar_header(
-        out,
-        name,
-        mode.unwrap_or(meta.mode() & 0o7777),
-        uid,
-        gid,
-        data.len() as u64,
-        time,
-        b'0',
-        "",
-    )?;
-    out.extend_from_slice(&data);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-    Ok(())
-}
-
-fn add_tree(
-    out: &mut Vec<u8>,
-    root: &Path,
-    dir: &Path,
-    prefix: &str,
-    owner: (u64, u64),
-    mtime: Option<i64>,
-) -> std::io::Result<()> {
-    let (uid, gid) = owner;
-    let mut names: Vec<_> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<_, _>>()?;
-    names.sort();
-    for n in names {
-        let path = dir.join(&n);
-        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().to_string();
-        let name = if prefix.is_empty() {
-            rel
-        } else {
-            format!("{prefix}/{rel}")
+/// One source of a COPY: a file lands at the destination (or in it, when it ends in `/` or the
+/// COPY has several sources); a directory's content lands in the destination.
+fn add_part(out: &mut Vec<u8>, part: &Part, abs: &str, several: bool, spec: &CopySpec) -> std::io::Result<()> {
+    let entries = part.read()?;
+    let base = part
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let is_dir = entries.first().is_some_and(|e| e.kind == SourceKind::Dir);
+    let dest = abs.trim_matches('/');
+    let target = if is_dir {
+        dest.to_string()
+    } else if abs.ends_with('/') || several {
+        join_rel(dest, &base)
+    } else {
+        dest.to_string()
+    };
+    for e in &entries {
+        if is_dir && e.rel.is_empty() {
+            // The destination directory itself: made by the engine or listed in `created_dirs`.
+            continue;
+        }
+        let key = if is_dir { e.rel.clone() } else { base.clone() };
+        let mtime = spec.mtimes.get(&key).copied().or(spec.mtime).unwrap_or(e.mtime);
+        let mut mode = match (&e.kind, part.mode) {
+            (SourceKind::File(_), Some(verified)) if !is_dir => verified,
+            _ => e.mode,
         };
-        let meta = std::fs::symlink_metadata(&path)?;
-        if meta.is_dir() {
-            tar_header(
-                out,
-                &format!("{name}/"),
-                meta.mode() & 0o7777,
-                uid,
-                gid,
-                0,
-                mtime.unwrap_or(meta.mtime()),
-                b'5',
-                "",
-            )?;
-            add_tree(out, root, &path, prefix, owner, mtime)?;
-        } else {
-            add_file(out, &path, &name, owner, mtime, None)?;
+        let (uid, gid) = match spec.owner {
+            Some(ids) => {
+                if e.kind != SourceKind::Dir {
+                    mode = mode_after_chown(mode);
+                }
+                ids
+            }
+            None => (e.uid, e.gid),
+        };
+        let name = join_rel(&target, &e.rel);
+        match &e.kind {
+            SourceKind::Dir => tar_header(out, &format!("{name}/"), mode, uid, gid, 0, mtime, b'5', "")?,
+            SourceKind::Symlink(t) => tar_header(out, &name, 0o777, uid, gid, 0, mtime, b'2', t)?,
+            SourceKind::Hardlink(first) => {
+                tar_header(out, &name, mode, uid, gid, 0, mtime, b'1', &join_rel(&target, first))?
+            }
+            SourceKind::File(_) => {
+                let data = e.content()?;
+                tar_header(out, &name, mode, uid, gid, data.len() as u64, mtime, b'0', "")?;
+                out.extend_from_slice(&data);
+                out.resize(out.len().div_ceil(512) * 512, 0);
+            }
         }
     }
     Ok(())
@@ -422,6 +460,29 @@ fn add_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`copy_tar`] with the old positional arguments, no created directories.
+    fn copy_with(
+        source: &Resolved,
+        dest: &str,
+        workdir: &str,
+        owner: (u64, u64),
+        mtime: Option<i64>,
+        add: bool,
+    ) -> std::io::Result<Vec<u8>> {
+        let mtimes = Default::default();
+        let spec = CopySpec {
+            dest,
+            workdir,
+            owner: Some(owner),
+            mtime,
+            mtimes: &mtimes,
+            add,
+            created_dirs: &[],
+            now: 0,
+        };
+        copy_tar(source, &spec)
+    }
 
     /// The mtime field of the first tar header in `tar`.
     fn first_mtime(tar: &[u8]) -> i64 {
@@ -489,11 +550,94 @@ mod tests {
         let file = dir.path().join("entrypoint.sh");
         std::fs::write(&file, "#!/bin/sh\n").unwrap();
         let source = Resolved::File { path: file, mode: None };
-        let own = copy_tar(&source, "/usr/local/bin/", "/", (0, 0), None, false).unwrap();
+        let own = copy_with(&source, "/usr/local/bin/", "/", (0, 0), None, false).unwrap();
         assert_ne!(first_mtime(&own), 1_704_067_200);
-        let stated = copy_tar(&source, "/usr/local/bin/", "/", (0, 0), Some(1_704_067_200), false).unwrap();
+        let stated = copy_with(&source, "/usr/local/bin/", "/", (0, 0), Some(1_704_067_200), false).unwrap();
         assert_eq!(first_mtime(&stated), 1_704_067_200);
         assert_eq!(&stated[..28], b"usr/local/bin/entrypoint.sh\0");
+    }
+
+    /// (name, mode, uid, type flag, link name, mtime) of every entry of a tar.
+    fn headers(tar: &[u8]) -> Vec<(String, u32, u64, u8, String, u64)> {
+        let mut ar = tar::Archive::new(tar);
+        ar.entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                let link = h.link_name().unwrap().map(|l| l.to_string_lossy().to_string());
+                (
+                    e.path().unwrap().to_string_lossy().to_string(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.entry_type().as_byte(),
+                    link.unwrap_or_default(),
+                    h.mtime().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chown_clears_setuid_and_setgid_with_group_exec_as_linux_does() {
+        for (before, after) in [
+            (0o4755, 0o755),
+            (0o2755, 0o755),
+            (0o2744, 0o2744),
+            (0o6755, 0o755),
+            (0o6745, 0o2745),
+            (0o1777, 0o1777),
+        ] {
+            assert_eq!(mode_after_chown(before), after, "{before:o}");
+        }
+    }
+
+    #[test]
+    fn chowned_directories_are_a_files_parents_or_a_directorys_destination() {
+        assert_eq!(
+            chowned_dir_candidates(false, "/opt/x/y/suid", "suid", false),
+            ["/opt", "/opt/x", "/opt/x/y"]
+        );
+        assert_eq!(chowned_dir_candidates(false, "/bin2/", "suid", true), ["/bin2"]);
+        assert_eq!(
+            chowned_dir_candidates(true, "/srv/a/b/tree", "tree", false),
+            ["/srv/a/b/tree"]
+        );
+        assert!(chowned_dir_candidates(false, "/f1", "f", false).is_empty());
+    }
+
+    /// A directory COPY'd with `--chown` as 20.10's builder wrote it (h3's experiment): hard links
+    /// kept, setuid cleared by the chown, per-entry mtimes, the created destination chowned.
+    #[test]
+    fn directory_copy_keeps_hard_links_and_what_the_chown_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("hl");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("one"), "hello\n").unwrap();
+        std::fs::set_permissions(src.join("one"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::hard_link(src.join("one"), src.join("two")).unwrap();
+        let mtimes = std::collections::BTreeMap::from([("two".to_string(), 5)]);
+        let created = vec!["/hl".to_string()];
+        let spec = CopySpec {
+            dest: "/hl",
+            workdir: "/",
+            owner: Some((1000, 1000)),
+            mtime: Some(7),
+            mtimes: &mtimes,
+            add: false,
+            created_dirs: &created,
+            now: 9,
+        };
+        let tar = copy_tar(&Resolved::Dir(src), &spec).unwrap();
+        assert_eq!(
+            headers(&tar),
+            [
+                ("hl/".to_string(), 0o755, 1000, b'5', String::new(), 9),
+                ("hl/one".to_string(), 0o755, 1000, b'0', String::new(), 7),
+                ("hl/two".to_string(), 0o755, 1000, b'1', "hl/one".to_string(), 5),
+            ]
+        );
     }
 
     #[test]
@@ -563,7 +707,7 @@ mod tests {
         gz.write_all(&tar).unwrap();
         std::fs::write(&blob, gz.finish().unwrap()).unwrap();
 
-        let out = copy_tar(
+        let out = copy_with(
             &Resolved::File {
                 path: blob.clone(),
                 mode: None,
@@ -590,7 +734,7 @@ mod tests {
             ]
         );
         // COPY never extracts; ADD of a file that is no archive copies it.
-        let copied = copy_tar(
+        let copied = copy_with(
             &Resolved::File { path: blob, mode: None },
             "/x/",
             "/",
@@ -602,7 +746,7 @@ mod tests {
         assert_eq!(listing(&copied)[0].0, "x/pkg.tar.gz");
         let plain = dir.path().join("notes.txt");
         std::fs::write(&plain, "just text, not a tar\n".repeat(40)).unwrap();
-        let added = copy_tar(
+        let added = copy_with(
             &Resolved::File {
                 path: plain,
                 mode: None,

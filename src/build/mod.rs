@@ -23,6 +23,7 @@ mod platform;
 pub mod proxy;
 pub mod report;
 pub mod sources;
+pub mod trees;
 pub mod variants;
 
 use std::path::{Path, PathBuf};

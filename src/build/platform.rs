@@ -30,8 +30,10 @@ struct StepSource {
     resolved: Resolved,
     /// The published blob's origin when the recipe supplied the layer itself.
     imported: Option<String>,
-    /// The build-context mtime the recipe states for a COPY source.
+    /// The build-context mtime the recipe states for a COPY source ...
     mtime: Option<i64>,
+    /// ... and for single entries of it.
+    mtimes: std::collections::BTreeMap<String, i64>,
     /// The context mode a `file:` source was verified under.
     context_mode: Option<u32>,
     /// A base layer rebuilt from its tarball without the engine (`retrace layer add`'s code):
@@ -220,7 +222,10 @@ impl<'a> PlatformRun<'a> {
             _ => true,
         };
         if !added {
-            let _ = writeln!(self.log, "    empty diff: no layer (the builder records an empty layer)");
+            let _ = writeln!(
+                self.log,
+                "    empty diff: no layer (the builder records an empty layer)"
+            );
             return Ok(None);
         }
         let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
@@ -254,6 +259,7 @@ impl<'a> PlatformRun<'a> {
                     resolved,
                     imported: Some(origin),
                     mtime: None,
+                    mtimes: Default::default(),
                     context_mode: None,
                     rebuilt_base: None,
                 },
@@ -263,6 +269,7 @@ impl<'a> PlatformRun<'a> {
                         resolved,
                         imported: None,
                         mtime: None,
+                        mtimes: Default::default(),
                         context_mode: Some(context_mode),
                         rebuilt_base: Some(outcome),
                     }
@@ -277,12 +284,14 @@ impl<'a> PlatformRun<'a> {
             Resolved::File { mode, .. } => *mode,
             _ => None,
         };
+        let stated = env.recipe.source_for(source, platform);
         Ok(Some(StepSource {
             resolved,
             imported: None,
             context_mode,
             rebuilt_base: None,
-            mtime: env.recipe.source_for(source, platform).and_then(|s| s.mtime),
+            mtime: stated.and_then(|s| s.mtime),
+            mtimes: stated.map(|s| s.mtimes.clone()).unwrap_or_default(),
         }))
     }
 
@@ -343,6 +352,7 @@ impl<'a> PlatformRun<'a> {
                 .map_err(|e| self.layer_error(step, e.to_string()))?;
             inputs.push(key);
             inputs.extend(s.mtime.map(|t| format!("mtime:{t}")));
+            inputs.extend(s.mtimes.iter().map(|(k, t)| format!("mtime:{k}:{t}")));
         }
         if let Action::Run { .. } = &step.action {
             inputs.push(self.ctx.run_network().to_string());
@@ -407,9 +417,7 @@ impl<'a> PlatformRun<'a> {
                 },
                 Some(s),
             ) => {
-                let owner = self.chown_ids(step, &parent, chown.as_deref())?;
-                let tar = layers::copy_tar(&s.resolved, dest, workdir, owner, s.mtime, *add)
-                    .map_err(|e| self.layer_error(step, e.to_string()))?;
+                let tar = self.copy_tar(step, &parent, s, (dest, workdir, chown.as_deref(), *add))?;
                 self.exec.copy(&parent, tar, tag).map_err(|e| self.exec_error(step, e))
             }
             (Action::Workdir { path }, _) => self
@@ -422,6 +430,58 @@ impl<'a> PlatformRun<'a> {
                 action: format!("{action:?}"),
             }),
         }
+    }
+
+    /// The tar a COPY/ADD extracts at `/`: the builder's owners (root, `--chown`, or a 20.10
+    /// `COPY --from`'s own), and the directories it created owned by `--chown` that the parent
+    /// image lacks.
+    fn copy_tar(
+        &self,
+        step: &PlanStep,
+        parent: &ImageId,
+        s: &StepSource,
+        (dest, workdir, chown, add): (&str, &str, Option<&str>, bool),
+    ) -> Result<Vec<u8>, StepError> {
+        let parts = s.resolved.parts().unwrap_or_default();
+        // 20.10's builder keeps a stage's owners when no --chown is given (`preserveOwnership`);
+        // earlier ones chowned a `COPY --from` to root like any other.
+        let preserve = chown.is_none()
+            && !parts.is_empty()
+            && parts.iter().all(|p| p.stage)
+            && self.profile.release() >= crate::layer::Release::Docker2010;
+        let owner = if preserve {
+            None
+        } else {
+            Some(self.chown_ids(step, parent, chown)?)
+        };
+        let abs = layers::absolute_dest(dest, workdir);
+        let created = match (owner, parts.first()) {
+            (Some(ids), Some(first)) if ids != (0, 0) => {
+                let name = first
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let candidates = layers::chowned_dir_candidates(first.path.is_dir(), &abs, &name, parts.len() > 1);
+                self.exec
+                    .missing_paths(parent, &candidates)
+                    .map_err(|e| self.exec_error(step, e))?
+            }
+            _ => Vec::new(),
+        };
+        let spec = layers::CopySpec {
+            dest,
+            workdir,
+            owner,
+            mtime: s.mtime,
+            mtimes: &s.mtimes,
+            add,
+            created_dirs: &created,
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
+        layers::copy_tar(&s.resolved, &spec).map_err(|e| self.layer_error(step, e.to_string()))
     }
 
     /// The numeric owner of a COPY: root, or `--chown` with names looked up in the parent image's
@@ -535,7 +595,8 @@ impl<'a> PlatformRun<'a> {
         }
         let Some(input) = self.search_input(row.expected) else {
             row.verdict = Verdict::Differs;
-            row.reason = "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
+            row.reason =
+                "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
             self.ctx.explain(row);
             return Ok(Default::default());
         };

@@ -50,8 +50,15 @@ pub enum BaseOrigin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{platform}: the recipe gives no source for `{reference}`; add `sources: [{{for: \"{reference}\", path: ...}}]`")]
-    Missing { platform: String, reference: String },
+    #[error(
+        "{platform}: the recipe gives no source for `{reference}`; add `sources: [{{for: \"{reference}\", {origin}}}]`"
+    )]
+    Missing {
+        platform: String,
+        reference: String,
+        /// The origin to add: `path: ...`, or for a COPY of several sources `paths: [...]`.
+        origin: &'static str,
+    },
 
     #[error("`{reference}`: {url} is not in the download cache and could not be downloaded ({why}); fetch it with `curl -fLo {} '{url}'` and run again", path.display())]
     NotCached {
@@ -86,6 +93,15 @@ pub enum SourceError {
         modes: Vec<u32>,
     },
 
+    /// A directory, several sources or a stage's files that do not give the document's hash.
+    #[error("`{reference}` from {origin}: the builder's hash of these files is {found}, not the document's; {hint}")]
+    TreeHashMismatch {
+        reference: String,
+        origin: String,
+        found: String,
+        hint: &'static str,
+    },
+
     #[error("`{reference}`: {origin} cannot supply it: {why}")]
     WrongOrigin {
         reference: String,
@@ -115,6 +131,22 @@ pub enum Resolved {
     File { path: PathBuf, mode: Option<u32> },
     /// A directory to COPY.
     Dir(PathBuf),
+    /// Several sources (a `multi:` COPY) or the files of a stage (`COPY --from`), in order.
+    Parts(Vec<Part>),
+}
+
+/// One source of a COPY: a file or a directory on disk, or read from a tarball.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Where it is on disk, or where it would be for one read from a tarball (its base name is
+    /// the name a file is copied under).
+    pub path: PathBuf,
+    /// The entries read from a tarball (`stage:` given as a `docker export`); `None` reads `path`.
+    pub entries: Option<Vec<crate::layer::filehash::SourceEntry>>,
+    /// The build-context mode a file's hash was verified under (the mode the layer records).
+    pub mode: Option<u32>,
+    /// Read from a stage (`COPY --from`): owners come from the files, not the context's root.
+    pub stage: bool,
 }
 
 impl Resolved {
@@ -127,8 +159,49 @@ impl Resolved {
                 Digest::of_reader(std::fs::File::open(path)?)?,
                 mode.map(|m| format!(" mode {m:o}")).unwrap_or_default()
             ),
-            Resolved::Dir(p) => format!("dir:{}", p.display()),
+            Resolved::Dir(_) | Resolved::Parts(_) => {
+                // The document's hash pins the content but not the mtimes or owners the layer
+                // records, so those are part of the key too.
+                let mut key = Vec::new();
+                for part in self.parts().unwrap_or_default() {
+                    key.extend(format!("{} {:?} {}\n", part.path.display(), part.mode, part.stage).into_bytes());
+                    for mut e in part.read()? {
+                        if let crate::layer::filehash::SourceKind::File(_) = e.kind {
+                            key.extend(Digest::of(&e.content()?).hex().into_bytes());
+                        }
+                        e.data = None;
+                        key.extend(format!("{e:?}\n").into_bytes());
+                    }
+                }
+                format!("tree:{}", Digest::of(&key))
+            }
         })
+    }
+
+    /// The sources a COPY writes, in order; `None` for a layer.
+    pub fn parts(&self) -> Option<Vec<Part>> {
+        let context = |path: &PathBuf, mode| Part {
+            path: path.clone(),
+            entries: None,
+            mode,
+            stage: false,
+        };
+        match self {
+            Resolved::LayerTar { .. } => None,
+            Resolved::File { path, mode } => Some(vec![context(path, *mode)]),
+            Resolved::Dir(path) => Some(vec![context(path, None)]),
+            Resolved::Parts(parts) => Some(parts.clone()),
+        }
+    }
+}
+
+impl Part {
+    /// Its entries in the builder's walk order.
+    pub fn read(&self) -> io::Result<Vec<crate::layer::filehash::SourceEntry>> {
+        match &self.entries {
+            Some(entries) => Ok(entries.clone()),
+            None => crate::layer::filehash::read_source(&self.path),
+        }
     }
 }
 
@@ -186,6 +259,13 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
         message,
     };
     let (raw, origin): (PathBuf, String) = match &source.origin {
+        Origin::Paths(_) | Origin::Stage { .. } => {
+            return Err(SourceError::WrongOrigin {
+                reference: reference.clone(),
+                origin: "several paths or a stage".into(),
+                why: "a published layer is one blob or tar",
+            })
+        }
         Origin::Path(p) => (p.clone(), p.display().to_string()),
         Origin::Url { url, sha256 } => (cached_download(env, reference, url, sha256)?, url.clone()),
         Origin::RegistryBlob { repository, digest } => (
@@ -262,10 +342,17 @@ fn context_file(
         return Err(SourceError::Missing {
             platform: platform.to_string(),
             reference: reference.to_string(),
+            origin: if reference.starts_with("multi:") {
+                "paths: [...] (one per COPY source, in order; `stage:` + `stage_paths:` for COPY --from)"
+            } else {
+                "path: ..."
+            },
         });
     };
     let path = match &source.origin {
         Origin::Path(p) => p.clone(),
+        Origin::Paths(paths) => return super::trees::context_parts(reference, paths, profile),
+        Origin::Stage { root, paths } => return super::trees::stage_parts(reference, root, paths, profile),
         Origin::Url { url, sha256 } => cached_download(env, reference, url, sha256)?,
         _ => {
             return Err(SourceError::WrongOrigin {
@@ -277,9 +364,10 @@ fn context_file(
     };
     let meta = std::fs::metadata(&path).map_err(io_error(reference, &path))?;
     let Some(hex) = hex else {
-        // A `dir:` hash covers the whole context tar of the directory, which depends on the
-        // builder's client; it is not re-derived here, so directories are used as given.
+        // A directory is verified by the `dir:` hash of its context entries; any other file
+        // named by a `dir:` reference (an archive standing for it) is used as given.
         return Ok(if meta.is_dir() {
+            super::trees::verify_context_dir(reference, &path, profile)?;
             Resolved::Dir(path)
         } else {
             Resolved::File { path, mode: None }

@@ -208,6 +208,41 @@ fn ensure_dir(dir: &Path) -> io::Result<&Path> {
     Ok(dir)
 }
 
+impl DockerExecutor {
+    /// Which of the absolute `paths` do not exist in `image` (asked with the archive API's `HEAD`
+    /// in one idle container). The builder owns a directory a COPY creates by `--chown` only
+    /// when it was missing, so the replay needs to know.
+    pub fn missing_paths(&self, image: &ImageId, paths: &[String]) -> Result<Vec<String>, ExecError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        runtime().block_on(async {
+            let name = format!(
+                "stat-{}",
+                &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]
+            );
+            let id = self.create_idle(&name, image, None).await?;
+            let mut missing = Vec::new();
+            let mut result = Ok(());
+            for path in paths {
+                let options = bollard::query_parameters::ContainerArchiveInfoOptions { path: path.clone() };
+                match self.docker.get_container_archive_info(&id, Some(options)).await {
+                    Ok(_) => {}
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                        missing.push(path.clone())
+                    }
+                    Err(e) => {
+                        result = Err(self.engine_err("stat a path")(e));
+                        break;
+                    }
+                }
+            }
+            self.remove(&id).await;
+            result.map(|()| missing)
+        })
+    }
+}
+
 impl Executor for DockerExecutor {
     fn endpoint(&self) -> &str {
         &self.endpoint
