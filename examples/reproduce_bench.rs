@@ -60,8 +60,8 @@ fn main() {
             .iter()
             .map(|e| {
                 let mut entry = match e.kind.as_str() {
-                    "dir" => Entry::dir(&e.path, u32::from_str_radix(&e.mode, 8).unwrap()),
-                    _ => Entry::symlink(&e.path, e.target.clone().unwrap()),
+                    "dir" => Entry::dir(e.path.as_str(), u32::from_str_radix(&e.mode, 8).unwrap()),
+                    _ => Entry::symlink(e.path.as_str(), e.target.clone().unwrap()),
                 };
                 entry.opaque = e.opaque;
                 entry.with_owner(e.uid, e.gid).with_mtime(now + e.set_by as i64)

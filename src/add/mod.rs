@@ -252,11 +252,15 @@ pub fn verify_source(name: &str, content: &[u8], step: &BaseStep, own: &str) -> 
 /// overlayfs of the opaque-marker builders did.
 fn mark_init_layer_opaque(entries: &mut [Entry]) {
     for e in entries.iter_mut() {
-        if e.kind != EntryKind::Dir || INIT_LAYER_DIRS.contains(&e.path.as_str()) {
+        if e.kind != EntryKind::Dir || INIT_LAYER_DIRS.iter().any(|d| d.as_bytes() == e.path) {
             continue;
         }
-        let parent = e.path.rsplit_once('/').map_or("", |(p, _)| p);
-        e.opaque = OPAQUE_PARENTS.contains(&parent);
+        let parent = e
+            .path
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(&[][..], |i| &e.path[..i]);
+        e.opaque = OPAQUE_PARENTS.iter().any(|p| p.as_bytes() == parent);
     }
 }
 

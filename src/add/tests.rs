@@ -26,8 +26,8 @@ fn tarball(entries: &[(&str, u8, u32, u64, &str)]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn names(entries: &[Entry]) -> Vec<&str> {
-    entries.iter().map(|e| e.path.as_str()).collect()
+fn names(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(Entry::path_text).collect()
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn hard_links_are_written_at_the_first_name_the_walk_meets() {
     assert_eq!(names(&entries), ["bin", "bin/a", "bin/z"]);
     assert_eq!(entries[1].kind, EntryKind::File(b"busybox".to_vec()));
     assert_eq!((entries[1].mode, entries[1].mtime), (0o4755, 6));
-    assert_eq!(entries[2].kind, EntryKind::Hardlink("bin/a".to_string()));
+    assert_eq!(entries[2].kind, EntryKind::Hardlink(b"bin/a".to_vec()));
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn later_headers_replace_earlier_ones_and_dirs_only_update() {
     let entries = tree.entries();
     assert_eq!(names(&entries), ["d", "d/f", "e"]);
     assert_eq!((entries[0].mode, entries[0].mtime), (0o755, 9));
-    assert_eq!(entries[1].kind, EntryKind::Symlink("target".to_string()));
+    assert_eq!(entries[1].kind, EntryKind::Symlink(b"target".to_vec()));
     assert_eq!(entries[1].mode, 0o777);
     assert_eq!(entries[2].kind, EntryKind::Dir);
 }
@@ -108,7 +108,7 @@ fn opaque_markers_go_to_new_dirs_directly_under_root_etc_and_dev() {
         Entry::dir("usr/bin", 0o755),
     ];
     mark_init_layer_opaque(&mut entries);
-    let opaque: Vec<&str> = entries.iter().filter(|e| e.opaque).map(|e| e.path.as_str()).collect();
+    let opaque: Vec<String> = entries.iter().filter(|e| e.opaque).map(Entry::path_text).collect();
     assert_eq!(opaque, ["bin", "dev/x", "etc/apk", "usr"]);
 }
 

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
-use crate::archive::{read_archive, ArchiveEntry, ArchiveError, ArchiveSummary, Kind, Limits};
+use crate::archive::{raw_bytes, read_archive, ArchiveEntry, ArchiveError, ArchiveSummary, Kind, Limits};
 use crate::layer::{Entry, EntryKind};
 
 /// One inode of the extracted tree.
@@ -55,14 +55,18 @@ pub struct Extracted {
 }
 
 /// Go's `filepath.Walk` visits each directory's names sorted bytewise, parents before children.
-/// Mapping '/' to NUL (which no name contains) makes plain byte order equal that walk order.
+/// Mapping '/' to NUL (which no name contains) makes plain byte order equal that walk order. The
+/// key holds the name's own bytes (the archive reader's text form decoded), so a name that is not
+/// UTF-8 sorts where Docker's walk met it.
 fn walk_key(path: &str) -> Vec<u8> {
-    path.bytes().map(|b| if b == b'/' { 0 } else { b }).collect()
+    raw_bytes(path)
+        .into_iter()
+        .map(|b| if b == b'/' { 0 } else { b })
+        .collect()
 }
 
-fn path_of(key: &[u8]) -> String {
-    let bytes: Vec<u8> = key.iter().map(|&b| if b == 0 { b'/' } else { b }).collect();
-    String::from_utf8(bytes).expect("keys are made from strings")
+fn path_of(key: &[u8]) -> Vec<u8> {
+    key.iter().map(|&b| if b == 0 { b'/' } else { b }).collect()
 }
 
 impl Extracted {
@@ -186,7 +190,7 @@ impl Extracted {
     /// the first name the walk meets and as a hard link to it at the others (pkg/archive's
     /// `SeenFiles`, keyed by inode and consulted only for regular files with nlink > 1).
     pub fn entries(&self) -> Vec<Entry> {
-        let mut first_name: HashMap<usize, String> = HashMap::new();
+        let mut first_name: HashMap<usize, Vec<u8>> = HashMap::new();
         let mut out = Vec::with_capacity(self.paths.len());
         for (key, &i) in &self.paths {
             let path = path_of(key);
@@ -200,7 +204,7 @@ impl Extracted {
                     }
                 },
                 InodeKind::Dir => EntryKind::Dir,
-                InodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),
+                InodeKind::Symlink(t) => EntryKind::Symlink(raw_bytes(t)),
                 InodeKind::Char(major, minor) => EntryKind::CharDevice {
                     major: *major,
                     minor: *minor,

@@ -267,17 +267,24 @@ pub fn extracted_archive_tar(path: &Path, prefix: &str) -> io::Result<Vec<u8>> {
     let fail = |e: &dyn std::fmt::Display| io::Error::other(format!("{}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
     let (tree, _) = crate::add::untar::untar_read(file, &Limits::default(), 0).map_err(|e| fail(&e))?;
-    let join = |p: &str| {
+    // Entry names are bytes; the prefix is the (UTF-8) destination inside the container.
+    let join = |p: &[u8]| {
         if prefix.is_empty() {
-            p.to_string()
+            p.to_vec()
         } else {
-            format!("{prefix}/{p}")
+            [prefix.as_bytes(), b"/", p].concat()
         }
     };
+    // The implicit directories are in the archive reader's text form.
+    let implicit: Vec<Vec<u8>> = tree
+        .implicit_dirs
+        .iter()
+        .map(|d| crate::archive::raw_bytes(d))
+        .collect();
     let entries: Vec<_> = tree
         .entries()
         .into_iter()
-        .filter(|e| !tree.implicit_dirs.contains(&e.path))
+        .filter(|e| !implicit.contains(&e.path))
         .map(|mut e| {
             e.path = join(&e.path);
             if let EntryKind::Hardlink(target) = &e.kind {

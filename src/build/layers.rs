@@ -58,63 +58,41 @@ pub fn capture(diff: &Diff) -> Result<Vec<Entry>, CaptureError> {
 
 /// Reads an exported layer tar back into entries, turning `.wh.` files into the whiteout devices
 /// and opaque flags the overlay walk produces, so both capture paths give the writer the same input.
+/// Names and link targets keep their bytes, and a PAX `mtime` record (a time before 1970 or after
+/// 2262, which the engine's layer store keeps only in its tar headers) wins over the header field.
 fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out: Vec<Entry> = Vec::new();
     let mut ar = tar::Archive::new(std::io::BufReader::new(std::fs::File::open(path)?));
     for e in ar.entries()? {
         let mut e = e?;
-        let h = e.header().clone();
-        let name = e.path()?.to_string_lossy().trim_end_matches('/').to_string();
-        let (dir, base) = match name.rsplit_once('/') {
-            Some((d, b)) => (d.to_string(), b.to_string()),
-            None => (String::new(), name.clone()),
-        };
-        if base == ".wh..wh..opq" {
+        let mut name = e.path_bytes().into_owned();
+        while name.len() > 1 && name.ends_with(b"/") {
+            name.pop();
+        }
+        let cut = name.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+        let (dir, base) = (name[..cut.saturating_sub(1)].to_vec(), name[cut..].to_vec());
+        if base == b".wh..wh..opq" {
             if let Some(d) = out.iter_mut().rev().find(|x| x.path == dir) {
                 d.opaque = true;
             }
             continue;
         }
-        let kind = if let Some(hidden) = base.strip_prefix(".wh.") {
-            let whiteout = if dir.is_empty() {
-                hidden.to_string()
-            } else {
-                format!("{dir}/{hidden}")
-            };
-            let mut entry = Entry::dir(whiteout, 0);
-            entry.kind = EntryKind::CharDevice { major: 0, minor: 0 };
-            entry.uid = h.uid()?;
-            entry.gid = h.gid()?;
-            entry.mtime = h.mtime()? as i64;
-            out.push(entry);
-            continue;
-        } else {
-            match h.entry_type() {
-                tar::EntryType::Directory => EntryKind::Dir,
-                tar::EntryType::Symlink => {
-                    EntryKind::Symlink(h.link_name()?.unwrap_or_default().to_string_lossy().into())
-                }
-                tar::EntryType::Link => {
-                    EntryKind::Hardlink(h.link_name()?.unwrap_or_default().to_string_lossy().into())
-                }
-                tar::EntryType::Char => EntryKind::CharDevice {
-                    major: h.device_major()?.unwrap_or(0),
-                    minor: h.device_minor()?.unwrap_or(0),
-                },
-                tar::EntryType::Block => EntryKind::BlockDevice {
-                    major: h.device_major()?.unwrap_or(0),
-                    minor: h.device_minor()?.unwrap_or(0),
-                },
-                tar::EntryType::Fifo => EntryKind::Fifo,
-                _ => {
-                    let mut data = Vec::new();
-                    std::io::Read::read_to_end(&mut e, &mut data)?;
-                    EntryKind::File(data)
+        let link = e.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
+        let mut entry = Entry::dir(name.clone(), e.header().mode()? & 0o7777);
+        entry.kind = match base.strip_prefix(b".wh.") {
+            Some(hidden) => {
+                entry.path = [&name[..cut], hidden].concat();
+                entry.mode = 0;
+                // A whiteout sharing an inode keeps the first path of that inode as its link name.
+                if link.is_empty() {
+                    EntryKind::CharDevice { major: 0, minor: 0 }
+                } else {
+                    EntryKind::SharedWhiteout(link)
                 }
             }
+            None => kind_of_tar_entry(&mut e, link)?,
         };
-        let mut entry = Entry::dir(name, h.mode()? & 0o7777);
-        entry.kind = kind;
+        let h = e.header();
         entry.uid = h.uid()?;
         entry.gid = h.gid()?;
         entry.mtime = h.mtime()? as i64;
@@ -123,12 +101,59 @@ fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
                 let ext = ext?;
                 if let Some(attr) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
                     entry.xattrs.insert(attr.to_string(), ext.value_bytes().to_vec());
+                } else if ext.key_bytes() == b"mtime" {
+                    entry.mtime = pax_time(ext.value_bytes()).unwrap_or(entry.mtime);
                 }
             }
+        }
+        if matches!(
+            entry.kind,
+            EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
+        ) {
+            entry.xattrs.clear();
         }
         out.push(entry);
     }
     Ok(out)
+}
+
+/// The kind of a tar entry that is not a whiteout, reading a regular file's content.
+fn kind_of_tar_entry<R: std::io::Read>(e: &mut tar::Entry<R>, link: Vec<u8>) -> std::io::Result<EntryKind> {
+    let h = e.header();
+    let device =
+        || -> std::io::Result<(u32, u32)> { Ok((h.device_major()?.unwrap_or(0), h.device_minor()?.unwrap_or(0))) };
+    Ok(match h.entry_type() {
+        tar::EntryType::Directory => EntryKind::Dir,
+        tar::EntryType::Symlink => EntryKind::Symlink(link),
+        tar::EntryType::Link => EntryKind::Hardlink(link),
+        tar::EntryType::Char => {
+            let (major, minor) = device()?;
+            EntryKind::CharDevice { major, minor }
+        }
+        tar::EntryType::Block => {
+            let (major, minor) = device()?;
+            EntryKind::BlockDevice { major, minor }
+        }
+        tar::EntryType::Fifo => EntryKind::Fifo,
+        _ => {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(e, &mut data)?;
+            EntryKind::File(data)
+        }
+    })
+}
+
+/// A PAX time record (`-315619200`, `1.5`, `-1.5`: Go's `formatPAXTime`) floored to whole
+/// seconds, as pkg/archive truncated every time it wrote; `None` when it is not a number.
+fn pax_time(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let secs: i64 = whole.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let below_zero = whole.starts_with('-') && frac.bytes().any(|b| b != b'0');
+    Some(if below_zero { secs - 1 } else { secs })
 }
 
 /// Writes `entries` as the layer blob `docker push` made with the profile's release (the profile's
@@ -489,6 +514,60 @@ mod tests {
     fn first_mtime(tar: &[u8]) -> i64 {
         let field = std::str::from_utf8(&tar[136..147]).unwrap();
         i64::from_str_radix(field, 8).unwrap()
+    }
+
+    /// The engine's export is read back into the entries that made it: names and link targets
+    /// that are not UTF-8, far mtimes from PAX records, whiteouts (shared ones keep their link),
+    /// opaque directories and capabilities.
+    #[test]
+    fn exported_tars_read_back_into_their_entries() {
+        let t = 1_700_000_000;
+        let mut cap = Entry::file("bin/ping", 0o755, b"elf".to_vec()).with_mtime(t);
+        cap.xattrs.insert("security.capability".into(), vec![1, 0, 0, 2]);
+        let mut opaque = Entry::dir("etc", 0o755).with_mtime(t);
+        opaque.opaque = true;
+        let whiteout = |path: &str, kind| Entry {
+            kind,
+            ..Entry::dir(path, 0).with_mtime(t)
+        };
+        let entries = vec![
+            Entry::dir("bin", 0o755).with_mtime(t),
+            cap,
+            Entry::file(&b"caf\xe9"[..], 0o644, Vec::new()).with_mtime(-315_619_200),
+            opaque,
+            whiteout("etc/gone", EntryKind::CharDevice { major: 0, minor: 0 }),
+            whiteout("etc/too", EntryKind::SharedWhiteout(b"etc/gone".to_vec())),
+            Entry::file("future", 0o600, b"x".to_vec()).with_mtime(10_413_792_000),
+            Entry::symlink(&b"link"[..], &b"caf\xe9-target\xff"[..]).with_mtime(t),
+            Entry::file(&b"names/line\nbreak"[..], 0o644, Vec::new()).with_mtime(t),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("layer.tar");
+        let mut bytes = Vec::new();
+        write_tar(
+            &entries,
+            &Profile::docker_20_10_with_names(Default::default(), Default::default()),
+            &mut bytes,
+        )
+        .unwrap();
+        std::fs::write(&tar, bytes).unwrap();
+        assert_eq!(entries_of_tar(&tar).unwrap(), entries);
+    }
+
+    #[test]
+    fn pax_times_floor_to_whole_seconds() {
+        let cases: [(&[u8], Option<i64>); 7] = [
+            (b"-315619200", Some(-315_619_200)),
+            (b"10413792000", Some(10_413_792_000)),
+            (b"1.5", Some(1)),
+            (b"-1.5", Some(-2)),
+            (b"-1.000", Some(-1)),
+            (b"x", None),
+            (b"1.x", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(pax_time(text), want, "{}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

@@ -53,14 +53,17 @@ pub fn recover_shadow_days(entries: &mut [Entry], replay: (i64, i64), recorded: 
     let days = replay.0.div_euclid(DAY)..=replay.1.div_euclid(DAY);
     let day = recorded.div_euclid(DAY);
     let mut recovered = BTreeMap::new();
-    for entry in entries.iter_mut().filter(|e| SHADOW_FILES.contains(&e.path.as_str())) {
+    for entry in entries
+        .iter_mut()
+        .filter(|e| SHADOW_FILES.iter().any(|f| f.as_bytes() == e.path))
+    {
         let EntryKind::File(data) = &mut entry.kind else {
             continue;
         };
         if let Some(rewritten) = rewrite_days(data, &days, day) {
             *data = rewritten;
             let date = crate::model::Timestamp { unix: day * DAY }.to_rfc3339();
-            recovered.insert(entry.path.clone(), format!("{day} ({})", &date[..10]));
+            recovered.insert(entry.path_text(), format!("{day} ({})", &date[..10]));
         }
     }
     recovered
@@ -100,7 +103,11 @@ pub fn opaque_new_dirs(entries: &[Entry], lower: &LowerDirs) -> Option<Vec<Entry
     let mut marked = entries.to_vec();
     let mut any = false;
     for e in marked.iter_mut().filter(|e| e.kind == EntryKind::Dir && !e.opaque) {
-        let parent = e.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let parent = e
+            .path
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(&[][..], |i| &e.path[..i]);
         if !lower.contains(&e.path) && lower.contains(parent) {
             e.opaque = true;
             any = true;
@@ -113,10 +120,13 @@ pub fn opaque_new_dirs(entries: &[Entry], lower: &LowerDirs) -> Option<Vec<Entry
 /// `None` with fewer than two whiteouts, where the variant gives the same bytes.
 pub fn shared_whiteouts(entries: &[Entry]) -> Option<Vec<Entry>> {
     let mut linked = entries.to_vec();
-    let mut first: Option<String> = None;
+    let mut first: Option<Vec<u8>> = None;
     let mut any = false;
     for e in linked.iter_mut() {
-        if !matches!(e.kind, EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)) {
+        if !matches!(
+            e.kind,
+            EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
+        ) {
             continue;
         }
         match &first {
@@ -133,10 +143,10 @@ pub fn shared_whiteouts(entries: &[Entry]) -> Option<Vec<Entry>> {
 /// The directories the layers below a step hold (the root is always there), kept up to date as
 /// each layer is applied.
 #[derive(Debug, Default, Clone)]
-pub struct LowerDirs(HashSet<String>);
+pub struct LowerDirs(HashSet<Vec<u8>>);
 
 impl LowerDirs {
-    pub fn contains(&self, path: &str) -> bool {
+    pub fn contains(&self, path: &[u8]) -> bool {
         path.is_empty() || self.0.contains(path)
     }
 
@@ -145,12 +155,12 @@ impl LowerDirs {
     pub fn apply(&mut self, entries: &[Entry]) {
         for e in entries {
             let hides = match &e.kind {
-                EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_) => Some(e.path.as_str()),
-                _ if e.opaque => Some(e.path.as_str()),
+                EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_) => Some(e.path.as_slice()),
+                _ if e.opaque => Some(e.path.as_slice()),
                 _ => None,
             };
             if let Some(hidden) = hides {
-                let below = format!("{hidden}/");
+                let below = [hidden, b"/"].concat();
                 self.0.retain(|p| !p.starts_with(&below));
                 if !e.opaque {
                     self.0.remove(hidden);
@@ -176,7 +186,12 @@ mod tests {
         };
         let one = vec![Entry::dir("bin", 0o755), wh("bin/arch")];
         assert_eq!(shared_whiteouts(&one), None);
-        let two = vec![Entry::dir("bin", 0o755), wh("bin/arch"), Entry::dir("etc", 0o755), wh("etc/group")];
+        let two = vec![
+            Entry::dir("bin", 0o755),
+            wh("bin/arch"),
+            Entry::dir("etc", 0o755),
+            wh("etc/group"),
+        ];
         let linked = shared_whiteouts(&two).unwrap();
         assert_eq!(linked[1].kind, EntryKind::CharDevice { major: 0, minor: 0 });
         assert_eq!(linked[3].kind, EntryKind::SharedWhiteout("bin/arch".into()));
@@ -212,7 +227,7 @@ mod tests {
             Entry::dir("srv", 0o755),
         ];
         let marked = opaque_new_dirs(&layer, &lower).expect("two new directories");
-        let opaque: Vec<&str> = marked.iter().filter(|e| e.opaque).map(|e| e.path.as_str()).collect();
+        let opaque: Vec<String> = marked.iter().filter(|e| e.opaque).map(Entry::path_text).collect();
         assert_eq!(opaque, ["usr/local/apache2", "srv"]);
         assert!(opaque_new_dirs(&layer[..2], &lower).is_none());
     }

@@ -183,8 +183,14 @@ pub fn classify(cmp: &Comparison) -> CauseSummary {
     }
 }
 
+/// Up to three paths for a one-line headline, control characters escaped (the paths keep the
+/// archive reader's text form in JSON).
 fn list(paths: &[String]) -> String {
-    let shown: Vec<&str> = paths.iter().take(3).map(String::as_str).collect();
+    let shown: Vec<std::borrow::Cow<'_, str>> = paths
+        .iter()
+        .take(3)
+        .map(|p| crate::layer::name::escape_text(p))
+        .collect();
     if paths.len() > 3 {
         format!("{} and {} more", shown.join(", "), paths.len() - 3)
     } else {
@@ -222,5 +228,21 @@ fn headline(c: &Cause) -> String {
         Cause::ContentDiffers { paths } => format!("content differs: {}", list(paths)),
         Cause::MetadataDiffers { paths } if paths.is_empty() => "tar headers differ in encoding".into(),
         Cause::MetadataDiffers { paths } => format!("metadata differs: {}", list(paths)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headlines_escape_control_characters_in_paths() {
+        let paths = vec![
+            "a\nb".to_string(),
+            "caf\\xe9".to_string(),
+            "c".to_string(),
+            "d".to_string(),
+        ];
+        assert_eq!(list(&paths), "a\\x0ab, caf\\xe9, c and 1 more");
     }
 }

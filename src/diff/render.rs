@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::compare::{Change, ChangeKind};
 use super::{Comparison, DiffError, DiffReport};
 use crate::fsutil::write_atomic;
+use crate::layer::name::escape_text;
 
 fn short(d: &crate::Digest) -> String {
     let t = d.to_string();
@@ -20,7 +21,9 @@ fn write_change(out: &mut String, c: &Change, indent: &str) {
         ChangeKind::Removed => '-',
         ChangeKind::Changed => '~',
     };
-    let _ = write!(out, "{indent}{sign} {} ({})", c.path, c.kind);
+    // Paths and link names are in the archive reader's text form; a newline or terminal escape
+    // inside a name must not break the line, so control characters are escaped too.
+    let _ = write!(out, "{indent}{sign} {} ({})", escape_text(&c.path), c.kind);
     if !c.fields.is_empty() {
         let fields: Vec<String> = c
             .fields
@@ -31,7 +34,7 @@ fn write_change(out: &mut String, c: &Change, indent: &str) {
                 let shorten = |v: &str| match (f.field.as_str(), v.parse::<crate::Digest>(), v.parse::<i64>()) {
                     (_, Ok(d), _) => short(&d),
                     ("mtime", _, Ok(secs)) => crate::model::Timestamp { unix: secs }.to_rfc3339(),
-                    _ => v.to_string(),
+                    _ => escape_text(v).into_owned(),
                 };
                 format!("{}: {} -> {}", f.field, shorten(&f.a), shorten(&f.b))
             })
@@ -40,10 +43,10 @@ fn write_change(out: &mut String, c: &Change, indent: &str) {
     }
     out.push('\n');
     for n in &c.notes {
-        let _ = writeln!(out, "{indent}    {n}");
+        let _ = writeln!(out, "{indent}    {}", escape_text(n));
     }
     if let Some(p) = &c.unified_diff {
-        let _ = writeln!(out, "{indent}    unified diff: {p}");
+        let _ = writeln!(out, "{indent}    unified diff: {}", escape_text(p));
     }
     for p in &c.packages {
         let _ = writeln!(
@@ -177,7 +180,8 @@ fn write_unified(
 ) -> Result<(), DiffError> {
     for c in changes.iter_mut() {
         if let Some(text) = c.unified.take() {
-            let rel = namer.name(rel_dir, &format!("{prefix}{}", c.path));
+            // Named after the escaped path, so no file name of the report holds a control character.
+            let rel = namer.name(rel_dir, &escape_text(&format!("{prefix}{}", c.path)));
             let path = dir.join(&rel);
             write_atomic(&path, |w| w.write_all(text.as_bytes())).map_err(|e| DiffError::io(&path, e))?;
             c.unified_diff = Some(rel.to_string_lossy().into_owned());
@@ -237,4 +241,40 @@ fn replace_dir(fresh: tempfile::TempDir, dir: &Path) -> Result<(), DiffError> {
     // The directory now lives under its final name; dropping the guard must not delete it.
     let _ = fresh.keep();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A newline, a terminal escape or a non-UTF-8 byte inside a name stays on the change's line.
+    #[test]
+    fn names_are_escaped_in_text() {
+        let change = |path: &str| Change {
+            path: path.to_string(),
+            change: ChangeKind::Added,
+            kind: "file".to_string(),
+            fields: Vec::new(),
+            unified: None,
+            unified_diff: None,
+            nested: Vec::new(),
+            packages: Vec::new(),
+            notes: vec![format!("moved from {path}")],
+        };
+        let mut out = String::new();
+        // The archive reader's form of the bytes `a\nb\xe9\x1b[0m`.
+        write_change(&mut out, &change("a\nb\\xe9\u{1b}[0m"), "");
+        assert_eq!(
+            out,
+            "+ a\\x0ab\\xe9\\x1b[0m (file)\n    moved from a\\x0ab\\xe9\\x1b[0m\n"
+        );
+        let mut namer = Namer::default();
+        let mut changes = vec![Change {
+            unified: Some("--- a\n+++ b\n".to_string()),
+            ..change("x\ny")
+        }];
+        let dir = tempfile::tempdir().unwrap();
+        write_unified(dir.path(), Path::new("l"), &mut changes, "", &mut namer).unwrap();
+        assert_eq!(changes[0].unified_diff.as_deref(), Some("l/x\\x0ay.diff"));
+    }
 }

@@ -520,7 +520,11 @@ impl Executor for DockerExecutor {
             if self.local && driver.name == "overlay2" {
                 if let Some(upper) = driver.data.get("UpperDir") {
                     let upper = PathBuf::from(upper);
-                    if upper.is_dir() {
+                    // The layer store made this directory by extracting the commit's tar, and
+                    // its Chtimes set every time before 1970 or after 2262 to the epoch; only the
+                    // tar headers it kept have the real ones, so such a layer is read from the
+                    // engine's export instead.
+                    if upper.is_dir() && !crate::layer::walk::holds_epoch_mtime(&upper).unwrap_or(true) {
                         return Ok(Diff::Dir(upper));
                     }
                 }

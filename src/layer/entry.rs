@@ -1,5 +1,9 @@
 //! Plain data describing one tar entry of a layer, independent of any file system, so layers can
 //! be built from a directory walk, from a test's fixture, or from a candidate in a timestamp search.
+//!
+//! Names and link targets are bytes, as Unix paths are: a RUN step may create a file whose name
+//! is not UTF-8 (`touch "$(printf 'caf\351')"`), and Docker wrote those bytes unchanged into the
+//! layer. Text output shows them through [`crate::layer::name::text`].
 
 use std::collections::BTreeMap;
 
@@ -10,9 +14,9 @@ pub enum EntryKind {
     File(Vec<u8>),
     Dir,
     /// A symbolic link and its target, verbatim.
-    Symlink(String),
+    Symlink(Vec<u8>),
     /// A hard link to an earlier entry of the same layer, named by that entry's path.
-    Hardlink(String),
+    Hardlink(Vec<u8>),
     CharDevice {
         major: u32,
         minor: u32,
@@ -27,15 +31,15 @@ pub enum EntryKind {
     /// entry of the layer, named here. Linux >= 5.8 links all whiteouts of an upper directory to
     /// one inode, and pkg/archive's hardlink bookkeeping then leaves that first path in the
     /// linkname field of the `.wh.` file. Layers built on older kernels never have it.
-    SharedWhiteout(String),
+    SharedWhiteout(Vec<u8>),
 }
 
 /// One entry of a layer in walk order. `path` is relative to the layer root, without `./` and
-/// without a trailing `/` (the writer adds it for directories). `mode` holds the permission bits
+/// without a trailing `/` (the writer adds it for directories), in the file system's own bytes. `mode` holds the permission bits
 /// and the setuid/setgid/sticky bits (`0o7777`), never the file type bits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub path: String,
+    pub path: Vec<u8>,
     pub kind: EntryKind,
     pub mode: u32,
     pub uid: u64,
@@ -51,7 +55,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(path: impl Into<String>, kind: EntryKind, mode: u32) -> Entry {
+    fn new(path: impl Into<Vec<u8>>, kind: EntryKind, mode: u32) -> Entry {
         Entry {
             path: path.into(),
             kind,
@@ -64,15 +68,15 @@ impl Entry {
         }
     }
 
-    pub fn file(path: impl Into<String>, mode: u32, content: impl Into<Vec<u8>>) -> Entry {
+    pub fn file(path: impl Into<Vec<u8>>, mode: u32, content: impl Into<Vec<u8>>) -> Entry {
         Entry::new(path, EntryKind::File(content.into()), mode)
     }
 
-    pub fn dir(path: impl Into<String>, mode: u32) -> Entry {
+    pub fn dir(path: impl Into<Vec<u8>>, mode: u32) -> Entry {
         Entry::new(path, EntryKind::Dir, mode)
     }
 
-    pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
+    pub fn symlink(path: impl Into<Vec<u8>>, target: impl Into<Vec<u8>>) -> Entry {
         Entry::new(path, EntryKind::Symlink(target.into()), 0o777)
     }
 
@@ -80,6 +84,11 @@ impl Entry {
         self.uid = uid;
         self.gid = gid;
         self
+    }
+
+    /// The path as text for messages and reports: see [`crate::layer::name::text`].
+    pub fn path_text(&self) -> String {
+        super::name::text(&self.path)
     }
 
     pub fn with_mtime(mut self, mtime: i64) -> Entry {

@@ -9,6 +9,7 @@
 //! - [`read_tree`]: a graphdriver diff directory -> entries, in pkg/archive's walk order.
 //! - [`write_tar`] / [`write_tar_digest`]: entries -> the release's tar bytes (and diff_id).
 //! - [`write_blob`]: entries -> gzip blob, digest, diff_id and size in one pass.
+//! - [`name::text`]: an entry's byte name as one line of text for messages and reports.
 //! - [`context_file_hash`]: the `COPY file:<hex>` source hash of a build-context file.
 //!
 //! How each claim is proven: golden headers from docs/layer-bytes.md (unit tests), Go 1.19's
@@ -17,6 +18,7 @@
 
 pub mod entry;
 pub mod filehash;
+pub mod name;
 pub mod profile;
 pub mod tar;
 pub mod walk;

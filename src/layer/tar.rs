@@ -56,11 +56,12 @@ pub struct TarEncodeError {
     pub reason: String,
 }
 
-/// A Go `tar.Header` reduced to the fields Docker's layer headers use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Go `tar.Header` reduced to the fields Docker's layer headers use. Go strings are bytes, and
+/// Docker handed file names over unchanged, so `name` and `linkname` are bytes too.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct GoHeader {
-    pub name: String,
-    pub linkname: String,
+    pub name: Vec<u8>,
+    pub linkname: Vec<u8>,
     /// Permission, setuid/setgid/sticky and file type bits.
     pub mode: i64,
     pub uid: i64,
@@ -92,18 +93,21 @@ pub fn write_tar(entries: &[Entry], profile: &Profile, out: &mut (impl Write + ?
     // Type bits and device numbers of each path written so far: a hard link's header keeps those
     // of the inode it links to (pkg/archive fills them from the stat before turning the header
     // into a link), so a link to a fifo says 010000, not 0100000.
-    let mut inode_facts: HashMap<&str, (i64, i64, i64)> = HashMap::new();
+    let mut inode_facts: HashMap<&[u8], (i64, i64, i64)> = HashMap::new();
     for entry in entries {
         buf.clear();
         let (mut header, marker) = headers_for(entry, profile)?;
         if let EntryKind::Hardlink(target) = &entry.kind {
-            if let Some(&(type_bits, major, minor)) = inode_facts.get(target.as_str()) {
+            if let Some(&(type_bits, major, minor)) = inode_facts.get(target.as_slice()) {
                 header.mode = (header.mode & 0o7777) | type_bits;
                 header.devmajor = major;
                 header.devminor = minor;
             }
         } else {
-            inode_facts.insert(&entry.path, (header.mode & !0o7777, header.devmajor, header.devminor));
+            inode_facts.insert(
+                entry.path.as_slice(),
+                (header.mode & !0o7777, header.devmajor, header.devminor),
+            );
         }
         encoder
             .encode(&header, &mut buf)
@@ -179,20 +183,13 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, out: &mut (impl Write + 
 /// but the header: the caller writes the data and its padding.
 pub(crate) fn write_plain_file_header(name: &str, size: u64, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     let h = GoHeader {
-        name: name.to_string(),
-        linkname: String::new(),
+        name: name.as_bytes().to_vec(),
         mode: S_IFREG | 0o644,
-        uid: 0,
-        gid: 0,
         size: i64::try_from(size).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?,
         mtime: Some(0),
         typeflag: b'0',
-        uname: String::new(),
-        gname: String::new(),
-        devmajor: 0,
-        devminor: 0,
-        xattrs: BTreeMap::new(),
         format_pax: true,
+        ..GoHeader::default()
     };
     let mut buf = Vec::with_capacity(3 * BLOCK);
     go110_write_header(&h, &mut buf).map_err(|reason| io::Error::new(io::ErrorKind::InvalidInput, reason))?;
@@ -203,7 +200,7 @@ fn encode_error(entry: &Entry, profile: &Profile, reason: String) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         TarEncodeError {
-            path: entry.path.clone(),
+            path: entry.path_text(),
             profile: profile.name(),
             reason,
         },
@@ -219,35 +216,21 @@ fn padding(len: u64) -> usize {
 /// The Go header Docker made for an entry, and the opaque-directory marker header that follows
 /// it when overlayfs marked the directory opaque.
 pub(crate) fn headers_for(entry: &Entry, profile: &Profile) -> io::Result<(GoHeader, Option<GoHeader>)> {
-    let invalid = |reason: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            TarEncodeError {
-                path: entry.path.clone(),
-                profile: profile.name(),
-                reason: reason.to_string(),
-            },
-        )
-    };
+    let invalid = |reason: &str| encode_error(entry, profile, reason.to_string());
     let uid = i64::try_from(entry.uid).map_err(|_| invalid("uid does not fit Go's int64"))?;
     let gid = i64::try_from(entry.gid).map_err(|_| invalid("gid does not fit Go's int64"))?;
-    if entry.path.is_empty() || entry.path.ends_with('/') {
+    if entry.path.is_empty() || entry.path.ends_with(b"/") {
         return Err(invalid("path must be non-empty and have no trailing '/'"));
     }
-    let perm = i64::from(entry.mode & 0o7777);
     let mut h = GoHeader {
         name: entry.path.clone(),
-        linkname: String::new(),
-        mode: perm,
+        mode: i64::from(entry.mode & 0o7777),
         uid,
         gid,
-        size: 0,
         mtime: Some(entry.mtime),
         typeflag: b'0',
         uname: profile.uname(entry.uid).to_string(),
         gname: profile.gname(entry.gid).to_string(),
-        devmajor: 0,
-        devminor: 0,
         // pkg/archive reads exactly one extended attribute into the header.
         xattrs: entry
             .xattrs
@@ -256,38 +239,26 @@ pub(crate) fn headers_for(entry: &Entry, profile: &Profile) -> io::Result<(GoHea
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         format_pax: profile.marks_headers_pax(),
+        ..GoHeader::default()
     };
-    let mut marker = None;
-    match &entry.kind {
+    set_kind(&mut h, &entry.kind).map_err(invalid)?;
+    let marker = (entry.kind == EntryKind::Dir && entry.opaque).then(|| opaque_marker(entry, &h));
+    Ok((h, marker))
+}
+
+/// The type-specific fields of `h`: type bits, typeflag, size, link name, device numbers, and
+/// the overlay whiteout conversion.
+fn set_kind(h: &mut GoHeader, kind: &EntryKind) -> Result<(), &'static str> {
+    match kind {
         EntryKind::File(data) => {
             h.mode |= S_IFREG;
-            h.size = i64::try_from(data.len()).map_err(|_| invalid("file too large"))?;
+            h.size = i64::try_from(data.len()).map_err(|_| "file too large")?;
         }
         EntryKind::Dir => {
             h.mode |= S_IFDIR;
             h.typeflag = b'5';
             // canonicalTarName: directories end in '/'.
-            h.name.push('/');
-            if entry.opaque {
-                // The overlay converter's marker: a fresh header (Format unknown, zero ModTime)
-                // with the directory's permission bits only and its owner.
-                marker = Some(GoHeader {
-                    name: format!("{}/.wh..wh..opq", entry.path),
-                    linkname: String::new(),
-                    mode: perm & 0o777,
-                    uid,
-                    gid,
-                    size: 0,
-                    mtime: None,
-                    typeflag: b'0',
-                    uname: h.uname.clone(),
-                    gname: h.gname.clone(),
-                    devmajor: 0,
-                    devminor: 0,
-                    xattrs: BTreeMap::new(),
-                    format_pax: false,
-                });
-            }
+            h.name.push(b'/');
         }
         EntryKind::Symlink(target) => {
             h.mode |= S_IFLNK;
@@ -304,25 +275,16 @@ pub(crate) fn headers_for(entry: &Entry, profile: &Profile) -> io::Result<(GoHea
         EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_) => {
             // overlay2 whiteout: becomes the empty regular file `.wh.<name>`, mode exactly 0600,
             // keeping owner, names and mtime of the device node.
-            let (dir, base) = match entry.path.rfind('/') {
-                Some(i) => (&entry.path[..i + 1], &entry.path[i + 1..]),
-                None => ("", entry.path.as_str()),
-            };
-            h.name = format!("{dir}.wh.{base}");
+            h.name = whiteout_name(&h.name);
             h.mode = 0o600;
-            if let EntryKind::SharedWhiteout(first) = &entry.kind {
+            if let EntryKind::SharedWhiteout(first) = kind {
                 h.linkname = first.clone();
             }
         }
-        EntryKind::CharDevice { major, minor } => {
-            h.mode |= S_IFCHR;
-            h.typeflag = b'3';
-            h.devmajor = i64::from(*major);
-            h.devminor = i64::from(*minor);
-        }
-        EntryKind::BlockDevice { major, minor } => {
-            h.mode |= S_IFBLK;
-            h.typeflag = b'4';
+        EntryKind::CharDevice { major, minor } | EntryKind::BlockDevice { major, minor } => {
+            let block = matches!(kind, EntryKind::BlockDevice { .. });
+            h.mode |= if block { S_IFBLK } else { S_IFCHR };
+            h.typeflag = if block { b'4' } else { b'3' };
             h.devmajor = i64::from(*major);
             h.devminor = i64::from(*minor);
         }
@@ -331,7 +293,29 @@ pub(crate) fn headers_for(entry: &Entry, profile: &Profile) -> io::Result<(GoHea
             h.typeflag = b'6';
         }
     }
-    Ok((h, marker))
+    Ok(())
+}
+
+/// `dir/.wh.base` for the whiteout of `dir/base`.
+fn whiteout_name(path: &[u8]) -> Vec<u8> {
+    let cut = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    [&path[..cut], b".wh.", &path[cut..]].concat()
+}
+
+/// The overlay converter's marker after an opaque directory: a fresh header (Format unknown,
+/// zero ModTime) with the directory's permission bits only and its owner.
+fn opaque_marker(entry: &Entry, dir: &GoHeader) -> GoHeader {
+    GoHeader {
+        name: [entry.path.as_slice(), b"/.wh..wh..opq"].concat(),
+        mode: dir.mode & 0o777,
+        uid: dir.uid,
+        gid: dir.gid,
+        mtime: None,
+        typeflag: b'0',
+        uname: dir.uname.clone(),
+        gname: dir.gname.clone(),
+        ..GoHeader::default()
+    }
 }
 
 /// One tar stream's encoder state.
@@ -368,13 +352,17 @@ fn field(blk: &mut [u8; BLOCK], f: (usize, usize)) -> &mut [u8] {
     &mut blk[f.0..f.0 + f.1]
 }
 
-fn is_ascii(s: &str) -> bool {
+/// Go's `isASCII` over a name's bytes. Go ranges over runes, but every byte of a multi-byte
+/// UTF-8 sequence is >= 0x80 and each byte of an invalid sequence decodes to U+FFFD, so a name
+/// is ASCII exactly when all its bytes are below 0x80, whether it is UTF-8 or not.
+fn is_ascii(s: &[u8]) -> bool {
     s.is_ascii()
 }
 
-/// Go's `toASCII`: drops every non-ASCII rune and NUL.
-fn to_ascii(s: &str) -> String {
-    s.chars().filter(|&c| (c as u32) < 0x80 && c != '\0').collect()
+/// Go's `toASCII`: drops every non-ASCII rune and NUL, which for bytes (by the argument above)
+/// means every byte >= 0x80 and NUL, so invalid UTF-8 loses exactly its bytes.
+fn to_ascii(s: &[u8]) -> Vec<u8> {
+    s.iter().copied().filter(|&b| b < 0x80 && b != 0).collect()
 }
 
 fn fits_in_octal(n: usize, x: i64) -> bool {
@@ -442,63 +430,55 @@ fn pax_body(records: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
 }
 
 /// Go's `path.Join(dir, "PaxHeaders.0", file)` over `path.Split(name)`.
-fn pax_header_name(name: &str) -> String {
-    let (dir, file) = match name.rfind('/') {
-        Some(i) => (&name[..i + 1], &name[i + 1..]),
-        None => ("", name),
-    };
-    let mut joined = String::new();
-    for part in [dir, "PaxHeaders.0", file] {
-        if part.is_empty() {
-            continue;
-        }
-        if !joined.is_empty() {
-            joined.push('/');
-        }
-        joined.push_str(part);
-    }
-    go_path_clean(&joined)
+fn pax_header_name(name: &[u8]) -> Vec<u8> {
+    let cut = name.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let (dir, file) = name.split_at(cut);
+    let parts: Vec<&[u8]> = [dir, b"PaxHeaders.0", file]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    go_path_clean(&parts.join(&b'/'))
 }
 
 /// Go's `path.Clean` for the relative and absolute slash paths tar names are.
-fn go_path_clean(p: &str) -> String {
+fn go_path_clean(p: &[u8]) -> Vec<u8> {
     if p.is_empty() {
-        return ".".to_string();
+        return b".".to_vec();
     }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in p.split('/') {
+    let rooted = p.starts_with(b"/");
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in p.split(|&b| b == b'/') {
         match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|&l| l != "..") {
+            b"" | b"." => {}
+            b".." => {
+                if parts.last().is_some_and(|&l| l != b"..") {
                     parts.pop();
                 } else if !rooted {
-                    parts.push("..");
+                    parts.push(b"..");
                 }
             }
             _ => parts.push(part),
         }
     }
-    let body = parts.join("/");
+    let body = parts.join(&b'/');
     match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".to_string(),
+        (true, _) => [b"/", body.as_slice()].concat(),
+        (false, true) => b".".to_vec(),
         (false, false) => body,
     }
 }
 
 /// Go's `splitUSTARPath`: a prefix/name split at a '/' that fits both fields.
-fn split_ustar_path(name: &str) -> Option<(&str, &str)> {
+fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut length = name.len();
     if length <= NAME_SIZE || !is_ascii(name) {
         return None;
     } else if length > PREFIX_SIZE + 1 {
         length = PREFIX_SIZE + 1;
-    } else if name.as_bytes()[length - 1] == b'/' {
+    } else if name[length - 1] == b'/' {
         length -= 1;
     }
-    let i = name[..length].rfind('/')?;
+    let i = name[..length].iter().rposition(|&b| b == b'/')?;
     let nlen = name.len() - i - 1;
     if i == 0 || nlen > NAME_SIZE || nlen == 0 || i > PREFIX_SIZE {
         return None;
@@ -514,13 +494,13 @@ mod go18 {
 
     /// `formatter.formatString`: refuses (records an error, writes nothing) when too long;
     /// otherwise the ASCII form, NUL-terminated when shorter than the field.
-    pub(super) fn format_string(b: &mut [u8], s: &str, err: &mut Option<String>) {
+    pub(super) fn format_string(b: &mut [u8], s: &[u8], err: &mut Option<String>) {
         if s.len() > b.len() {
-            *err = Some(format!("field too long: {s:?}"));
+            *err = Some(format!("field too long: \"{}\"", crate::layer::name::text(s)));
             return;
         }
         let ascii = to_ascii(s);
-        b[..ascii.len()].copy_from_slice(ascii.as_bytes());
+        b[..ascii.len()].copy_from_slice(&ascii);
         if ascii.len() < b.len() {
             b[ascii.len()] = 0;
         }
@@ -532,7 +512,7 @@ mod go18 {
         while s.len() + 1 < b.len() {
             s.insert(0, '0');
         }
-        format_string(b, &s, err);
+        format_string(b, s.as_bytes(), err);
     }
 
     /// `formatter.formatNumeric`: base-256, or octal zero and an error when even that overflows.
@@ -557,63 +537,24 @@ fn go18_write_header(
     used_binary: &mut bool,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let use_prefix = matches!(dialect, TarDialect::Go15 | TarDialect::Go16);
-    let mut blk = [0u8; BLOCK];
-    let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut err: Option<String> = None;
-
-    // Strings that are too long or not ASCII go to a PAX record; the field stays all NUL.
-    let mut fmt_string = |blk: &mut [u8; BLOCK], f: (usize, usize), s: &str, key: &str, err: &mut Option<String>| {
-        if s.len() > f.1 || !is_ascii(s) {
-            pax.insert(key.to_string(), s.as_bytes().to_vec());
-            return;
-        }
-        go18::format_string(field(blk, f), s, err);
+    let mut fields = Go18Fields {
+        blk: [0u8; BLOCK],
+        pax: BTreeMap::new(),
+        err: None,
+        used_binary,
     };
-    // Numbers whose octal form does not fit switch the stream to base-256 (preferPax is never
-    // set by Docker).
-    let fmt_numeric =
-        |blk: &mut [u8; BLOCK], f: (usize, usize), x: i64, used_binary: &mut bool, err: &mut Option<String>| {
-            if octal_string(x).len() < f.1 {
-                go18::format_octal(field(blk, f), x, err);
-            } else {
-                *used_binary = true;
-                go18::format_numeric(field(blk, f), x, err);
-            }
-        };
-
-    // Out-of-range modification times (before the epoch, after 2^33-1) are written as 0.
-    let mtime = match h.mtime {
-        Some(t) if (0..(1i64 << 33)).contains(&t) => t,
-        _ => 0,
-    };
-
-    fmt_string(&mut blk, NAME, &h.name, "path", &mut err);
-    go18::format_octal(field(&mut blk, MODE), h.mode, &mut err);
-    fmt_numeric(&mut blk, UID, h.uid, used_binary, &mut err);
-    fmt_numeric(&mut blk, GID, h.gid, used_binary, &mut err);
-    fmt_numeric(&mut blk, SIZE, h.size, used_binary, &mut err);
-    fmt_numeric(&mut blk, MTIME, mtime, used_binary, &mut err);
-    blk[TYPEFLAG] = h.typeflag;
-    fmt_string(&mut blk, LINKNAME, &h.linkname, "linkpath", &mut err);
-    fmt_string(&mut blk, UNAME, &h.uname, "uname", &mut err);
-    fmt_string(&mut blk, GNAME, &h.gname, "gname", &mut err);
-    fmt_numeric(&mut blk, DEVMAJOR, h.devmajor, used_binary, &mut err);
-    fmt_numeric(&mut blk, DEVMINOR, h.devminor, used_binary, &mut err);
-    // Xattr records are added below, after this check, as in Go.
-    if use_prefix && pax.len() == 1 && pax.contains_key("path") {
-        if let Some((prefix, suffix)) = split_ustar_path(&h.name) {
-            pax.remove("path");
-            go18::format_string(field(&mut blk, NAME), suffix, &mut err);
-            go18::format_string(field(&mut blk, PREFIX), prefix, &mut err);
-        }
-    }
-
+    fields.fill(h, matches!(dialect, TarDialect::Go15 | TarDialect::Go16));
+    let Go18Fields {
+        mut blk,
+        mut pax,
+        err,
+        used_binary,
+    } = fields;
     finish_block(&mut blk, *used_binary);
     if let Some(e) = err {
         return Err(e);
     }
-
+    // Xattr records are added after the prefix check, as in Go.
     if allow_pax {
         for (k, v) in &h.xattrs {
             pax.insert(format!("SCHILY.xattr.{k}"), v.clone());
@@ -623,40 +564,103 @@ fn go18_write_header(
         if !allow_pax {
             return Err("PAX header would need a PAX header".to_string());
         }
-        if dialect == TarDialect::Go15 {
-            // Go 1.5's writePAXHeader named the header `PaxHeaders.<pid>` after the daemon's
-            // process id and wrote the records in map order; neither is recorded anywhere.
-            return Err(format!(
-                "needs a PAX header ({}), which Go 1.5 named after the daemon's unrecorded process id",
-                pax.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        // writePAXHeader: the extended header carries the entry's ModTime; its name is the
-        // ASCII form of dir/PaxHeaders.0/base cut to 100 bytes.
-        let body = pax_body(&pax);
-        let mut ext_name = to_ascii(&pax_header_name(&h.name));
-        ext_name.truncate(NAME_SIZE);
-        let ext = GoHeader {
-            name: ext_name,
-            linkname: String::new(),
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            size: body.len() as i64,
-            mtime: h.mtime,
-            typeflag: b'x',
-            uname: String::new(),
-            gname: String::new(),
-            devmajor: 0,
-            devminor: 0,
-            xattrs: BTreeMap::new(),
-            format_pax: false,
-        };
-        go18_write_header(&ext, false, dialect, used_binary, out)?;
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&ZERO_BLOCK[..padding(body.len() as u64)]);
+        go18_write_pax_header(h, &pax, dialect, used_binary, out)?;
     }
     out.extend_from_slice(&blk);
+    Ok(())
+}
+
+/// Go 1.8's header block being formatted: the PAX records it turned out to need, the first
+/// formatting error, and the stream's `usedBinary` flag.
+struct Go18Fields<'a> {
+    blk: [u8; BLOCK],
+    pax: BTreeMap<String, Vec<u8>>,
+    err: Option<String>,
+    used_binary: &'a mut bool,
+}
+
+impl Go18Fields<'_> {
+    /// Formats every field of `h` into the block, in Go's order.
+    fn fill(&mut self, h: &GoHeader, use_prefix: bool) {
+        // Out-of-range modification times (before the epoch, after 2^33-1) are written as 0:
+        // Go 1.8 has no PAX `mtime` record, so such a time is lost.
+        let mtime = match h.mtime {
+            Some(t) if (0..(1i64 << 33)).contains(&t) => t,
+            _ => 0,
+        };
+        self.string(NAME, &h.name, "path");
+        go18::format_octal(field(&mut self.blk, MODE), h.mode, &mut self.err);
+        self.numeric(UID, h.uid);
+        self.numeric(GID, h.gid);
+        self.numeric(SIZE, h.size);
+        self.numeric(MTIME, mtime);
+        self.blk[TYPEFLAG] = h.typeflag;
+        self.string(LINKNAME, &h.linkname, "linkpath");
+        self.string(UNAME, h.uname.as_bytes(), "uname");
+        self.string(GNAME, h.gname.as_bytes(), "gname");
+        self.numeric(DEVMAJOR, h.devmajor);
+        self.numeric(DEVMINOR, h.devminor);
+        if use_prefix && self.pax.len() == 1 && self.pax.contains_key("path") {
+            if let Some((prefix, suffix)) = split_ustar_path(&h.name) {
+                self.pax.remove("path");
+                go18::format_string(field(&mut self.blk, NAME), suffix, &mut self.err);
+                go18::format_string(field(&mut self.blk, PREFIX), prefix, &mut self.err);
+            }
+        }
+    }
+
+    /// Strings that are too long or not ASCII (UTF-8 or not) go to a PAX record with their
+    /// bytes unchanged; the field stays all NUL.
+    fn string(&mut self, f: (usize, usize), s: &[u8], key: &str) {
+        if s.len() > f.1 || !is_ascii(s) {
+            self.pax.insert(key.to_string(), s.to_vec());
+            return;
+        }
+        go18::format_string(field(&mut self.blk, f), s, &mut self.err);
+    }
+
+    /// Numbers whose octal form does not fit switch the stream to base-256 (preferPax is never
+    /// set by Docker).
+    fn numeric(&mut self, f: (usize, usize), x: i64) {
+        if octal_string(x).len() < f.1 {
+            go18::format_octal(field(&mut self.blk, f), x, &mut self.err);
+        } else {
+            *self.used_binary = true;
+            go18::format_numeric(field(&mut self.blk, f), x, &mut self.err);
+        }
+    }
+}
+
+/// Go 1.8's `writePAXHeader`: the extended header carries the entry's ModTime; its name is the
+/// ASCII form of dir/PaxHeaders.0/base cut to 100 bytes; the records follow, sorted by key.
+fn go18_write_pax_header(
+    h: &GoHeader,
+    pax: &BTreeMap<String, Vec<u8>>,
+    dialect: TarDialect,
+    used_binary: &mut bool,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if dialect == TarDialect::Go15 {
+        // Go 1.5's writePAXHeader named the header `PaxHeaders.<pid>` after the daemon's
+        // process id and wrote the records in map order; neither is recorded anywhere.
+        return Err(format!(
+            "needs a PAX header ({}), which Go 1.5 named after the daemon's unrecorded process id",
+            pax.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let body = pax_body(pax);
+    let mut ext_name = to_ascii(&pax_header_name(&h.name));
+    ext_name.truncate(NAME_SIZE);
+    let ext = GoHeader {
+        name: ext_name,
+        size: body.len() as i64,
+        mtime: h.mtime,
+        typeflag: b'x',
+        ..GoHeader::default()
+    };
+    go18_write_header(&ext, false, dialect, used_binary, out)?;
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&ZERO_BLOCK[..padding(body.len() as u64)]);
     Ok(())
 }
 
@@ -705,10 +709,12 @@ fn go110_allowed_formats(h: &GoHeader) -> Result<(u8, BTreeMap<String, Vec<u8>>)
     let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut prefer_pax = false;
 
-    let mut verify_string = |s: &str, size: usize, key: &str, format: &mut u8| {
+    // Names are bytes here: Go checks only ASCII-ness and length, never UTF-8 validity, so a
+    // name that is not UTF-8 gets a PAX record of its raw bytes like any non-ASCII name.
+    let mut verify_string = |s: &[u8], size: usize, key: &str, format: &mut u8| {
         let too_long = s.len() > size;
         let allow_long_gnu = key == "path" || key == "linkpath";
-        if s.contains('\0') || (too_long && !allow_long_gnu) {
+        if s.contains(&0) || (too_long && !allow_long_gnu) {
             *format &= !GNU;
         }
         if !is_ascii(s) || too_long {
@@ -716,13 +722,13 @@ fn go110_allowed_formats(h: &GoHeader) -> Result<(u8, BTreeMap<String, Vec<u8>>)
             if !can_split {
                 *format &= !USTAR;
             }
-            pax.insert(key.to_string(), s.as_bytes().to_vec());
+            pax.insert(key.to_string(), s.to_vec());
         }
     };
     verify_string(&h.name, 100, "path", &mut format);
     verify_string(&h.linkname, 100, "linkpath", &mut format);
-    verify_string(&h.uname, 32, "uname", &mut format);
-    verify_string(&h.gname, 32, "gname", &mut format);
+    verify_string(h.uname.as_bytes(), 32, "uname", &mut format);
+    verify_string(h.gname.as_bytes(), 32, "gname", &mut format);
 
     let mut verify_numeric = |n: i64, size: usize, key: Option<&str>, format: &mut u8| {
         if !fits_in_base256(size, n) {
@@ -777,7 +783,7 @@ fn go110_allowed_formats(h: &GoHeader) -> Result<(u8, BTreeMap<String, Vec<u8>>)
 }
 
 /// Go 1.10's `templateV7Plus` with the given string formatter and octal numbers.
-fn go110_template(h: &GoHeader, fmt_str: impl Fn(&mut [u8], &str)) -> [u8; BLOCK] {
+fn go110_template(h: &GoHeader, fmt_str: impl Fn(&mut [u8], &[u8])) -> [u8; BLOCK] {
     let mut blk = [0u8; BLOCK];
     blk[TYPEFLAG] = h.typeflag;
     fmt_str(field(&mut blk, NAME), &h.name);
@@ -787,8 +793,8 @@ fn go110_template(h: &GoHeader, fmt_str: impl Fn(&mut [u8], &str)) -> [u8; BLOCK
     go110::format_octal(field(&mut blk, GID), h.gid);
     go110::format_octal(field(&mut blk, SIZE), h.size);
     go110::format_octal(field(&mut blk, MTIME), h.mtime.unwrap_or(0));
-    fmt_str(field(&mut blk, UNAME), &h.uname);
-    fmt_str(field(&mut blk, GNAME), &h.gname);
+    fmt_str(field(&mut blk, UNAME), h.uname.as_bytes());
+    fmt_str(field(&mut blk, GNAME), h.gname.as_bytes());
     go110::format_octal(field(&mut blk, DEVMAJOR), h.devmajor);
     go110::format_octal(field(&mut blk, DEVMINOR), h.devminor);
     blk
@@ -800,13 +806,13 @@ fn go110_write_header(h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
     let (format, pax) = go110_allowed_formats(h)?;
     if format & USTAR != 0 {
         let mut h = h.clone();
-        let mut prefix = String::new();
+        let mut prefix = Vec::new();
         if let Some((p, s)) = split_ustar_path(&h.name) {
-            prefix = p.to_string();
-            h.name = s.to_string();
+            prefix = p.to_vec();
+            h.name = s.to_vec();
         }
-        let mut blk = go110_template(&h, |b, s| go110::format_string(b, s.as_bytes()));
-        go110::format_string(field(&mut blk, PREFIX), prefix.as_bytes());
+        let mut blk = go110_template(&h, go110::format_string);
+        go110::format_string(field(&mut blk, PREFIX), &prefix);
         finish_block(&mut blk, false);
         out.extend_from_slice(&blk);
         Ok(())
@@ -817,10 +823,10 @@ fn go110_write_header(h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
             let body = pax_body(&pax);
             let mut name = to_ascii(&pax_header_name(&h.name));
             name.truncate(NAME_SIZE);
-            let name = name.trim_end_matches('/');
+            let kept = name.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
             let mut blk = [0u8; BLOCK];
             blk[TYPEFLAG] = b'x';
-            go110::format_string(field(&mut blk, NAME), name.as_bytes());
+            go110::format_string(field(&mut blk, NAME), &name[..kept]);
             go110::format_octal(field(&mut blk, MODE), 0);
             go110::format_octal(field(&mut blk, UID), 0);
             go110::format_octal(field(&mut blk, GID), 0);
@@ -831,7 +837,7 @@ fn go110_write_header(h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
             out.extend_from_slice(&body);
             out.extend_from_slice(&ZERO_BLOCK[..padding(body.len() as u64)]);
         }
-        let mut blk = go110_template(h, |b, s| go110::format_string(b, to_ascii(s).as_bytes()));
+        let mut blk = go110_template(h, |b, s| go110::format_string(b, &to_ascii(s)));
         finish_block(&mut blk, false);
         out.extend_from_slice(&blk);
         Ok(())

@@ -452,6 +452,41 @@ fn non_ascii_names_per_release() {
     assert_blocks_eq(&out[..out.len() - 1024], &expected18, "18.06");
 }
 
+/// A PAX record whose value is raw bytes.
+fn record_bytes(key: &str, value: &[u8]) -> Vec<u8> {
+    let base = key.len() + value.len() + 3;
+    let mut size = base + base.to_string().len();
+    if base + size.to_string().len() != size {
+        size = base + size.to_string().len();
+    }
+    [format!("{size} {key}=").as_bytes(), value, b"\n"].concat()
+}
+
+/// Names and link targets that are not UTF-8 (issue 10 item 1). Go 1.8 (17.06) and Go 1.10+
+/// (18.06, 20.10) both test ASCII-ness rune by rune, and each invalid byte decodes to U+FFFD, so
+/// such a name needs PAX exactly like a UTF-8 `é`: the record holds the raw bytes; 17.06 leaves
+/// the field empty, 18.06 writes the ASCII bytes (toASCII drops each invalid byte).
+#[test]
+fn non_utf8_names_and_targets_per_release() {
+    let e = Entry::symlink(&b"caf\xe9"[..], &b"t\xff"[..]).with_mtime(T);
+    let recs = [record_bytes("linkpath", b"t\xff"), record_bytes("path", b"caf\xe9")].concat();
+    let main17 = build(&ustar("", b"0120777\0", b"00000000000\0", b'2', ""));
+    let expected17 = [
+        pax17_header(b"PaxHeaders.0/caf", recs.len()),
+        padded(recs.clone()),
+        main17,
+    ]
+    .concat();
+    let out = tar_of(std::slice::from_ref(&e), &Profile::docker_17_06());
+    assert_blocks_eq(&out[..out.len() - 1024], &expected17, "17.06");
+    let main18 = build(&ustar("caf", b"0120777\0", b"00000000000\0", b'2', "t"));
+    let expected18 = [pax18_header(b"PaxHeaders.0/caf", recs.len()), padded(recs), main18].concat();
+    for p in &profiles()[1..] {
+        let out = tar_of(std::slice::from_ref(&e), p);
+        assert_blocks_eq(&out[..out.len() - 1024], &expected18, p.name());
+    }
+}
+
 #[test]
 fn long_symlink_target_goes_to_pax_linkpath() {
     let target = "t".repeat(150);
@@ -502,20 +537,12 @@ fn large_uid_18_06_goes_to_pax_with_zero_field() {
 fn size_of_8_gib_per_release() {
     // The encoder is exercised directly: an 8 GiB body is not needed to check its header.
     let h = GoHeader {
-        name: "big".into(),
-        linkname: String::new(),
+        name: b"big".to_vec(),
         mode: 0o100644,
-        uid: 0,
-        gid: 0,
         size: 1 << 33,
         mtime: Some(T),
         typeflag: b'0',
-        uname: String::new(),
-        gname: String::new(),
-        devmajor: 0,
-        devminor: 0,
-        xattrs: BTreeMap::new(),
-        format_pax: false,
+        ..GoHeader::default()
     };
     let mut out = Vec::new();
     Encoder::new(&Profile::docker_17_06()).encode(&h, &mut out).unwrap();
@@ -528,6 +555,26 @@ fn size_of_8_gib_per_release() {
     let rec = record("size", "8589934592");
     assert_eq!(&out[512..512 + rec.len()], rec.as_slice());
     assert_eq!(&out[1024 + 124..1024 + 136], b"00000000000\0");
+}
+
+/// Times before 1970 and after 2262 (issue 10 item 3): Go 1.8 has no PAX `mtime` and writes 0;
+/// Go 1.10+ writes the decimal seconds as a PAX record (pkg/archive truncated the time to whole
+/// seconds, so no fraction) and 0 in the field.
+#[test]
+fn far_mtimes_per_release() {
+    for (t, text) in [(-315_619_200, "-315619200"), (10_413_792_000, "10413792000")] {
+        let e = Entry::file("f", 0o644, Vec::new()).with_mtime(t);
+        let out = tar_of(std::slice::from_ref(&e), &Profile::docker_17_06());
+        assert_eq!(&out[0..1], b"f", "17.06 writes no PAX header");
+        assert_eq!(&out[136..148], b"00000000000\0");
+        let rec = record("mtime", text);
+        for p in &profiles()[1..] {
+            let out = tar_of(std::slice::from_ref(&e), p);
+            assert_eq!(&out[0..14], b"PaxHeaders.0/f", "{}", p.name());
+            assert_eq!(&out[512..512 + rec.len()], rec.as_slice());
+            assert_eq!(&out[1024 + 136..1024 + 148], b"00000000000\0");
+        }
+    }
 }
 
 #[test]
@@ -557,19 +604,21 @@ fn invalid_entries_are_refused_with_the_path() {
 
 #[test]
 fn go_path_helpers() {
-    assert_eq!(pax_header_name("a/b/c"), "a/b/PaxHeaders.0/c");
-    assert_eq!(pax_header_name("a/b/"), "a/b/PaxHeaders.0");
-    assert_eq!(pax_header_name("c"), "PaxHeaders.0/c");
-    assert_eq!(go_path_clean("a//b/./c/../d/"), "a/b/d");
-    assert_eq!(
-        split_ustar_path(&format!("{}/{}", "a".repeat(60), "b".repeat(60)))
-            .unwrap()
-            .0
-            .len(),
-        60
-    );
-    assert!(split_ustar_path(&"a".repeat(120)).is_none());
-    assert!(split_ustar_path("short/name").is_none());
+    assert_eq!(pax_header_name(b"a/b/c"), b"a/b/PaxHeaders.0/c");
+    assert_eq!(pax_header_name(b"a/b/"), b"a/b/PaxHeaders.0");
+    assert_eq!(pax_header_name(b"c"), b"PaxHeaders.0/c");
+    assert_eq!(pax_header_name(b"d\xe9/c\xff"), b"d\xe9/PaxHeaders.0/c\xff");
+    assert_eq!(go_path_clean(b"a//b/./c/../d/"), b"a/b/d");
+    assert_eq!(go_path_clean(b"/../a"), b"/a");
+    assert_eq!(go_path_clean(b"../a/.."), b"..");
+    let long = format!("{}/{}", "a".repeat(60), "b".repeat(60));
+    assert_eq!(split_ustar_path(long.as_bytes()).unwrap().0.len(), 60);
+    assert!(split_ustar_path("a".repeat(120).as_bytes()).is_none());
+    assert!(split_ustar_path(b"short/name").is_none());
+    // Not ASCII (UTF-8 or not): never split, as Go's splitUSTARPath checks isASCII first.
+    let raw = [&[b'a'; 60][..], b"/\xe9", &[b'b'; 60][..]].concat();
+    assert!(split_ustar_path(&raw).is_none());
+    assert_eq!(to_ascii(b"caf\xe9-\xc3\xa9\xff!"), b"caf-!");
 }
 
 #[test]
@@ -599,7 +648,7 @@ fn hardlink_keeps_type_bits_and_device_numbers_of_the_linked_inode() {
     let sym = Entry::symlink("s1", "x").with_mtime(T);
     let link = |path: &str, to: &str, mode: u32| {
         let mut e = Entry::file(path, mode, Vec::new()).with_mtime(T);
-        e.kind = EntryKind::Hardlink(to.into());
+        e.kind = EntryKind::Hardlink(to.as_bytes().to_vec());
         e
     };
     let entries = [

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -23,21 +23,29 @@ use super::entry::{Entry, EntryKind};
 /// Errors of reading a diff directory, each naming the path at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
 
-    #[error("{path}: file name is not UTF-8, which retrace's entry model cannot carry")]
-    NonUtf8Path { path: PathBuf },
-
-    #[error("{path}: file is {size} bytes, above the {limit}-byte limit for in-memory layer files")]
+    #[error(
+        "{}: file is {size} bytes, above the {limit}-byte limit for in-memory layer files",
+        shown(path)
+    )]
     FileTooLarge { path: PathBuf, size: u64, limit: u64 },
 
-    #[error("{path}: the files read so far total {size} bytes, above the {limit}-byte limit for one layer")]
+    #[error(
+        "{}: the files read so far total {size} bytes, above the {limit}-byte limit for one layer",
+        shown(path)
+    )]
     TreeTooLarge { path: PathBuf, size: u64, limit: u64 },
+}
+
+/// A host path in a message: its bytes escaped as names are everywhere in text output.
+fn shown(path: &Path) -> String {
+    super::name::text(path.as_os_str().as_bytes())
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
@@ -94,22 +102,23 @@ pub fn read_tree(dir: &Path, options: &WalkOptions) -> Result<Vec<Entry>, LayerE
         entries: Vec::new(),
         total_size: 0,
     };
-    walker.walk_dir(dir, "")?;
+    walker.walk_dir(dir, b"")?;
     Ok(walker.entries)
 }
 
 struct Walker<'a> {
     options: &'a WalkOptions,
     /// inode -> first tar name seen with it.
-    seen_inodes: HashMap<u64, String>,
+    seen_inodes: HashMap<u64, Vec<u8>>,
     entries: Vec<Entry>,
     /// Bytes of file contents read so far.
     total_size: u64,
 }
 
 impl Walker<'_> {
-    /// Visits the children of `dir` (whose tar name is `rel`, empty for the root).
-    fn walk_dir(&mut self, dir: &Path, rel: &str) -> Result<(), LayerError> {
+    /// Visits the children of `dir` (whose tar name is `rel`, empty for the root). Names stay
+    /// the bytes the file system holds: Docker's walk never decoded them.
+    fn walk_dir(&mut self, dir: &Path, rel: &[u8]) -> Result<(), LayerError> {
         let mut names: Vec<Vec<u8>> = fs::read_dir(dir)
             .map_err(io_err(dir))?
             .map(|d| d.map(|d| d.file_name().as_bytes().to_vec()))
@@ -119,16 +128,15 @@ impl Walker<'_> {
         names.sort();
         for name in names {
             let path = dir.join(std::ffi::OsStr::from_bytes(&name));
-            let name = String::from_utf8(name).map_err(|_| LayerError::NonUtf8Path { path: path.clone() })?;
-            let rel_name = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
             if rel.is_empty() && self.options.whiteouts == WhiteoutFormat::Aufs && is_aufs_metadata(&name) {
                 // Excluded with everything below it.
                 continue;
             }
+            let rel_name = if rel.is_empty() {
+                name
+            } else {
+                [rel, b"/", &name].concat()
+            };
             let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
             if let Some(entry) = self.entry_for(&path, rel_name.clone(), &meta)? {
                 let is_dir = matches!(entry.kind, EntryKind::Dir);
@@ -141,17 +149,13 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn entry_for(&mut self, path: &Path, rel: String, meta: &fs::Metadata) -> Result<Option<Entry>, LayerError> {
+    fn entry_for(&mut self, path: &Path, rel: Vec<u8>, meta: &fs::Metadata) -> Result<Option<Entry>, LayerError> {
         let ft = meta.file_type();
         let kind = if ft.is_dir() {
             EntryKind::Dir
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(io_err(path))?;
-            let target =
-                String::from_utf8(target.as_os_str().as_bytes().to_vec()).map_err(|_| LayerError::NonUtf8Path {
-                    path: path.to_path_buf(),
-                })?;
-            EntryKind::Symlink(target)
+            EntryKind::Symlink(target.into_os_string().into_vec())
         } else if ft.is_char_device() {
             let (major, minor) = dev_numbers(meta.rdev());
             EntryKind::CharDevice { major, minor }
@@ -217,6 +221,23 @@ impl Walker<'_> {
     }
 }
 
+/// Whether anything below `dir` has a modification time of exactly the epoch, the value Docker's
+/// layer store (pkg/system `Chtimes`) wrote for a time before 1970 or after 2262 when it
+/// extracted a committed layer: a walk of such a directory cannot give the layer's real times.
+pub fn holds_epoch_mtime(dir: &Path) -> Result<bool, LayerError> {
+    for child in fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = child.map_err(io_err(dir))?.path();
+        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
+        if meta.mtime() == 0 && meta.mtime_nsec() == 0 {
+            return Ok(true);
+        }
+        if meta.is_dir() && holds_epoch_mtime(&path)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Turns whiteouts that shared an inode (a Linux >= 5.8 upper directory) back into independent
 /// ones, as the 2017-2019 builders' kernels made them, for rebuilding published layers from a
 /// tree captured on a newer kernel.
@@ -230,8 +251,8 @@ pub fn unshare_whiteouts(entries: &mut [Entry]) {
 
 /// aufs keeps its own bookkeeping in top-level `.wh..wh.*` entries (`.wh..wh.aufs`,
 /// `.wh..wh.plnk`, `.wh..wh.orph`), which Docker excluded; the opaque marker is data.
-fn is_aufs_metadata(name: &str) -> bool {
-    name.starts_with(".wh..wh.") && name != ".wh..wh..opq"
+fn is_aufs_metadata(name: &[u8]) -> bool {
+    name.starts_with(b".wh..wh.") && name != b".wh..wh..opq"
 }
 
 /// Linux `major()`/`minor()` of a `dev_t`.
@@ -267,13 +288,14 @@ fn get_xattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>, LayerError> {
 }
 
 /// Entries by path, for tests and diagnostics.
-pub fn index_by_path(entries: &[Entry]) -> BTreeMap<&str, &Entry> {
-    entries.iter().map(|e| (e.path.as_str(), e)).collect()
+pub fn index_by_path(entries: &[Entry]) -> BTreeMap<&[u8], &Entry> {
+    entries.iter().map(|e| (e.path.as_slice(), e)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::name::text;
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     fn kinds(entries: &[Entry]) -> Vec<(String, String)> {
@@ -283,14 +305,14 @@ mod tests {
                 let k = match &e.kind {
                     EntryKind::File(d) => format!("file {}", d.len()),
                     EntryKind::Dir => "dir".into(),
-                    EntryKind::Symlink(t) => format!("symlink {t}"),
-                    EntryKind::Hardlink(t) => format!("hardlink {t}"),
+                    EntryKind::Symlink(t) => format!("symlink {}", text(t)),
+                    EntryKind::Hardlink(t) => format!("hardlink {}", text(t)),
                     EntryKind::CharDevice { major, minor } => format!("char {major}:{minor}"),
                     EntryKind::BlockDevice { major, minor } => format!("block {major}:{minor}"),
                     EntryKind::Fifo => "fifo".into(),
-                    EntryKind::SharedWhiteout(t) => format!("whiteout linked to {t}"),
+                    EntryKind::SharedWhiteout(t) => format!("whiteout linked to {}", text(t)),
                 };
-                (e.path.clone(), k)
+                (text(&e.path), k)
             })
             .collect()
     }
@@ -325,10 +347,28 @@ mod tests {
         .collect();
         assert_eq!(k, expected);
         let idx = index_by_path(&entries);
-        assert_eq!(idx["B"].mode, 0o4751);
+        assert_eq!(idx[&b"B"[..]].mode, 0o4751);
         let meta = fs::symlink_metadata(r.join("B")).unwrap();
-        assert_eq!(idx["B"].mtime, meta.mtime());
-        assert_eq!(idx["B"].uid, u64::from(meta.uid()));
+        assert_eq!(idx[&b"B"[..]].mtime, meta.mtime());
+        assert_eq!(idx[&b"B"[..]].uid, u64::from(meta.uid()));
+    }
+
+    /// Names and link targets that are not UTF-8 are kept as the file system's bytes, in
+    /// bytewise order, and a newline inside a name is data like any other byte.
+    #[test]
+    fn non_utf8_names_and_targets_are_bytes() {
+        use std::ffi::OsStr;
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let latin1 = OsStr::from_bytes(b"caf\xe9");
+        fs::create_dir(r.join(latin1)).unwrap();
+        fs::write(r.join(latin1).join("a\nb"), b"x").unwrap();
+        symlink(OsStr::from_bytes(b"../\xff\xfe"), r.join("link")).unwrap();
+        let entries = read_tree(r, &WalkOptions::default()).unwrap();
+        let paths: Vec<&[u8]> = entries.iter().map(|e| e.path.as_slice()).collect();
+        assert_eq!(paths, [&b"caf\xe9"[..], b"caf\xe9/a\nb", b"link"]);
+        assert_eq!(entries[2].kind, EntryKind::Symlink(b"../\xff\xfe".to_vec()));
+        assert_eq!(entries[1].path_text(), "caf\\xe9/a\\x0ab");
     }
 
     #[test]
@@ -352,12 +392,26 @@ mod tests {
             whiteouts: WhiteoutFormat::Aufs,
             ..WalkOptions::default()
         };
-        let names: Vec<String> = read_tree(r, &aufs).unwrap().into_iter().map(|e| e.path).collect();
+        let names: Vec<String> = read_tree(r, &aufs).unwrap().iter().map(Entry::path_text).collect();
         assert_eq!(names, [".wh..wh..opq", ".wh.gone", "p"]);
         let all = read_tree(r, &WalkOptions::default()).unwrap();
-        assert_eq!(index_by_path(&all)["p"].kind, EntryKind::Fifo);
+        assert_eq!(index_by_path(&all)[&b"p"[..]].kind, EntryKind::Fifo);
         // Without aufs exclusions its metadata is ordinary data.
-        assert!(index_by_path(&all).contains_key(".wh..wh.plnk/x"));
+        assert!(index_by_path(&all).contains_key(&b".wh..wh.plnk/x"[..]));
+    }
+
+    #[test]
+    fn epoch_mtimes_are_found_at_any_depth() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("a/b")).unwrap();
+        fs::write(r.join("a/b/f"), b"x").unwrap();
+        assert!(!holds_epoch_mtime(r).unwrap());
+        filetime::set_file_mtime(r.join("a/b/f"), filetime::FileTime::from_unix_time(0, 0)).unwrap();
+        assert!(holds_epoch_mtime(r).unwrap());
+        // A time one nanosecond after the epoch was not written by the clamp.
+        filetime::set_file_mtime(r.join("a/b/f"), filetime::FileTime::from_unix_time(0, 1)).unwrap();
+        assert!(!holds_epoch_mtime(r).unwrap());
     }
 
     #[test]
@@ -385,13 +439,13 @@ mod tests {
     #[test]
     fn unshare_whiteouts_restores_independent_whiteouts() {
         let mut w = Entry::file("e/x", 0, Vec::new());
-        w.kind = EntryKind::SharedWhiteout("d/f".into());
+        w.kind = EntryKind::SharedWhiteout(b"d/f".to_vec());
         let mut h = Entry::file("e/y", 0, Vec::new());
-        h.kind = EntryKind::Hardlink("d/g".into());
+        h.kind = EntryKind::Hardlink(b"d/g".to_vec());
         let mut entries = vec![w, h];
         unshare_whiteouts(&mut entries);
         assert_eq!(entries[0].kind, EntryKind::CharDevice { major: 0, minor: 0 });
-        assert_eq!(entries[1].kind, EntryKind::Hardlink("d/g".into()));
+        assert_eq!(entries[1].kind, EntryKind::Hardlink(b"d/g".to_vec()));
     }
 
     #[test]

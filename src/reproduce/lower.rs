@@ -32,20 +32,22 @@ impl LowerTimes {
     /// Whiteouts remove what they hide; an opaque directory loses its old content.
     pub fn apply(&mut self, entries: &[Entry], published: Option<&BTreeMap<String, i64>>) {
         for e in entries {
+            // Keyed by the text form of the name, as the search reports its mtimes.
+            let path = e.path_text();
             let whiteout = matches!(
                 e.kind,
                 EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
             );
             if whiteout || e.opaque {
-                self.remove_below(&e.path);
+                self.remove_below(&path);
             }
             if whiteout {
-                self.0.remove(&e.path);
+                self.0.remove(&path);
                 continue;
             }
-            let published = published.map(|p| p.get(&e.path).copied().unwrap_or(e.mtime));
+            let published = published.map(|p| p.get(&path).copied().unwrap_or(e.mtime));
             self.0.insert(
-                e.path.clone(),
+                path,
                 LowerTime {
                     replayed: e.mtime,
                     published,
@@ -73,11 +75,12 @@ impl LowerTimes {
         entries
             .iter()
             .filter_map(|e| {
-                let below = self.0.get(&e.path)?;
+                let path = e.path_text();
+                let below = self.0.get(&path)?;
                 (below.replayed == e.mtime && e.mtime < step_began)
                     .then_some(below.published)
                     .flatten()
-                    .map(|t| (e.path.clone(), t))
+                    .map(|t| (path, t))
             })
             .collect()
     }

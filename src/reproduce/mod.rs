@@ -122,6 +122,7 @@ pub struct SearchInput {
     /// chmods, chowns or copies it up (a directory's changes only when an entry in it is created,
     /// removed or renamed), so such an entry is written with that time and never searched. The
     /// caller knows them from the layers below (see [`lower::LowerTimes`]); empty when it does not.
+    /// Paths are in the text form of `layer::name::text`.
     pub kept: BTreeMap<String, i64>,
     pub limits: SearchLimits,
 }
@@ -133,8 +134,8 @@ pub struct SearchReport {
     pub expected: Digest,
     /// The matching digest, or when nothing matched the digest of the tree as given.
     pub digest: Digest,
-    /// The recovered mtime of every replayed entry (path as in the tar, without a trailing `/`),
-    /// or when nothing matched their replayed mtimes.
+    /// The recovered mtime of every replayed entry (path as in the tar, without a trailing `/`,
+    /// in the text form of `layer::name::text`), or when nothing matched their replayed mtimes.
     pub mtimes: BTreeMap<String, i64>,
     /// How many candidate blobs were hashed.
     pub candidates: u64,
@@ -337,12 +338,12 @@ where
     };
     let mut mtimes: BTreeMap<String, i64> = (0..entries.len())
         .filter(|&i| pinned[i])
-        .map(|i| (entries[i].path.clone(), entries[i].mtime))
+        .map(|i| (entries[i].path_text(), entries[i].mtime))
         .collect();
     let times = found
         .clone()
         .unwrap_or_else(|| variable.iter().map(|&m| entries[m].mtime).collect());
-    mtimes.extend(variable.iter().zip(times).map(|(&m, t)| (entries[m].path.clone(), t)));
+    mtimes.extend(variable.iter().zip(times).map(|(&m, t)| (entries[m].path_text(), t)));
     let matched = found.is_some();
     Ok(SearchReport {
         matched,
@@ -361,7 +362,7 @@ fn pin_kept(entries: &[Entry], input: &SearchInput) -> (Vec<Entry>, Vec<bool>) {
     let mut out = entries.to_vec();
     let mut pinned = vec![false; out.len()];
     for (e, pin) in out.iter_mut().zip(pinned.iter_mut()) {
-        if let Some(&t) = input.kept.get(&e.path) {
+        if let Some(&t) = input.kept.get(&e.path_text()) {
             *pin = e.mtime > input.replayed_after;
             e.mtime = t;
         }

@@ -46,7 +46,7 @@ impl Template {
             let changed = write_tar(&probe)?;
             probe[v].mtime = PROBE_A;
             let unpatchable = || ReproduceError::Unpatchable {
-                path: entries[v].path.clone(),
+                path: entries[v].path_text(),
             };
             if changed.len() != base.len() || base.len() % BLOCK != 0 || tar.len() != base.len() {
                 return Err(unpatchable());

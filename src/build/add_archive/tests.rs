@@ -182,7 +182,7 @@ fn an_xz_archive_is_extracted_under_the_destination_with_long_names() {
         Entry::dir("pkg", 0o750).with_owner(1000, 1000),
         Entry::file(format!("pkg/{}", "z".repeat(LONG)), 0o644, b"long\n".to_vec()),
         Entry {
-            kind: EntryKind::Hardlink(format!("pkg/{}", "z".repeat(LONG))),
+            kind: EntryKind::Hardlink(format!("pkg/{}", "z".repeat(LONG)).into_bytes()),
             ..Entry::file("pkg/again", 0o644, Vec::new())
         },
         // A child whose parent the archive does not list: the engine makes the parent.

@@ -4,6 +4,7 @@
 // security.capability as an xattr, the overlay whiteout and opaque-directory conversions).
 //
 // Input (stdin): a JSON array of cases {"entries": [...], "users": {"0": "root"}, "groups": {...}}.
+// An entry's path and link target are hex, as file names may be bytes that are not UTF-8.
 // Output: for case i, the file <outdir>/<i>.tar, or <outdir>/<i>.err with the error text.
 package main
 
@@ -19,10 +20,10 @@ import (
 )
 
 type entry struct {
-	Path   string  `json:"path"`
+	Path   string  `json:"path"` // hex
 	Kind   string  `json:"kind"`
 	Data   string  `json:"data"`
-	Target string  `json:"target"`
+	Target string  `json:"target"` // hex
 	Major  int64   `json:"major"`
 	Minor  int64   `json:"minor"`
 	Mode   int64   `json:"mode"`
@@ -51,6 +52,15 @@ func writeCase(c testCase, path string) error {
 		if err != nil {
 			return err
 		}
+		path, err := hex.DecodeString(e.Path)
+		if err != nil {
+			return err
+		}
+		target, err := hex.DecodeString(e.Target)
+		if err != nil {
+			return err
+		}
+		e.Path, e.Target = string(path), string(target)
 		hdr := &tar.Header{
 			Name:    e.Path,
 			Mode:    e.Mode,
