@@ -36,6 +36,8 @@ const LAYERS: &[(&str, &str)] = &[
     ("ADD file:", "item 15: ADD of a .tar.bz2 is extracted"),
     ("ADD file:", "item 9: ADD of a tar whose first entry has a PAX header"),
     ("ADD file:", "item 9: ADD of a tar whose first entry has a GNU long name"),
+    ("RUN touch \"$(printf 'caf", "item 1: names and link targets that are not UTF-8, a newline in a name"),
+    ("RUN touch -d @-315619200 /old", "item 3: mtimes before 1970 and after 2262"),
     ("COPY --chown=1000:1000", "items 5, 6: --chown with no space; a directory COPY owns its new destination"),
     ("COPY --chown=1000:1000", "items 5, 6, 7: a file COPY owns the parents it creates; chown clears setuid"),
     ("COPY multi:", "items 14, 7: several sources; setgid cleared only with group-exec"),
