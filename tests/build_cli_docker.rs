@@ -177,10 +177,8 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
     if !daemon_or_skip(test) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, base_ref) = common::build::busybox_base();
     let root = dir.path();
-    common::docker::rootfs_tar(&busybox("amd64"), &root.join("rootfs.tar"));
-    let base_ref = common::build::file_ref(&root.join("rootfs.tar"));
     // The file a RUN step fetches, put in the cache the way the docs tell an offline user to.
     let body = b"served from retrace's download cache\n";
     let sha = Digest::of(body);
@@ -257,10 +255,8 @@ fn needs_docker_the_failing_step_names_its_own_cause_and_later_layers_name_it() 
     if !daemon_or_skip(test) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, base_ref) = common::build::busybox_base();
     let root = dir.path();
-    common::docker::rootfs_tar(&busybox("amd64"), &root.join("rootfs.tar"));
-    let base_ref = common::build::file_ref(&root.join("rootfs.tar"));
     let doc = document_with(
         "fail:test",
         &[

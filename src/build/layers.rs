@@ -686,24 +686,9 @@ mod tests {
 
     /// (name, type flag, link name, mtime) of every entry of a tar.
     fn listing(tar: &[u8]) -> Vec<(String, u8, String, u64)> {
-        let mut ar = tar::Archive::new(tar);
-        ar.entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let h = e.header();
-                let link = h
-                    .link_name()
-                    .unwrap()
-                    .map(|l| l.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                (
-                    e.path().unwrap().to_string_lossy().to_string(),
-                    h.entry_type().as_byte(),
-                    link,
-                    h.mtime().unwrap(),
-                )
-            })
+        headers(tar)
+            .into_iter()
+            .map(|(name, _, _, kind, link, mtime)| (name, kind, link, mtime))
             .collect()
     }
 

@@ -54,6 +54,16 @@ pub fn assert_blobs_sound(out: &Path) {
     }
 }
 
+/// A temporary directory holding `rootfs.tar`, the amd64 busybox root file system, and that
+/// tarball's `file:` reference (a build verifies every source before using it).
+pub fn busybox_base() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("rootfs.tar");
+    super::docker::rootfs_tar(&super::docker::busybox("amd64"), &tar);
+    let base_ref = file_ref(&tar);
+    (dir, base_ref)
+}
+
 /// A one-platform document of `tag` with the given history lines (each made at 22:19:5N) and
 /// `layers` made-up layer digests.
 pub fn document_with(tag: &str, steps: &[&str], layers: usize) -> String {
