@@ -153,7 +153,10 @@ fn run(out: &mut String, r: &crate::ir::Run) {
     }
     match r.exec_argv() {
         Some(argv) => {
-            let _ = writeln!(out, "# exec form: the argv was recorded joined by spaces and is split on them here");
+            let _ = writeln!(
+                out,
+                "# exec form: the argv was recorded joined by spaces and is split on them here"
+            );
             let _ = writeln!(out, "RUN {}", json(&argv));
         }
         None => {

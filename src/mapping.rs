@@ -168,14 +168,14 @@ fn within_range(image: &PlatformImage, kinds: &[Kind], builder: &str, fixed: usi
     let n = image.layers.len();
     let r = n - fixed;
     let prefer = workdir_preference(image);
-    let all_existed = kinds
-        .iter()
-        .zip(&prefer)
-        .all(|(k, p)| *k != Kind::Maybe || *p == 1);
+    let all_existed = kinds.iter().zip(&prefer).all(|(k, p)| *k != Kind::Maybe || *p == 1);
     if r == 0 && maybe > 0 && all_existed {
         // Every WORKDIR names a directory an earlier step made, so none can have made a layer and
         // hence no RUN was empty.
-        let roles: Vec<Role> = kinds.iter().map(|k| if *k == Kind::Maybe { Role::Never } else { fixed_role(*k) }).collect();
+        let roles: Vec<Role> = kinds
+            .iter()
+            .map(|k| if *k == Kind::Maybe { Role::Never } else { fixed_role(*k) })
+            .collect();
         let reason = format!(
             "{builder}: {n} layers for {fixed} RUN/ADD/COPY steps, one each; the {maybe} WORKDIR step(s) made none \
              (their directories existed)"

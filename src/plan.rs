@@ -513,7 +513,10 @@ mod tests {
         );
         config.shell = argv(&["/bin/bash", "-eo", "pipefail", "-c"]);
         assert_eq!(
-            shell_or_exec(&argv(&["/bin/bash", "-eo", "pipefail", "-c", "echo", "a", "b"]), &config),
+            shell_or_exec(
+                &argv(&["/bin/bash", "-eo", "pipefail", "-c", "echo", "a", "b"]),
+                &config
+            ),
             argv(&["/bin/bash", "-eo", "pipefail", "-c", "echo a b"])
         );
     }

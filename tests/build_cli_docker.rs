@@ -269,13 +269,20 @@ fn needs_docker_the_failing_step_names_its_own_cause_and_later_layers_name_it() 
     std::fs::write(root.join("doc.md"), doc).unwrap();
     std::fs::write(
         root.join("recipe.yaml"),
-        format!("document: doc.md\ntag: fail:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"),
+        format!(
+            "document: doc.md\ntag: fail:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"
+        ),
     )
     .unwrap();
     let out = root.join("out");
-    let run = retrace(&["build", root.join("recipe.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let run = retrace(&[
+        "build",
+        root.join("recipe.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "a failing step is an error: {stderr}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();

@@ -276,11 +276,19 @@ fn an_exec_form_run_with_build_args_is_a_run_and_an_empty_run_beside_a_new_workd
     assert_eq!(run.args.len(), 1);
     assert_eq!(
         run.exec_argv(),
-        Some(vec!["/bin/busybox".to_string(), "touch".into(), "/srv/exec-form".into()])
+        Some(vec![
+            "/bin/busybox".to_string(),
+            "touch".into(),
+            "/srv/exec-form".into()
+        ])
     );
     // Three layers for ADD and two RUNs: the counts also fit `RUN true` changing nothing and the
     // WORKDIR creating its directory, which only a replay can tell.
     let m = map_platform(p);
     assert_eq!(m.certainty, Certainty::Ambiguous, "{}", m.reason);
-    assert!(m.undetermined.contains(&2) && m.undetermined.contains(&3), "{:?}", m.undetermined);
+    assert!(
+        m.undetermined.contains(&2) && m.undetermined.contains(&3),
+        "{:?}",
+        m.undetermined
+    );
 }

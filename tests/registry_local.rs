@@ -144,7 +144,13 @@ fn needs_registry_push_pull_round_trip_through_the_store_and_a_layout() {
     assert_eq!(one.platforms, vec!["linux/arm64/v8"]);
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(out1.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"][0]["platform"]["architecture"], "arm64");
-    let none = pull(&source, &r, Some(&"linux/s390x".parse::<retrace::platform::Platform>().unwrap()), None).unwrap_err();
+    let none = pull(
+        &source,
+        &r,
+        Some(&"linux/s390x".parse::<retrace::platform::Platform>().unwrap()),
+        None,
+    )
+    .unwrap_err();
     assert!(none.to_string().contains("linux/amd64, linux/arm64/v8"), "{none}");
 
     // The layout is itself a source: describing it names the image as pulled.
@@ -336,7 +342,11 @@ fn needs_registry_demo_document_parses_into_the_facts_the_registry_serves() {
         store: Store::new(dir.path().join("store")),
     };
     let doc_path = dir.path().join("demo.md");
-    std::fs::write(&doc_path, describe::render(&describe::gather(&source, &r, None).unwrap())).unwrap();
+    std::fs::write(
+        &doc_path,
+        describe::render(&describe::gather(&source, &r, None).unwrap()),
+    )
+    .unwrap();
 
     // `retrace parse` (the binary, as a user runs it) reads the document back.
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))

@@ -3,9 +3,9 @@
 
 use proptest::prelude::*;
 use retrace::describe::{history_to_dockerfile, parse_rfc3339};
+use retrace::platform::Platform;
 use retrace::registry::auth::{Challenge, Credentials};
 use retrace::registry::manifest::FetchedManifest;
-use retrace::platform::Platform;
 use retrace::registry::Reference;
 
 proptest! {

@@ -42,7 +42,11 @@ pub fn run(opts: &LayerReproduceOptions, console: &mut Console<'_>) -> Result<Ou
     } else {
         console.print(render_text(&report))?;
     }
-    Ok(if report.matched { Outcome::Match } else { Outcome::Differ })
+    Ok(if report.matched {
+        Outcome::Match
+    } else {
+        Outcome::Differ
+    })
 }
 
 /// Why `retrace layer reproduce` could not run (a non-match is not an error).
@@ -67,7 +71,12 @@ pub fn reproduce_layer(
     let mut facts = crate::reproduce::facts::layer_facts(&opts.document, &opts.platform, opts.layer)?;
     facts.input.limits.max_candidates = opts.max_candidates;
     facts.input.limits.max_time = opts.max_time;
-    Ok(reproduce_dir_with_progress(&opts.dir, &facts.input, &facts.profile, progress)?)
+    Ok(reproduce_dir_with_progress(
+        &opts.dir,
+        &facts.input,
+        &facts.profile,
+        progress,
+    )?)
 }
 
 /// Why a search without a match stopped, and how to search further, for people.

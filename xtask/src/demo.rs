@@ -324,11 +324,7 @@ fn pushed_descriptor(client: &Client, repo: &Reference, tag: &str, p: &DemoPlatf
     };
     let recorded = config.platform();
     if recorded.os != platform.os || recorded.architecture != platform.architecture {
-        bail!(
-            "{tag}: config records {} but the binaries are {}",
-            recorded,
-            platform
-        );
+        bail!("{tag}: config records {} but the binaries are {}", recorded, platform);
     }
     Ok(Descriptor {
         media_type: pushed.media_type.clone(),
