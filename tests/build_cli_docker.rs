@@ -9,7 +9,7 @@ use std::time::Instant;
 use retrace::digest::Digest;
 
 mod common;
-use common::build::{assert_blobs_sound, document_with, retrace, KillFixture};
+use common::build::{assert_blobs_sound, build_document, document_with, retrace, KillFixture};
 use common::docker::{busybox, daemon_or_skip};
 
 #[test]
@@ -133,33 +133,20 @@ fn needs_docker_copy_chown_names_and_add_of_a_tar_replay_like_the_builder() {
         ],
         4,
     );
-    std::fs::write(root.join("doc.md"), doc).unwrap();
-    std::fs::write(
-        root.join("recipe.yaml"),
-        format!(
-            "document: doc.md\ntag: chown:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n  - for: file:{hello}\n    path: hello.txt\n  - for: file:{tarball}\n    path: pkg.tar.gz\n"
-        ),
-    )
-    .unwrap();
-    let out = root.join("out");
-    // The digests are made up: no timestamp search can match them, so none is run.
-    let run = retrace(&[
-        "build",
-        root.join("recipe.yaml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--search-candidates",
-        "0",
-    ])
-    .output()
-    .unwrap();
-    eprintln!(
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
+    let sources = format!(
+        "sources:\n  - for: {base_ref}\n    path: rootfs.tar\n  - for: file:{hello}\n    path: hello.txt\n  - for: file:{tarball}\n    path: pkg.tar.gz\n"
     );
-    assert_eq!(run.status.code(), Some(1), "made-up digests differ, nothing failed");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    // The digests are made up: no timestamp search can match them, so none is run.
+    let run = build_document(
+        root,
+        "chown",
+        "chown:test",
+        &doc,
+        &sources,
+        &["--search-candidates", "0"],
+    );
+    assert_eq!(run.code, Some(1), "made-up digests differ, nothing failed");
+    let (out, report) = (&run.out, run.report());
     let layers = report["platforms"][0]["layers"].as_array().unwrap();
     let rebuilt = |i: usize| layers[i]["rebuilt"].as_str().unwrap().to_string();
     // `--chown=demo`: the user's uid and the *group named demo* (1001), looked up in the image.
@@ -197,38 +184,16 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
             ],
             2,
         );
-        std::fs::write(root.join(format!("{name}.md")), doc).unwrap();
-        std::fs::write(
-            root.join(format!("{name}.yaml")),
-            format!(
-                "document: {name}.md\ntag: chown:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\ndownloads:\n  - url: {listed}\n    sha256: {sha}\n"
-            ),
-        )
-        .unwrap();
-        let out = root.join(format!("out-{name}"));
-        let run = retrace(&[
-            "build",
-            root.join(format!("{name}.yaml")).to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--search-candidates",
-            "0",
-        ])
-        .output()
-        .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&run.stdout),
-            String::from_utf8_lossy(&run.stderr)
+        let tail = format!(
+            "sources:\n  - for: {base_ref}\n    path: rootfs.tar\ndownloads:\n  - url: {listed}\n    sha256: {sha}\n"
         );
-        eprintln!("{text}");
-        (run.status.code(), out, text)
+        build_document(root, name, "chown:test", &doc, &tail, &["--search-candidates", "0"])
     };
 
     // Listed and cached: the step gets the file (no network needed) and the layer holds it.
-    let (code, out, _) = build("listed", listed);
-    assert_eq!(code, Some(1), "made-up digests differ, nothing failed");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let run = build("listed", listed);
+    assert_eq!(run.code, Some(1), "made-up digests differ, nothing failed");
+    let (out, report) = (&run.out, run.report());
     let layer = report["platforms"][0]["layers"][1]["rebuilt"]
         .as_str()
         .unwrap()
@@ -240,11 +205,13 @@ fn needs_docker_run_steps_get_recipe_downloads_from_the_cache_and_misses_are_nam
     assert_eq!(found.as_deref(), Some(&body[..]));
 
     // Not listed: the step fails, and the error names the URL and where its file would go.
-    let (code, _, text) = build("unlisted", unlisted);
-    assert_eq!(code, Some(2), "a failed step is an error");
+    let run = build("unlisted", unlisted);
+    assert_eq!(run.code, Some(2), "a failed step is an error");
     assert!(
-        text.contains(&format!("the download proxy had no file for {unlisted}")),
-        "{text}"
+        run.text
+            .contains(&format!("the download proxy had no file for {unlisted}")),
+        "{}",
+        run.text
     );
 }
 
@@ -266,26 +233,10 @@ fn needs_docker_the_failing_step_names_its_own_cause_and_later_layers_name_it() 
         ],
         3,
     );
-    std::fs::write(root.join("doc.md"), doc).unwrap();
-    std::fs::write(
-        root.join("recipe.yaml"),
-        format!(
-            "document: doc.md\ntag: fail:test\ncache: cache\nsources:\n  - for: {base_ref}\n    path: rootfs.tar\n"
-        ),
-    )
-    .unwrap();
-    let out = root.join("out");
-    let run = retrace(&[
-        "build",
-        root.join("recipe.yaml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(2), "a failing step is an error: {stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let sources = format!("sources:\n  - for: {base_ref}\n    path: rootfs.tar\n");
+    let run = build_document(root, "fail", "fail:test", &doc, &sources, &[]);
+    assert_eq!(run.code, Some(2), "a failing step is an error: {}", run.text);
+    let report = run.report();
     let layers = report["platforms"][0]["layers"].as_array().unwrap();
     // The failing step's own layer says what failed and why, not "an earlier step failed"; the
     // layer after it names the same step.

@@ -64,6 +64,49 @@ pub fn busybox_base() -> (tempfile::TempDir, String) {
     (dir, base_ref)
 }
 
+/// What one `retrace build` of a made-up document gave.
+pub struct BuildRun {
+    pub code: Option<i32>,
+    /// Standard output and standard error, in that order.
+    pub text: String,
+    pub out: std::path::PathBuf,
+}
+
+impl BuildRun {
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.out.join("report.json")).unwrap()).unwrap()
+    }
+}
+
+/// Writes `NAME.md` (`doc`) and `NAME.yaml` (a recipe of `tag` with the private cache `cache`,
+/// followed by `recipe_tail`: its sources and downloads) into `root`, runs `retrace build` into
+/// `root/out-NAME` with `extra` arguments, and prints what the build said.
+pub fn build_document(root: &Path, name: &str, tag: &str, doc: &str, recipe_tail: &str, extra: &[&str]) -> BuildRun {
+    std::fs::write(root.join(format!("{name}.md")), doc).unwrap();
+    let recipe = root.join(format!("{name}.yaml"));
+    std::fs::write(
+        &recipe,
+        format!("document: {name}.md\ntag: {tag}\ncache: cache\n{recipe_tail}"),
+    )
+    .unwrap();
+    let out = root.join(format!("out-{name}"));
+    let run = retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("{text}");
+    BuildRun {
+        code: run.status.code(),
+        text,
+        out,
+    }
+}
+
 /// A one-platform document of `tag` with the given history lines (each made at 22:19:5N) and
 /// `layers` made-up layer digests.
 pub fn document_with(tag: &str, steps: &[&str], layers: usize) -> String {
