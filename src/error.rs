@@ -1,5 +1,9 @@
 //! The library's top-level error: each stage has its own typed error carrying the facts, and this
 //! enum only gathers them so the CLI can print one message and pick exit code 2.
+//!
+//! An error's own text says only its own facts; its cause is reached through `source()`. [`Chain`]
+//! is the one way an error becomes text, in the library and in the binary: it prints the error and
+//! then each cause in turn, so no cause is lost and none is printed twice.
 
 use std::path::PathBuf;
 
@@ -14,7 +18,7 @@ pub enum Error {
     #[error("digest mismatch: expected {expected}, found {found}")]
     DigestMismatch { expected: Digest, found: Digest },
 
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -75,3 +79,31 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes on one line: the error's own text, then `: ` and the text of each
+/// `source()` in turn (`step 3 `RUN make`: the command exited with status 2`).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            let text = err.to_string();
+            // Some foreign errors (bollard's, for one) end their own text with their source's;
+            // printing that source again would only repeat it.
+            if !last.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
+
+/// The text of `err` with all its causes; see [`Chain`].
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    Chain(err).to_string()
+}

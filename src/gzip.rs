@@ -136,13 +136,13 @@ impl ReusableGzip {
 pub enum CompressError {
     #[error(transparent)]
     Level(#[from] DeflateError),
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Read {
         path: std::path::PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write {
         path: std::path::PathBuf,
         #[source]

@@ -27,7 +27,8 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) if stdout_closed(&err) => ExitCode::from(STDOUT_CLOSED_EXIT),
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", message(&err));
+            let err: &(dyn std::error::Error + 'static) = err.as_ref();
+            let _ = writeln!(std::io::stderr(), "error: {}", retrace::error::Chain(err));
             ExitCode::from(2)
         }
     }
@@ -69,17 +70,4 @@ fn remove_temporaries_on_signal() {
             std::process::exit(128 + signal);
         }
     });
-}
-
-/// The error and its causes on one line. The library's errors already put their source in their
-/// own message, so a cause whose text is already there is not repeated.
-fn message(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-    }
-    text
 }

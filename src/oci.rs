@@ -83,7 +83,7 @@ pub struct WrittenImage {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

@@ -16,7 +16,7 @@ use crate::layer::profile::{Profile, KNOWN_PROFILES};
 /// Why a recipe was refused. Every variant names the file, and the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Read {
         file: PathBuf,
         #[source]
@@ -431,7 +431,7 @@ impl Resolver<'_> {
 
     fn sha(&self, field: String, text: &str) -> Result<Digest, RecipeError> {
         let hex = text.strip_prefix("sha256:").unwrap_or(text);
-        Digest::from_hex(hex).map_err(|e| self.semantic(field, e.to_string()))
+        Digest::from_hex(hex).map_err(|e| self.semantic(field, crate::error::chain(&e)))
     }
 
     fn check_tag_and_platforms(&self, raw: &RawRecipe) -> Result<(), RecipeError> {
@@ -498,7 +498,7 @@ impl Resolver<'_> {
             .iter()
             .find_map(|k| reference.strip_prefix(k));
         match hashed {
-            Some(hex) => Digest::from_hex(hex).map(|_| ()).map_err(|e| self.semantic(field, e.to_string())),
+            Some(hex) => Digest::from_hex(hex).map(|_| ()).map_err(|e| self.semantic(field, crate::error::chain(&e))),
             None => reference.parse::<Digest>().map(|_| ()).map_err(|_| {
                 self.semantic(
                     field,

@@ -40,7 +40,7 @@ const OPAQUE_PARENTS: [&str; 3] = ["", "etc", "dev"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AddError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -57,19 +57,19 @@ pub enum AddError {
         expected: String,
         modes: String,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Archive {
         path: PathBuf,
         #[source]
         source: ArchiveError,
     },
-    #[error("Docker {version}: {source}")]
+    #[error("Docker {version}")]
     Profile {
         version: String,
         #[source]
         source: ProfileError,
     },
-    #[error("{path}: writing the layer: {source}")]
+    #[error("{path}: writing the layer")]
     Write {
         path: PathBuf,
         #[source]

@@ -24,8 +24,10 @@ pub fn extract_to(
     limits: &Limits,
     root: &Path,
 ) -> Result<ArchiveSummary, ArchiveError> {
-    let io_err =
-        |e: io::Error, what: &Path| ArchiveError::Io(io::Error::new(e.kind(), format!("{}: {e}", what.display())));
+    let io_err = |e: io::Error, what: &Path| ArchiveError::File {
+        path: what.to_path_buf(),
+        source: e,
+    };
     if root.exists() {
         let mut listing = fs::read_dir(root).map_err(|e| io_err(e, root))?;
         if listing.next().is_some() {

@@ -92,8 +92,14 @@ impl fmt::Display for Compression {
 /// Why an archive was refused. Every variant that concerns one entry names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("reading archive: {0}")]
+    #[error("reading archive")]
     Io(#[from] io::Error),
+    #[error("reading archive: {}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("blob digest mismatch: expected {expected}, found {found}")]
     DigestMismatch { expected: Digest, found: Digest },
     #[error("entry `{entry}`: path escapes the archive root ({reason})")]
@@ -127,8 +133,16 @@ pub enum ArchiveError {
     },
     #[error("unsupported compression ({0}); only tar, and tar compressed with gzip, xz or bzip2, are read")]
     UnsupportedCompression(&'static str),
+    /// A fact retrace found wrong (content cut short, a bad PAX record).
     #[error("malformed archive at entry `{entry}`: {message}")]
     Malformed { entry: String, message: String },
+    /// The tar reader refused the entry; its error says why.
+    #[error("malformed archive at entry `{entry}`")]
+    MalformedTar {
+        entry: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// The kind of an entry, with the data only that kind has.
@@ -308,8 +322,10 @@ pub fn read_archive_file(
     limits: &Limits,
     on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<ArchiveSummary, ArchiveError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| ArchiveError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
+    let file = std::fs::File::open(path).map_err(|source| ArchiveError::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_archive(file, expected, limits, on_entry)
 }
 
@@ -397,10 +413,12 @@ fn parked(meter: &Shared, e: io::Error, entry: &str) -> ArchiveError {
     meter.borrow_mut().error.take().unwrap_or_else(|| match e.kind() {
         // The tar crate reports every parse failure as `Other`; genuine I/O failures (a
         // truncated file, a full disk while extracting) keep their own kind.
-        io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => ArchiveError::Malformed {
-            entry: entry.to_string(),
-            message: e.to_string(),
-        },
+        io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            ArchiveError::MalformedTar {
+                entry: entry.to_string(),
+                source: e,
+            }
+        }
         _ => ArchiveError::Io(e),
     })
 }
@@ -565,7 +583,7 @@ impl<'l> Walker<'l> {
         }
         let kind = self.kind(item, &path)?;
         let header = item.header();
-        let malformed = |e: std::io::Error| malformed(&path, e.to_string());
+        let malformed = |e: std::io::Error| malformed_tar(&path, e);
         let mode = header.mode().map_err(malformed)? & 0o7777;
         let uid = header.uid().map_err(malformed)?;
         let gid = header.gid().map_err(malformed)?;
@@ -628,7 +646,7 @@ impl<'l> Walker<'l> {
     fn kind<R: Read>(&self, item: &tar::Entry<'_, R>, path: &str) -> Result<Kind, ArchiveError> {
         let header = item.header();
         let device = || -> Result<(u32, u32), ArchiveError> {
-            let number = |n: std::io::Result<Option<u32>>| n.map_err(|e| malformed(path, e.to_string()));
+            let number = |n: std::io::Result<Option<u32>>| n.map_err(|e| malformed_tar(path, e));
             Ok((
                 number(header.device_major())?.unwrap_or(0),
                 number(header.device_minor())?.unwrap_or(0),
@@ -694,6 +712,13 @@ fn malformed(path: &str, message: String) -> ArchiveError {
     }
 }
 
+fn malformed_tar(path: &str, source: io::Error) -> ArchiveError {
+    ArchiveError::MalformedTar {
+        entry: path.to_string(),
+        source,
+    }
+}
+
 /// What an entry's PAX header says that the archive reader keeps.
 struct Pax {
     xattrs: BTreeMap<String, Vec<u8>>,
@@ -702,7 +727,7 @@ struct Pax {
 
 /// The entry's PAX records, if it has any: its extended attributes and its whole-second mtime.
 fn read_pax<R: Read>(item: &mut tar::Entry<'_, R>, path: &str) -> Result<Option<Pax>, ArchiveError> {
-    let Some(records) = item.pax_extensions().map_err(|e| malformed(path, e.to_string()))? else {
+    let Some(records) = item.pax_extensions().map_err(|e| malformed_tar(path, e))? else {
         return Ok(None);
     };
     let mut pax = Pax {
@@ -710,7 +735,7 @@ fn read_pax<R: Read>(item: &mut tar::Entry<'_, R>, path: &str) -> Result<Option<
         mtime: None,
     };
     for ext in records {
-        let ext = ext.map_err(|e| malformed(path, e.to_string()))?;
+        let ext = ext.map_err(|e| malformed_tar(path, e))?;
         let key = ext.key_bytes();
         if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
             pax.xattrs.insert(display_bytes(name), ext.value_bytes().to_vec());

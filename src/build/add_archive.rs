@@ -264,7 +264,9 @@ fn pax_time_valid(t: &str) -> bool {
 /// not list are left to the engine, which creates them as Docker's extraction did, at its own
 /// time; hard link targets move with the entries, symlink targets stay.
 pub fn extracted_archive_tar(path: &Path, prefix: &str) -> io::Result<Vec<u8>> {
-    let fail = |e: &dyn std::fmt::Display| io::Error::other(format!("{}: {e}", path.display()));
+    let fail = |e: &(dyn std::error::Error + 'static)| {
+        io::Error::other(format!("{}: {}", path.display(), crate::error::Chain(e)))
+    };
     let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
     let (tree, _) = crate::add::untar::untar_read(file, &Limits::default(), 0).map_err(|e| fail(&e))?;
     // Entry names are bytes; the prefix is the (UTF-8) destination inside the container.

@@ -20,8 +20,13 @@ const MAX_FILE_SIZE: u64 = 4 << 30;
 /// Why the inputs directories could not be indexed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum InputsError {
-    #[error("--inputs {path}: {message}")]
-    Unreadable { path: PathBuf, message: String },
+    /// The index is kept and handed out again, so the I/O error is shared, not moved.
+    #[error("--inputs {}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
     #[error("--inputs: more than {MAX_FILES} files under {}; point it at the folder holding the inputs", .dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))]
     TooManyFiles { dirs: Vec<PathBuf> },
 }
@@ -86,7 +91,7 @@ impl Inputs {
         for f in self.files()? {
             let unreadable = |e: std::io::Error| InputsError::Unreadable {
                 path: f.path.clone(),
-                message: e.to_string(),
+                source: std::sync::Arc::new(e),
             };
             let content = std::fs::read(&f.path).map_err(unreadable)?;
             let name = f
@@ -118,7 +123,7 @@ fn walk(dir: &Path, depth: usize, files: &mut Vec<InputFile>, dirs: &[PathBuf]) 
     use std::os::unix::fs::PermissionsExt;
     let unreadable = |path: &Path, e: std::io::Error| InputsError::Unreadable {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: std::sync::Arc::new(e),
     };
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| unreadable(dir, e))?

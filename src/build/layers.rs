@@ -38,7 +38,7 @@ pub enum ProfileChoiceError {
 pub enum CaptureError {
     #[error(transparent)]
     Walk(#[from] crate::layer::LayerError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Tar {
         path: std::path::PathBuf,
         source: std::io::Error,
@@ -258,7 +258,10 @@ pub fn search_timestamps(
             ),
             _ => format!("rebuilt bytes differ even after {}", candidates(report.candidates)),
         }),
-        Err(e) => TimestampOutcome::differs(format!("rebuilt bytes differ; timestamp search failed: {e}")),
+        Err(e) => TimestampOutcome::differs(format!(
+            "rebuilt bytes differ; timestamp search failed: {}",
+            crate::error::Chain(&e)
+        )),
     }
 }
 

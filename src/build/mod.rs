@@ -32,6 +32,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use crate::error::{chain, Chain};
 use crate::exec::{ExecError, Executor};
 use crate::plan::PlatformPlan;
 use crate::recipe::{Platform, Recipe, RecipeError};
@@ -48,7 +49,7 @@ pub enum BuildError {
     #[error(transparent)]
     Parse(#[from] crate::parse::ParseError),
 
-    #[error("{}: {source}", document.display())]
+    #[error("{}", document.display())]
     NoTag {
         document: PathBuf,
         #[source]
@@ -57,7 +58,7 @@ pub enum BuildError {
 
     /// A `--platform` (or the recipe's `platforms`) that names no platform of the document, or
     /// several variants.
-    #[error("{document}: {source}")]
+    #[error("{}", document.display())]
     Platform {
         document: PathBuf,
         #[source]
@@ -70,10 +71,10 @@ pub enum BuildError {
     #[error("the build stopped on {platforms} (see the table above and the logs)")]
     Failed { platforms: String },
 
-    #[error("writing the images: {0}")]
-    Output(String),
+    #[error("writing the images")]
+    Output(#[source] crate::oci::OciError),
 
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -84,27 +85,27 @@ pub enum BuildError {
 /// Why one platform stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    #[error("step {position} `{step}`: {source}")]
+    #[error("step {position} `{step}`")]
     Source {
         position: usize,
         step: String,
         #[source]
         source: Box<SourceError>,
     },
-    #[error("step {position} `{step}`: {source}{hint}")]
+    #[error("step {position} `{step}`")]
     Exec {
         position: usize,
         step: String,
         #[source]
         source: Box<ExecError>,
-        hint: String,
     },
-    #[error("step {position} `{step}`: layer {layer}: {message}")]
+    #[error("step {position} `{step}`: layer {layer}")]
     Layer {
         position: usize,
         step: String,
         layer: usize,
-        message: String,
+        #[source]
+        source: LayerFailure,
     },
     /// A RUN that fetches from the network failed in a container without one.
     #[error("step {position} `{step}` needs the network ({what}){}", if *.offline { " and the build is offline" } else { " and the recipe gives RUN steps none" })]
@@ -133,7 +134,7 @@ pub enum StepError {
     },
     #[error("skipped: another platform failed (use --keep-going to build the rest)")]
     Skipped,
-    #[error("the log {path}: {source}")]
+    #[error("the log {}", path.display())]
     Log {
         path: PathBuf,
         #[source]
@@ -143,8 +144,29 @@ pub enum StepError {
     Engine(Box<ExecError>),
     #[error(transparent)]
     Profile(#[from] layers::ProfileChoiceError),
-    #[error("the build cache: {0}")]
+    #[error("the build cache")]
     Cache(#[source] std::io::Error),
+}
+
+/// Why a step's layer could not be made or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerFailure {
+    #[error(transparent)]
+    Capture(#[from] layers::CaptureError),
+    /// A base layer's step names its source by something other than `file:<hex>`.
+    #[error("`{0}` is not a file: reference")]
+    NotFileReference(String),
+    #[error(transparent)]
+    Add(#[from] crate::add::AddError),
+    #[error("unpacking the rebuilt layer")]
+    Unpack(#[source] std::io::Error),
+    #[error(transparent)]
+    Chown(#[from] layers::ChownError),
+    /// Reading the step's source (to key the cache, or to copy it into the layer) failed.
+    #[error(transparent)]
+    Source(std::io::Error),
+    #[error("writing the layer blob")]
+    Blob(#[source] std::io::Error),
 }
 
 #[derive(Debug, Clone)]
@@ -295,8 +317,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         .zip(&results)
         .filter_map(|(p, r)| r.layers.as_ref().map(|l| (*p, l)))
         .collect();
-    output::write_layout(&opts.out, &recipe.tag, &built, opts.docker_archives)
-        .map_err(|e| BuildError::Output(e.to_string()))?;
+    output::write_layout(&opts.out, &recipe.tag, &built, opts.docker_archives).map_err(BuildError::Output)?;
     let report = Report {
         recipe: recipe.file.display().to_string(),
         platforms: results.into_iter().map(|r| r.report).collect(),
@@ -384,11 +405,9 @@ impl Ctx<'_> {
             // The first failure's full reason is on the first layer that hit it.
             Some(_) => Err("an earlier fetch of a published layer in this build failed (see that layer)".to_string()),
             None => sources::published_layer(&self.sources, &row.expected)
-                .map_err(|e| e.to_string())
+                .map_err(|e| chain(&e))
                 .inspect_err(|why| *unreachable = Some(why.clone()))
-                .and_then(|published| {
-                    crate::diff::cause::classify_layers(&rebuilt, &published).map_err(|e| e.to_string())
-                }),
+                .and_then(|published| crate::diff::cause::classify_layers(&rebuilt, &published).map_err(|e| chain(&e))),
         };
         match compared {
             Ok(summary) => {
@@ -420,7 +439,7 @@ impl Ctx<'_> {
             Ok(p) => Some(p),
             Err(why) => {
                 let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
-                let line = format!("downloads not served to RUN steps: {why}");
+                let line = format!("downloads not served to RUN steps: {}", Chain(why));
                 if !notes.contains(&line) {
                     notes.push(line);
                 }
@@ -443,7 +462,7 @@ impl Ctx<'_> {
                     .notes
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(format!("download not available: {e}")),
+                    .push(format!("download not available: {}", Chain(&e))),
             }
         }
         files

@@ -43,7 +43,7 @@ pub fn needs(step: &str) -> Option<String> {
 
 /// When a RUN fails, names what it could not fetch and how to supply it: the `http://` URLs the
 /// download proxy was asked for and did not have, the hosts of `https://` fetches (which no cache
-/// can serve), and the URLs in the step's text.
+/// can serve), and the URLs in the step's text. The hint is empty when there is nothing to say.
 pub fn hint(step: &str, ctx: &Ctx, err: &ExecError, misses: Option<&Misses>) -> String {
     if !matches!(err, ExecError::StepFailed { .. }) {
         return String::new();
@@ -56,7 +56,7 @@ pub fn hint(step: &str, ctx: &Ctx, err: &ExecError, misses: Option<&Misses>) -> 
         return String::new();
     }
     let mut hint = format!(
-        "; the step fetches {} — without network access, `http://` files can be listed under `downloads:` (served to RUN steps by retrace's proxy); `https://` ones need the network",
+        "the step fetches {} — without network access, `http://` files can be listed under `downloads:` (served to RUN steps by retrace's proxy); `https://` ones need the network",
         urls.join(", ")
     );
     if ctx.run_network() == "none" {
@@ -66,21 +66,21 @@ pub fn hint(step: &str, ctx: &Ctx, err: &ExecError, misses: Option<&Misses>) -> 
 }
 
 fn proxy_hint(ctx: &Ctx, m: &Misses) -> String {
-    let mut hint = String::new();
+    let mut parts = Vec::new();
     if !m.urls.is_empty() {
-        hint.push_str(&format!(
-            "; the download proxy had no file for {} — add each under `downloads:` with its sha256 (the file goes to {})",
+        parts.push(format!(
+            "the download proxy had no file for {} — add each under `downloads:` with its sha256 (the file goes to {})",
             m.urls.iter().cloned().collect::<Vec<_>>().join(", "),
             ctx.sources.recipe.cache.join("downloads/sha256/<sha256>").display()
         ));
     }
     if !m.tunnels.is_empty() {
-        hint.push_str(&format!(
-            "; https fetches from {} cannot be served from the cache and need network access",
+        parts.push(format!(
+            "https fetches from {} cannot be served from the cache and need network access",
             m.tunnels.iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    hint
+    parts.join("; ")
 }
 
 #[cfg(test)]

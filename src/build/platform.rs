@@ -11,7 +11,8 @@ use super::layers::{self, BlobInfo};
 use super::report::{LayerReport, PlatformReport, Verdict};
 use super::sources::{BaseOrigin, Resolved, SourceError};
 use super::variants::{self, LowerDirs, Variant};
-use super::{cache, network, Ctx, StepError};
+use super::{cache, network, Ctx, LayerFailure, StepError};
+use crate::error::chain;
 use crate::exec::docker::DockerExecutor;
 use crate::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
 use crate::layer::{Entry, Profile};
@@ -82,8 +83,8 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
     // reported as not built, with the reason (exit 1, not 2).
     let (error, stopped) = match result {
         Ok(()) => (None, None),
-        Err(e @ StepError::NeedsNetwork { .. }) => (None, Some(e.to_string())),
-        Err(e) => (Some(e.to_string()), None),
+        Err(e @ StepError::NeedsNetwork { .. }) => (None, Some(chain(&e))),
+        Err(e) => (Some(chain(&e)), None),
     };
     if error.is_some() {
         ctx.mark_failed();
@@ -229,7 +230,7 @@ impl<'a> PlatformRun<'a> {
             return Ok(None);
         }
         let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
-        let entries = layers::capture(&diff).map_err(|e| self.layer_error(step, e.to_string()))?;
+        let entries = layers::capture(&diff).map_err(|e| self.layer_error(step, e.into()))?;
         Ok(Some(entries))
     }
 
@@ -307,7 +308,7 @@ impl<'a> PlatformRun<'a> {
         let file_hash = reference
             .strip_prefix("file:")
             .and_then(|hex| format!("sha256:{hex}").parse().ok())
-            .ok_or_else(|| self.layer_error(step, format!("`{reference}` is not a file: reference")))?;
+            .ok_or_else(|| self.layer_error(step, LayerFailure::NotFileReference(reference.to_string())))?;
         let base = crate::add::BaseStep {
             file_hash,
             expected: slot.expected,
@@ -315,9 +316,9 @@ impl<'a> PlatformRun<'a> {
             created: step.created,
         };
         let outcome = crate::add::rebuild_base_layer(tarball, &base, &crate::add::AddOptions::default())
-            .map_err(|e| self.layer_error(step, e.to_string()))?;
+            .map_err(|e| self.layer_error(step, e.into()))?;
         let (path, diff_id) = super::sources::blob_layer_tar(self.ctx.sources.recipe, &outcome.blob)
-            .map_err(|e| self.layer_error(step, format!("unpacking the rebuilt layer: {e}")))?;
+            .map_err(|e| self.layer_error(step, LayerFailure::Unpack(e)))?;
         Ok((Resolved::LayerTar { path, diff_id }, outcome))
     }
 
@@ -349,7 +350,7 @@ impl<'a> PlatformRun<'a> {
             let key = s
                 .resolved
                 .content_key()
-                .map_err(|e| self.layer_error(step, e.to_string()))?;
+                .map_err(|e| self.layer_error(step, LayerFailure::Source(e)))?;
             inputs.push(key);
             inputs.extend(s.mtime.map(|t| format!("mtime:{t}")));
             inputs.extend(s.mtimes.iter().map(|(k, t)| format!("mtime:{k}:{t}")));
@@ -481,7 +482,7 @@ impl<'a> PlatformRun<'a> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64),
         };
-        layers::copy_tar(&s.resolved, &spec).map_err(|e| self.layer_error(step, e.to_string()))
+        layers::copy_tar(&s.resolved, &spec).map_err(|e| self.layer_error(step, LayerFailure::Source(e)))
     }
 
     /// The numeric owner of a COPY: root, or `--chown` with names looked up in the parent image's
@@ -498,8 +499,7 @@ impl<'a> PlatformRun<'a> {
         } else {
             (None, None)
         };
-        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref())
-            .map_err(|e| self.layer_error(step, e.to_string()))
+        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.layer_error(step, e.into()))
     }
 
     /// Writes the committed layer, compares it with the published digest, and when it differs
@@ -516,7 +516,7 @@ impl<'a> PlatformRun<'a> {
         let blob = match rebuilt_base {
             Some(outcome) => self.store_blob(step, outcome)?,
             None => layers::write_blob(&entries, &self.profile, &crate::blob::blobs_dir(&self.ctx.out))
-                .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?,
+                .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?,
         };
         let mut row = LayerReport::new(slot, step.text.clone());
         // The published mtimes of this layer's replayed entries, once a verdict says they are known.
@@ -562,7 +562,7 @@ impl<'a> PlatformRun<'a> {
     /// Writes a rebuilt base layer's blob into the output under its digest.
     fn store_blob(&self, step: &PlanStep, outcome: &crate::add::AddOutcome) -> Result<BlobInfo, StepError> {
         crate::blob::BlobWriter::write_bytes(&crate::blob::blobs_dir(&self.ctx.out), &outcome.blob)
-            .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?;
+            .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
         Ok(BlobInfo {
             digest: outcome.digest,
             diff_id: outcome.diff_id,
@@ -588,7 +588,7 @@ impl<'a> PlatformRun<'a> {
         row.variants_tried = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
         for (variant, entries) in &candidates {
             let digest = layers::blob_digest(entries, &self.profile)
-                .map_err(|e| self.layer_error(step, format!("writing the layer blob: {e}")))?;
+                .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
             if digest == row.expected {
                 self.matched(row, *variant, Verdict::Match, "byte for byte".into());
                 return Ok(Default::default());
@@ -678,14 +678,21 @@ impl<'a> PlatformRun<'a> {
         }
     }
 
-    fn exec_error(&self, step: &PlanStep, source: ExecError) -> StepError {
+    /// A failed command's error also says what the step could not fetch: the hint is a fact of
+    /// the failure, so it goes into the exec error, after the exit status.
+    fn exec_error(&self, step: &PlanStep, mut source: ExecError) -> StepError {
         let misses = self.ctx.download_proxy(&self.exec).map(|p| p.take_misses());
-        let hint = network::hint(&step.text, self.ctx, &source, misses.as_ref());
+        let extra = network::hint(&step.text, self.ctx, &source, misses.as_ref());
+        if let ExecError::StepFailed { hint, .. } = &mut source {
+            if !extra.is_empty() {
+                let sep = if hint.is_empty() { "" } else { "; " };
+                *hint = format!("{hint}{sep}{extra}");
+            }
+        }
         StepError::Exec {
             position: step.position,
             step: short(step),
             source: Box::new(source),
-            hint,
         }
     }
 
@@ -704,12 +711,12 @@ impl<'a> PlatformRun<'a> {
         }
     }
 
-    fn layer_error(&self, step: &PlanStep, message: String) -> StepError {
+    fn layer_error(&self, step: &PlanStep, source: LayerFailure) -> StepError {
         StepError::Layer {
             position: step.position,
             step: short(step),
             layer: step.layer.map(|l| l.index).unwrap_or(0),
-            message,
+            source,
         }
     }
 }

@@ -112,8 +112,9 @@ fn serve(stream: TcpStream, files: &BTreeMap<String, PathBuf>, misses: &Mutex<Mi
                 "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
             )?;
             if method == "GET" {
-                io::copy(&mut file, &mut out)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                io::copy(&mut file, &mut out).map_err(|e| {
+                    io::Error::new(e.kind(), format!("{}: {}", path.display(), crate::error::Chain(&e)))
+                })?;
             }
             out.flush()
         }

@@ -60,19 +60,21 @@ pub enum SourceError {
         origin: &'static str,
     },
 
-    #[error("`{reference}`: {url} is not in the download cache and could not be downloaded ({why}); fetch it with `curl -fLo {} '{url}'` and run again", path.display())]
+    #[error("`{reference}`: {url} is not in the download cache and could not be downloaded; fetch it with `curl -fLo {} '{url}'` and run again", path.display())]
     NotCached {
         reference: String,
         url: String,
         path: PathBuf,
-        why: String,
+        #[source]
+        source: DownloadError,
     },
 
-    #[error("`{reference}`: layer blob {digest} is not available: {message}")]
+    #[error("`{reference}`: layer blob {digest} is not available")]
     BlobUnavailable {
         reference: String,
         digest: Digest,
-        message: String,
+        #[source]
+        source: BlobFetchError,
     },
 
     /// The supplied bytes are not the ones the document names.
@@ -112,7 +114,7 @@ pub enum SourceError {
     #[error(transparent)]
     Inputs(#[from] InputsError),
 
-    #[error("`{reference}`: {path}: {source}")]
+    #[error("`{reference}`: {}", path.display())]
     Io {
         reference: String,
         path: PathBuf,
@@ -253,10 +255,10 @@ pub fn blob_layer_tar(recipe: &Recipe, blob: &[u8]) -> io::Result<(PathBuf, Dige
 /// The published blob a recipe source supplies for a base layer, checked against its digest.
 fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(Resolved, BaseOrigin), SourceError> {
     let reference = &source.reference;
-    let unavailable = |digest: &Digest, message: String| SourceError::BlobUnavailable {
+    let unavailable = |digest: &Digest, source| SourceError::BlobUnavailable {
         reference: reference.clone(),
         digest: *digest,
-        message,
+        source,
     };
     let (raw, origin): (PathBuf, String) = match &source.origin {
         Origin::Paths(_) | Origin::Stage { .. } => {
@@ -269,13 +271,13 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
         Origin::Path(p) => (p.clone(), p.display().to_string()),
         Origin::Url { url, sha256 } => (cached_download(env, reference, url, sha256)?, url.clone()),
         Origin::RegistryBlob { repository, digest } => (
-            registry_blob(env, repository, digest).map_err(|e| unavailable(digest, e.to_string()))?,
+            registry_blob(env, repository, digest).map_err(|e| unavailable(digest, e))?,
             format!("{repository}@{digest}"),
         ),
         Origin::OciLayout { path, digest } => {
             let blob = crate::blob::blob_path(path, digest);
             if !blob.is_file() {
-                return Err(unavailable(digest, format!("{} is missing", blob.display())));
+                return Err(unavailable(digest, BlobFetchError::NotInLayout { blob }));
             }
             (blob, format!("oci:{}@{digest}", path.display()))
         }
@@ -423,12 +425,12 @@ fn cached_download(
         match fetched {
             // Hashed while it streamed and kept only when it matched: no second read.
             Ok(()) => return Ok(path),
-            Err(Fetch::Failed(why)) => {
+            Err(Fetch::Failed(source)) => {
                 return Err(SourceError::NotCached {
                     reference: reference.to_string(),
                     url: url.to_string(),
                     path,
-                    why,
+                    source,
                 })
             }
             Err(Fetch::Mismatch { found }) => {
@@ -451,20 +453,44 @@ fn cached_download(
 }
 
 /// Why nothing was fetched: the build is offline, and which inputs directories were searched.
-fn offline_why(env: &SourceEnv) -> String {
-    if env.inputs.is_empty() {
-        "offline (--offline), and no --inputs directory was given".into()
-    } else {
-        format!(
-            "offline (--offline), and no file under {} has its content",
-            env.inputs
-                .dirs()
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+fn offline_why(env: &SourceEnv) -> DownloadError {
+    DownloadError::Offline {
+        inputs: env.inputs.dirs().to_vec(),
     }
+}
+
+/// Why a download could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// `--offline` fetches nothing; `inputs` are the `--inputs` directories that were searched.
+    #[error("offline (--offline), and {}", offline_inputs(inputs))]
+    Offline { inputs: Vec<PathBuf> },
+    #[error("only http:// and https:// downloads are supported, not `{url}`")]
+    Scheme { url: String },
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error("the server answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("larger than the {} GiB limit", MAX_DOWNLOAD >> 30)]
+    TooLarge,
+    /// Reading the response or writing the temporary file beside the cache entry failed.
+    #[error(transparent)]
+    Transfer(io::Error),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Which `--inputs` directories an offline build searched, as the end of a sentence.
+fn offline_inputs(inputs: &[PathBuf]) -> String {
+    if inputs.is_empty() {
+        return "no --inputs directory was given".into();
+    }
+    let dirs: Vec<String> = inputs.iter().map(|d| d.display().to_string()).collect();
+    format!("no file under {} has its content", dirs.join(", "))
 }
 
 /// `path` when its bytes hash to `sha256` (or nothing is pinned).
@@ -510,14 +536,20 @@ const MAX_DOWNLOAD: u64 = 8 << 30;
 /// Why a download was not kept.
 enum Fetch {
     /// It could not be had (no network, a server error, too large).
-    Failed(String),
+    Failed(DownloadError),
     /// It was had, but its bytes are not the pinned ones.
     Mismatch { found: Digest },
 }
 
-impl From<String> for Fetch {
-    fn from(why: String) -> Fetch {
+impl From<DownloadError> for Fetch {
+    fn from(why: DownloadError) -> Fetch {
         Fetch::Failed(why)
+    }
+}
+
+impl From<reqwest::Error> for Fetch {
+    fn from(why: reqwest::Error) -> Fetch {
+        Fetch::Failed(why.into())
     }
 }
 
@@ -527,55 +559,54 @@ impl From<String> for Fetch {
 fn download(url: &str, path: &Path, sha256: &Option<Digest>) -> Result<(), Fetch> {
     use std::io::Write as _;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(Fetch::Failed(format!(
-            "only http:// and https:// downloads are supported, not `{url}`"
-        )));
+        return Err(Fetch::Failed(DownloadError::Scheme { url: url.to_string() }));
     }
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(20))
         .timeout(std::time::Duration::from_secs(3600))
         .user_agent(concat!("retrace/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client.get(url).send().map_err(|e| e.to_string())?;
+        .build()?;
+    let response = client.get(url).send()?;
     if !response.status().is_success() {
-        return Err(Fetch::Failed(format!("the server answered {}", response.status())));
+        return Err(Fetch::Failed(DownloadError::Status(response.status())));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let at = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DownloadError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(at(dir))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(at(dir))?;
     let _registered = crate::fsutil::Temporary::register(tmp.path());
     let mut hashing = crate::digest::DigestWriter::new(tmp.as_file_mut());
-    let copied =
-        io::copy(&mut response.take(MAX_DOWNLOAD + 1), &mut hashing).map_err(|e| Fetch::Failed(e.to_string()))?;
+    let copied = io::copy(&mut response.take(MAX_DOWNLOAD + 1), &mut hashing).map_err(DownloadError::Transfer)?;
     let (found, _, file) = hashing.finish();
     if copied > MAX_DOWNLOAD {
-        return Err(Fetch::Failed(format!(
-            "larger than the {} GiB limit",
-            MAX_DOWNLOAD >> 30
-        )));
+        return Err(Fetch::Failed(DownloadError::TooLarge));
     }
     if sha256.is_some_and(|e| e != found) {
         return Err(Fetch::Mismatch { found });
     }
-    file.flush().map_err(|e| e.to_string())?;
-    tmp.persist(path)
-        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
+    file.flush().map_err(DownloadError::Transfer)?;
+    tmp.persist(path).map_err(|e| at(path)(e.error))?;
     Ok(())
 }
 
 /// Why a layer blob named by digest could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobFetchError {
-    #[error("the recipe's tag `{tag}` is not an image reference: {source}")]
+    #[error("the recipe's tag `{tag}` is not an image reference")]
     Tag {
         tag: String,
         source: crate::registry::RegistryError,
     },
     #[error("offline: not in the content store {} (`retrace pull` fills it)", store.display())]
     Offline { store: PathBuf },
+    /// The recipe's OCI layout lacks the blob it names.
+    #[error("{} is missing", blob.display())]
+    NotInLayout { blob: PathBuf },
     #[error(
-        "not in the content store {} and fetching it from {repository} failed: {source}; run `retrace pull` for the image or point the source at a local file",
+        "not in the content store {} and fetching it from {repository} failed; run `retrace pull` for the image or point the source at a local file",
         store.display()
     )]
     Fetch {

@@ -259,7 +259,7 @@ fn read_tarball(tar: &Path) -> std::io::Result<Vec<SourceEntry>> {
         });
         Ok(())
     })
-    .map_err(|e| std::io::Error::other(format!("{}: {e}", tar.display())))?;
+    .map_err(|e| std::io::Error::other(format!("{}: {}", tar.display(), crate::error::Chain(&e))))?;
     Ok(out)
 }
 

@@ -41,7 +41,7 @@ pub enum LayerAddError {
     #[error(transparent)]
     Add(#[from] AddError),
     /// Writing the blob failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Output {
         path: PathBuf,
         #[source]

@@ -49,7 +49,7 @@ pub fn run(opts: &ParseOptions, console: &mut Console<'_>) -> Result<Outcome, Er
     let report = render(opts)?;
     console.print(&report.output)?;
     for e in &report.errors {
-        console.note(e);
+        console.note(crate::error::Chain(e));
     }
     if !report.errors.is_empty() {
         return Err(Error::ParseFailures {

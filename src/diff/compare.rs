@@ -226,7 +226,9 @@ pub fn explain_bytes(path: &str, ca: &[u8], cb: &[u8], opts: &CompareOptions, ch
                 Ok(nested::Descent::Entries(changes)) => change.nested = changes,
                 Ok(nested::Descent::Packages(pkgs)) => change.packages = pkgs,
                 Ok(nested::Descent::Note(note)) => change.notes.push(note),
-                Err(e) => change.notes.push(format!("could not descend: {e}")),
+                Err(e) => change
+                    .notes
+                    .push(format!("could not descend: {}", crate::error::Chain(&e))),
             }
             if !change.nested.is_empty() || !change.packages.is_empty() {
                 return;

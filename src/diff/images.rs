@@ -24,12 +24,12 @@ impl ImageResolver for RegistryImages {
             message,
         };
         let (source, r) =
-            crate::registry::open(reference, offline, self.store.clone()).map_err(|e| fail(e.to_string()))?;
+            crate::registry::open(reference, offline, self.store.clone()).map_err(|e| fail(crate::error::chain(&e)))?;
         let store = source
             .store()
             .ok_or_else(|| fail("the image source has no content store".into()))?
             .clone();
-        let resolved = crate::registry::pull::resolve(&source, &r, None).map_err(|e| fail(e.to_string()))?;
+        let resolved = crate::registry::pull::resolve(&source, &r, None).map_err(|e| fail(crate::error::chain(&e)))?;
         let mut platforms = Vec::new();
         for image in &resolved.images {
             let Manifest::Image(m) = &image.manifest.manifest else {
@@ -38,9 +38,11 @@ impl ImageResolver for RegistryImages {
             let platform = match &image.entry {
                 Some(Descriptor { platform: Some(p), .. }) => p.to_string(),
                 _ => {
-                    let bytes = source.config(&r, &m.config).map_err(|e| fail(e.to_string()))?;
+                    let bytes = source
+                        .config(&r, &m.config)
+                        .map_err(|e| fail(crate::error::chain(&e)))?;
                     ImageConfig::parse(&bytes, "config")
-                        .map_err(|e| fail(e.to_string()))?
+                        .map_err(|e| fail(crate::error::chain(&e)))?
                         .platform()
                         .to_string()
                 }
@@ -56,7 +58,9 @@ impl ImageResolver for RegistryImages {
                     layers.push(None);
                     continue;
                 }
-                source.ensure_blob(&r, desc).map_err(|e| fail(e.to_string()))?;
+                source
+                    .ensure_blob(&r, desc)
+                    .map_err(|e| fail(crate::error::chain(&e)))?;
                 layers.push(Some(LayerSource {
                     label: format!("{platform} layer {} ({})", i + 1, desc.digest),
                     digest: Some(desc.digest),

@@ -30,13 +30,13 @@ use source::{resolve, ImageResolver, LayerSource, PlatformLayers, Subject};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Archive {
         layer: String,
         #[source]

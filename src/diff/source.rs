@@ -108,7 +108,7 @@ pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subje
     if let Some((dir, digest)) = spec.rsplit_once('@') {
         let digest: Digest = digest.parse().map_err(|e| DiffError::Spec {
             spec: spec.into(),
-            message: format!("{e}"),
+            message: crate::error::chain(&e),
         })?;
         return oci_blob(Path::new(dir), &digest);
     }
@@ -152,10 +152,10 @@ fn read_small(path: &Path) -> Result<Vec<u8>, DiffError> {
     std::fs::read(path).map_err(|e| DiffError::io(path, e))
 }
 
-fn json(path: &Path, e: impl std::fmt::Display) -> DiffError {
+fn json(path: &Path, e: impl std::error::Error + 'static) -> DiffError {
     DiffError::Layout {
         path: path.into(),
-        message: format!("invalid JSON: {e}"),
+        message: format!("invalid JSON: {}", crate::error::Chain(&e)),
     }
 }
 
@@ -370,7 +370,7 @@ fn build_dir(dir: &Path) -> Result<Subject, DiffError> {
             let rebuilt = l["rebuilt"].as_str().map(|s| {
                 s.parse::<Digest>().map_err(|e| DiffError::Layout {
                     path: report_path.clone(),
-                    message: format!("platform {platform} layer {index}: {e}"),
+                    message: format!("platform {platform} layer {index}: {}", crate::error::Chain(&e)),
                 })
             });
             let source = match (rebuilt.transpose()?, &layout) {
@@ -407,8 +407,8 @@ fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
         path: path.into(),
         message,
     };
-    for entry in archive.entries_with_seek().map_err(|e| bad(e.to_string()))? {
-        let entry = entry.map_err(|e| bad(e.to_string()))?;
+    for entry in archive.entries_with_seek().map_err(|e| bad(crate::error::chain(&e)))? {
+        let entry = entry.map_err(|e| bad(crate::error::chain(&e)))?;
         if members.len() > 100_000 {
             return Err(bad("more than 100000 members".into()));
         }
@@ -431,7 +431,7 @@ fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
         .open()?
         .read_to_end(&mut bytes)
         .map_err(|e| DiffError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{name}: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{name}: {}", crate::error::Chain(&e))))
     };
     let manifest = read_member("manifest.json")?;
     let image = manifest

@@ -77,9 +77,9 @@ pub struct DockerExecutor {
 impl DockerExecutor {
     /// Connects to `endpoint` (`unix://…`, `tcp://…`, `http://…`) and checks the engine answers.
     pub fn connect(endpoint: &str, export_dir: &Path) -> Result<DockerExecutor, ExecError> {
-        let err = |message: String| ExecError::Connect {
+        let err = |source| ExecError::Connect {
             endpoint: endpoint.to_string(),
-            message,
+            source,
         };
         let docker = if endpoint.starts_with("unix://") {
             Docker::connect_with_unix(endpoint, REQUEST_TIMEOUT_SECS, &API_VERSION)
@@ -87,8 +87,8 @@ impl DockerExecutor {
             let http = endpoint.replacen("tcp://", "http://", 1);
             Docker::connect_with_http(&http, REQUEST_TIMEOUT_SECS, &API_VERSION)
         }
-        .map_err(|e| err(e.to_string()))?;
-        runtime().block_on(docker.ping()).map_err(|e| err(e.to_string()))?;
+        .map_err(err)?;
+        runtime().block_on(docker.ping()).map_err(err)?;
         Ok(DockerExecutor {
             endpoint: endpoint.to_string(),
             docker,
@@ -98,10 +98,10 @@ impl DockerExecutor {
     }
 
     fn engine_err(&self, operation: &'static str) -> impl Fn(bollard::errors::Error) -> ExecError + '_ {
-        move |e| ExecError::Engine {
+        move |source| ExecError::Engine {
             endpoint: self.endpoint.clone(),
             operation,
-            message: e.to_string(),
+            source,
         }
     }
 
@@ -418,10 +418,10 @@ impl Executor for DockerExecutor {
                 "read-{}",
                 &image.0.trim_start_matches("sha256:")[..12.min(image.0.len())]
             );
-            let read_err = |message: String| ExecError::Engine {
+            let read_err = |source| ExecError::ReadFile {
                 endpoint: self.endpoint.clone(),
-                operation: "read file",
-                message,
+                path: path.to_string(),
+                source,
             };
             let id = self.create_idle(&name, image, None).await?;
             let mut stream = self
@@ -435,7 +435,11 @@ impl Executor for DockerExecutor {
                     Ok(bytes) => {
                         tar.extend_from_slice(&bytes);
                         if tar.len() as u64 > limit + 64 * 1024 {
-                            result = Err(read_err(format!("{path} is larger than {limit} bytes")));
+                            result = Err(ExecError::FileTooLarge {
+                                endpoint: self.endpoint.clone(),
+                                path: path.to_string(),
+                                limit,
+                            });
                             break;
                         }
                     }
@@ -452,14 +456,14 @@ impl Executor for DockerExecutor {
             self.remove(&id).await;
             result?;
             let mut archive = tar::Archive::new(tar.as_slice());
-            let entries = archive.entries().map_err(|e| read_err(e.to_string()))?;
+            let entries = archive.entries().map_err(read_err)?;
             // The archive of a single file has that file as its first and only entry.
             if let Some(Ok(mut entry)) = entries.into_iter().next() {
                 if entry.header().entry_type() != tar::EntryType::Regular {
                     return Ok(None);
                 }
                 let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(|e| read_err(e.to_string()))?;
+                entry.read_to_end(&mut data).map_err(read_err)?;
                 return Ok(Some(data));
             }
             Ok(None)
@@ -535,7 +539,7 @@ impl Executor for DockerExecutor {
                 .map_err(|e| ExecError::Storage {
                     endpoint: self.endpoint.clone(),
                     driver: driver.name.clone(),
-                    message: e.to_string(),
+                    source: Box::new(e),
                 })
         })
     }

@@ -54,28 +54,48 @@ pub struct RunSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("cannot reach the Docker engine at {endpoint}: {message}")]
-    Connect { endpoint: String, message: String },
+    #[error("cannot reach the Docker engine at {endpoint}")]
+    Connect {
+        endpoint: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
 
-    #[error("Docker engine at {endpoint} uses storage driver `{driver}` and is not local; the diff must come from `docker save`, which failed: {message}")]
+    #[error("Docker engine at {endpoint} uses storage driver `{driver}` and is not local; the diff must come from `docker save`, which failed")]
     Storage {
         endpoint: String,
         driver: String,
-        message: String,
+        #[source]
+        source: Box<ExecError>,
     },
 
-    /// The step's command exited non-zero; the log file holds its output.
+    /// The step's command exited non-zero; the log file holds its output. The hint (empty, or
+    /// what the step could not fetch) follows the status.
     #[error("the command exited with status {code}{}", if .hint.is_empty() { String::new() } else { format!("; {}", .hint) })]
     StepFailed { code: i64, hint: String },
 
-    #[error("Docker engine at {endpoint}: {operation}: {message}")]
+    #[error("Docker engine at {endpoint}: {operation}")]
     Engine {
         endpoint: String,
         operation: &'static str,
-        message: String,
+        #[source]
+        source: bollard::errors::Error,
     },
 
-    #[error("{0}")]
+    /// A file read out of an image (`/etc/passwd` for `--chown`) is larger than retrace reads.
+    #[error("Docker engine at {endpoint}: read file: {path} is larger than {limit} bytes")]
+    FileTooLarge { endpoint: String, path: String, limit: u64 },
+
+    /// The archive the engine sent for a file read out of an image does not read.
+    #[error("Docker engine at {endpoint}: read file: {path}")]
+    ReadFile {
+        endpoint: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

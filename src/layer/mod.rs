@@ -26,5 +26,5 @@ pub mod walk;
 pub use entry::{Entry, EntryKind};
 pub use filehash::{context_file_hash, context_file_hash_with, context_mode_for, hash_file_on_disk, CONTEXT_MODES};
 pub use profile::{Profile, ProfileError, Release};
-pub use tar::{write_blob, write_tar, write_tar_digest, BlobInfo, TarEncodeError, TarInfo};
+pub use tar::{write_blob, write_tar, write_tar_digest, BlobInfo, HeaderError, TarEncodeError, TarInfo};
 pub use walk::{read_tree, unshare_whiteouts, LayerError, WalkOptions, WhiteoutFormat};

@@ -105,7 +105,7 @@ pub enum ProfileError {
     #[error("no profile for Docker version `{version}`; known release lines: 1.10 to 1.13, 17.03 to 17.12, 18.03, 18.06, 18.09, 20.10 (profiles {})", KNOWN_PROFILES.join(", "))]
     UnknownDockerVersion { version: String },
 
-    #[error("cannot read the host user database {path}: {source}")]
+    #[error("cannot read the host user database {path}")]
     HostDatabase {
         path: PathBuf,
         #[source]

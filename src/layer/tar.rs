@@ -48,12 +48,46 @@ const S_IFLNK: i64 = 0o120000;
 
 /// Why an entry cannot be written the way the profile's Docker release would have written it.
 /// Travels inside an `io::Error` of kind `InvalidInput` so the writer keeps an `io::Result` API.
+/// `path` is the entry's name in its escaped one-line text form (`layer::name`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot encode tar entry `{path}` as {profile}: {reason}")]
+#[error("cannot encode tar entry `{path}` as {profile}")]
 pub struct TarEncodeError {
     pub path: String,
     pub profile: &'static str,
-    pub reason: String,
+    #[source]
+    pub reason: HeaderError,
+}
+
+/// Why a Go tar writer refuses a header (or why the entry cannot become one). Values that come
+/// from names are in their escaped one-line text form (`layer::name`), never raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// Go 1.8's formatter refuses a string longer than its field.
+    #[error("field {field} too long: \"{value}\"")]
+    FieldTooLong { field: &'static str, value: String },
+    /// A number that neither octal nor base-256 can hold in its field.
+    #[error("field {field}: number {value} does not fit a {size}-byte field")]
+    OutOfRange {
+        field: &'static str,
+        value: i64,
+        size: usize,
+    },
+    /// An owner id or a size beyond Go's `int64`.
+    #[error("{field} does not fit Go's int64")]
+    TooLargeForGo { field: &'static str },
+    #[error("path must be non-empty and have no trailing '/'")]
+    BadPath,
+    /// Go 1.8 never writes a PAX header for a PAX header.
+    #[error("PAX header would need a PAX header")]
+    NestedPax,
+    #[error("needs a PAX header ({keys}), which Go 1.5 named after the daemon's unrecorded process id")]
+    Go15Pax { keys: String },
+    #[error("invalid PAX record \"{key}\"")]
+    InvalidPaxRecord { key: String },
+    #[error("only the GNU format could encode this header, which Docker's PAX-marked headers never use")]
+    GnuOnly,
+    #[error("no tar format can encode this header")]
+    NoFormat,
 }
 
 /// A Go `tar.Header` reduced to the fields Docker's layer headers use. Go strings are bytes, and
@@ -185,23 +219,36 @@ pub(crate) fn write_plain_file_header(name: &str, size: u64, out: &mut (impl Wri
     let h = GoHeader {
         name: name.as_bytes().to_vec(),
         mode: S_IFREG | 0o644,
-        size: i64::try_from(size).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?,
+        size: i64::try_from(size)
+            .map_err(|_| plain_header_error(name, HeaderError::TooLargeForGo { field: "size" }))?,
         mtime: Some(0),
         typeflag: b'0',
         format_pax: true,
         ..GoHeader::default()
     };
     let mut buf = Vec::with_capacity(3 * BLOCK);
-    go110_write_header(&h, &mut buf).map_err(|reason| io::Error::new(io::ErrorKind::InvalidInput, reason))?;
+    go110_write_header(&h, &mut buf).map_err(|reason| plain_header_error(name, reason))?;
     out.write_all(&buf)
 }
 
-fn encode_error(entry: &Entry, profile: &Profile, reason: String) -> io::Error {
+fn encode_error(entry: &Entry, profile: &Profile, reason: HeaderError) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         TarEncodeError {
             path: entry.path_text(),
             profile: profile.name(),
+            reason,
+        },
+    )
+}
+
+/// The error of a header retrace writes around layers, in the Go 1.10+ dialect.
+fn plain_header_error(name: &str, reason: HeaderError) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        TarEncodeError {
+            path: crate::layer::name::text(name.as_bytes()),
+            profile: "go1.10 tar",
             reason,
         },
     )
@@ -216,11 +263,12 @@ fn padding(len: u64) -> usize {
 /// The Go header Docker made for an entry, and the opaque-directory marker header that follows
 /// it when overlayfs marked the directory opaque.
 pub(crate) fn headers_for(entry: &Entry, profile: &Profile) -> io::Result<(GoHeader, Option<GoHeader>)> {
-    let invalid = |reason: &str| encode_error(entry, profile, reason.to_string());
-    let uid = i64::try_from(entry.uid).map_err(|_| invalid("uid does not fit Go's int64"))?;
-    let gid = i64::try_from(entry.gid).map_err(|_| invalid("gid does not fit Go's int64"))?;
+    let invalid = |reason| encode_error(entry, profile, reason);
+    let too_large = |field| invalid(HeaderError::TooLargeForGo { field });
+    let uid = i64::try_from(entry.uid).map_err(|_| too_large("uid"))?;
+    let gid = i64::try_from(entry.gid).map_err(|_| too_large("gid"))?;
     if entry.path.is_empty() || entry.path.ends_with(b"/") {
-        return Err(invalid("path must be non-empty and have no trailing '/'"));
+        return Err(invalid(HeaderError::BadPath));
     }
     let mut h = GoHeader {
         name: entry.path.clone(),
@@ -248,11 +296,11 @@ pub(crate) fn headers_for(entry: &Entry, profile: &Profile) -> io::Result<(GoHea
 
 /// The type-specific fields of `h`: type bits, typeflag, size, link name, device numbers, and
 /// the overlay whiteout conversion.
-fn set_kind(h: &mut GoHeader, kind: &EntryKind) -> Result<(), &'static str> {
+fn set_kind(h: &mut GoHeader, kind: &EntryKind) -> Result<(), HeaderError> {
     match kind {
         EntryKind::File(data) => {
             h.mode |= S_IFREG;
-            h.size = i64::try_from(data.len()).map_err(|_| "file too large")?;
+            h.size = i64::try_from(data.len()).map_err(|_| HeaderError::TooLargeForGo { field: "size" })?;
         }
         EntryKind::Dir => {
             h.mode |= S_IFDIR;
@@ -335,7 +383,7 @@ impl Encoder {
     }
 
     /// Appends the header blocks for `h` (PAX extended header and its records included) to `out`.
-    pub(crate) fn encode(&mut self, h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
+    pub(crate) fn encode(&mut self, h: &GoHeader, out: &mut Vec<u8>) -> Result<(), HeaderError> {
         match self.dialect {
             TarDialect::Go15 | TarDialect::Go16 | TarDialect::Go18 => {
                 go18_write_header(h, true, self.dialect, &mut self.used_binary, out)
@@ -494,9 +542,12 @@ mod go18 {
 
     /// `formatter.formatString`: refuses (records an error, writes nothing) when too long;
     /// otherwise the ASCII form, NUL-terminated when shorter than the field.
-    pub(super) fn format_string(b: &mut [u8], s: &[u8], err: &mut Option<String>) {
+    pub(super) fn format_string(b: &mut [u8], s: &[u8], field: &'static str, err: &mut Option<HeaderError>) {
         if s.len() > b.len() {
-            *err = Some(format!("field too long: \"{}\"", crate::layer::name::text(s)));
+            *err = Some(HeaderError::FieldTooLong {
+                field,
+                value: crate::layer::name::text(s),
+            });
             return;
         }
         let ascii = to_ascii(s);
@@ -507,21 +558,25 @@ mod go18 {
     }
 
     /// `formatter.formatOctal`: zero-padded to leave room for a NUL.
-    pub(super) fn format_octal(b: &mut [u8], x: i64, err: &mut Option<String>) {
+    pub(super) fn format_octal(b: &mut [u8], x: i64, field: &'static str, err: &mut Option<HeaderError>) {
         let mut s = octal_string(x);
         while s.len() + 1 < b.len() {
             s.insert(0, '0');
         }
-        format_string(b, s.as_bytes(), err);
+        format_string(b, s.as_bytes(), field, err);
     }
 
     /// `formatter.formatNumeric`: base-256, or octal zero and an error when even that overflows.
-    pub(super) fn format_numeric(b: &mut [u8], x: i64, err: &mut Option<String>) {
+    pub(super) fn format_numeric(b: &mut [u8], x: i64, field: &'static str, err: &mut Option<HeaderError>) {
         if fits_in_base256(b.len(), x) {
             put_base256(b, x);
         } else {
-            format_octal(b, 0, err);
-            *err = Some(format!("number {x} does not fit a {}-byte field", b.len()));
+            format_octal(b, 0, field, err);
+            *err = Some(HeaderError::OutOfRange {
+                field,
+                value: x,
+                size: b.len(),
+            });
         }
     }
 }
@@ -536,7 +591,7 @@ fn go18_write_header(
     dialect: TarDialect,
     used_binary: &mut bool,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), HeaderError> {
     let mut fields = Go18Fields {
         blk: [0u8; BLOCK],
         pax: BTreeMap::new(),
@@ -562,7 +617,7 @@ fn go18_write_header(
     }
     if !pax.is_empty() {
         if !allow_pax {
-            return Err("PAX header would need a PAX header".to_string());
+            return Err(HeaderError::NestedPax);
         }
         go18_write_pax_header(h, &pax, dialect, used_binary, out)?;
     }
@@ -575,7 +630,7 @@ fn go18_write_header(
 struct Go18Fields<'a> {
     blk: [u8; BLOCK],
     pax: BTreeMap<String, Vec<u8>>,
-    err: Option<String>,
+    err: Option<HeaderError>,
     used_binary: &'a mut bool,
 }
 
@@ -589,44 +644,44 @@ impl Go18Fields<'_> {
             _ => 0,
         };
         self.string(NAME, &h.name, "path");
-        go18::format_octal(field(&mut self.blk, MODE), h.mode, &mut self.err);
-        self.numeric(UID, h.uid);
-        self.numeric(GID, h.gid);
-        self.numeric(SIZE, h.size);
-        self.numeric(MTIME, mtime);
+        go18::format_octal(field(&mut self.blk, MODE), h.mode, "mode", &mut self.err);
+        self.numeric(UID, h.uid, "uid");
+        self.numeric(GID, h.gid, "gid");
+        self.numeric(SIZE, h.size, "size");
+        self.numeric(MTIME, mtime, "mtime");
         self.blk[TYPEFLAG] = h.typeflag;
         self.string(LINKNAME, &h.linkname, "linkpath");
         self.string(UNAME, h.uname.as_bytes(), "uname");
         self.string(GNAME, h.gname.as_bytes(), "gname");
-        self.numeric(DEVMAJOR, h.devmajor);
-        self.numeric(DEVMINOR, h.devminor);
+        self.numeric(DEVMAJOR, h.devmajor, "devmajor");
+        self.numeric(DEVMINOR, h.devminor, "devminor");
         if use_prefix && self.pax.len() == 1 && self.pax.contains_key("path") {
             if let Some((prefix, suffix)) = split_ustar_path(&h.name) {
                 self.pax.remove("path");
-                go18::format_string(field(&mut self.blk, NAME), suffix, &mut self.err);
-                go18::format_string(field(&mut self.blk, PREFIX), prefix, &mut self.err);
+                go18::format_string(field(&mut self.blk, NAME), suffix, "name", &mut self.err);
+                go18::format_string(field(&mut self.blk, PREFIX), prefix, "prefix", &mut self.err);
             }
         }
     }
 
     /// Strings that are too long or not ASCII (UTF-8 or not) go to a PAX record with their
     /// bytes unchanged; the field stays all NUL.
-    fn string(&mut self, f: (usize, usize), s: &[u8], key: &str) {
+    fn string(&mut self, f: (usize, usize), s: &[u8], key: &'static str) {
         if s.len() > f.1 || !is_ascii(s) {
             self.pax.insert(key.to_string(), s.to_vec());
             return;
         }
-        go18::format_string(field(&mut self.blk, f), s, &mut self.err);
+        go18::format_string(field(&mut self.blk, f), s, key, &mut self.err);
     }
 
     /// Numbers whose octal form does not fit switch the stream to base-256 (preferPax is never
     /// set by Docker).
-    fn numeric(&mut self, f: (usize, usize), x: i64) {
+    fn numeric(&mut self, f: (usize, usize), x: i64, key: &'static str) {
         if octal_string(x).len() < f.1 {
-            go18::format_octal(field(&mut self.blk, f), x, &mut self.err);
+            go18::format_octal(field(&mut self.blk, f), x, key, &mut self.err);
         } else {
             *self.used_binary = true;
-            go18::format_numeric(field(&mut self.blk, f), x, &mut self.err);
+            go18::format_numeric(field(&mut self.blk, f), x, key, &mut self.err);
         }
     }
 }
@@ -639,14 +694,13 @@ fn go18_write_pax_header(
     dialect: TarDialect,
     used_binary: &mut bool,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), HeaderError> {
     if dialect == TarDialect::Go15 {
         // Go 1.5's writePAXHeader named the header `PaxHeaders.<pid>` after the daemon's
         // process id and wrote the records in map order; neither is recorded anywhere.
-        return Err(format!(
-            "needs a PAX header ({}), which Go 1.5 named after the daemon's unrecorded process id",
-            pax.keys().cloned().collect::<Vec<_>>().join(", ")
-        ));
+        return Err(HeaderError::Go15Pax {
+            keys: pax.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
     }
     let body = pax_body(pax);
     let mut ext_name = to_ascii(&pax_header_name(&h.name));
@@ -704,7 +758,7 @@ const GNU: u8 = 4;
 
 /// Go 1.10's `Header.allowedFormats` for the fields Docker sets: the formats that can encode
 /// the header, the PAX records a PAX encoding needs, and whether PAX is preferred.
-fn go110_allowed_formats(h: &GoHeader) -> Result<(u8, BTreeMap<String, Vec<u8>>), String> {
+fn go110_allowed_formats(h: &GoHeader) -> Result<(u8, BTreeMap<String, Vec<u8>>), HeaderError> {
     let mut format = USTAR | PAX | GNU;
     let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut prefer_pax = false;
@@ -772,7 +826,9 @@ fn go110_allowed_formats(h: &GoHeader) -> Result<(u8, BTreeMap<String, Vec<u8>>)
     for (k, v) in &pax {
         let bad_value = matches!(k.as_str(), "path" | "linkpath" | "uname" | "gname") && v.contains(&0);
         if k.is_empty() || k.contains('=') || k.contains('\0') || bad_value {
-            return Err(format!("invalid PAX record {k:?}"));
+            return Err(HeaderError::InvalidPaxRecord {
+                key: crate::layer::name::text(k.as_bytes()),
+            });
         }
     }
     if h.format_pax {
@@ -802,7 +858,7 @@ fn go110_template(h: &GoHeader, fmt_str: impl Fn(&mut [u8], &[u8])) -> [u8; BLOC
 
 /// Go 1.10's `Writer.WriteHeader`: USTAR when possible, else PAX (GNU is never reached for the
 /// headers Docker makes; such a header is refused rather than guessed).
-fn go110_write_header(h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
+fn go110_write_header(h: &GoHeader, out: &mut Vec<u8>) -> Result<(), HeaderError> {
     let (format, pax) = go110_allowed_formats(h)?;
     if format & USTAR != 0 {
         let mut h = h.clone();
@@ -842,9 +898,9 @@ fn go110_write_header(h: &GoHeader, out: &mut Vec<u8>) -> Result<(), String> {
         out.extend_from_slice(&blk);
         Ok(())
     } else if format & GNU != 0 {
-        Err("only the GNU format could encode this header, which Docker's PAX-marked headers never use".to_string())
+        Err(HeaderError::GnuOnly)
     } else {
-        Err("no tar format can encode this header".to_string())
+        Err(HeaderError::NoFormat)
     }
 }
 

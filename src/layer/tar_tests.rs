@@ -397,7 +397,7 @@ fn docker_1_10_refuses_entries_needing_a_pax_header() {
     let mut e = Entry::file("bin/ping", 0o755, b"x".to_vec());
     e.xattrs.insert("security.capability".to_string(), vec![1, 0, 0, 2]);
     let p = Profile::for_docker_version("1.10.3").unwrap();
-    let err = write_tar(&[e.clone()], &p, &mut Vec::new()).unwrap_err().to_string();
+    let err = crate::error::chain(&write_tar(&[e.clone()], &p, &mut Vec::new()).unwrap_err());
     assert!(err.contains("bin/ping") && err.contains("process id"), "{err}");
     // Go 1.6 (1.12) wrote `PaxHeaders.0`, as 17.06 does.
     let p12 = Profile::for_docker_version("1.12.6").unwrap();

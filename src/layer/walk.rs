@@ -23,7 +23,7 @@ use super::entry::{Entry, EntryKind};
 /// Errors of reading a diff directory, each naming the path at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
-    #[error("{}: {source}", shown(path))]
+    #[error("{}", shown(path))]
     Io {
         path: PathBuf,
         #[source]

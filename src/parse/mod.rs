@@ -40,7 +40,7 @@ pub fn parse_file(path: &Path) -> Result<Document, ParseError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| whole_file(0, format!("cannot read the file: {e}")))?;
+        .map_err(|e| whole_file(0, format!("cannot read the file: {}", crate::error::Chain(&e))))?;
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(whole_file(
             0,
@@ -192,7 +192,7 @@ impl<'t> Builder<'t> {
         digest_text.parse::<Digest>().map(Some).map_err(|e| {
             self.error_at(
                 r.as_span().start() + at + 1,
-                format!("expected a sha256 digest after `@`: {e}"),
+                format!("expected a sha256 digest after `@`: {}", crate::error::Chain(&e)),
             )
         })
     }
@@ -245,7 +245,7 @@ impl<'t> Builder<'t> {
                             image.image_id = Some(v.parse().map_err(|e| {
                                 self.error_at(
                                     value_start + value.find(unticked(value)).unwrap_or(0),
-                                    format!("expected the image ID as a sha256 digest: {e}"),
+                                    format!("expected the image ID as a sha256 digest: {}", crate::error::Chain(&e)),
                                 )
                             })?)
                         }
@@ -338,7 +338,10 @@ impl<'t> Builder<'t> {
                     digest = Some(p.as_str().parse::<Digest>().map_err(|e| {
                         self.error_at(
                             p.as_span().start(),
-                            format!("expected a layer digest like `sha256:<64 hex digits>`: {e}"),
+                            format!(
+                                "expected a layer digest like `sha256:<64 hex digits>`: {}",
+                                crate::error::Chain(&e)
+                            ),
                         )
                     })?)
                 }

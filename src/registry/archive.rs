@@ -57,7 +57,7 @@ impl DockerArchive {
             .ok_or_else(|| bad(path, "no manifest.json: not a `docker save` archive"))?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Json {
             what: format!("{}: manifest.json", path.display()),
-            message: e.to_string(),
+            message: crate::error::chain(&e),
         })?;
         let list = v.as_array().ok_or_else(|| bad(path, "manifest.json is not a list"))?;
         if list.len() != 1 {

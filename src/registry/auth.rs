@@ -62,7 +62,7 @@ impl Credentials {
             what: what.to_string(),
             message,
         };
-        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| json_err(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| json_err(crate::error::chain(&e)))?;
         let mut by_host = HashMap::new();
         let Some(auths) = value.get("auths").and_then(|a| a.as_object()) else {
             return Ok(Credentials { by_host });
@@ -71,7 +71,7 @@ impl Credentials {
             let cred = if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()).filter(|a| !a.is_empty()) {
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(auth.trim())
-                    .map_err(|e| json_err(format!("auths.{key}.auth is not base64: {e}")))?;
+                    .map_err(|e| json_err(format!("auths.{key}.auth is not base64: {}", crate::error::Chain(&e))))?;
                 let raw = String::from_utf8(raw).map_err(|_| json_err(format!("auths.{key}.auth is not UTF-8")))?;
                 let (user, pass) = raw
                     .split_once(':')

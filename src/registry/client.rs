@@ -245,7 +245,7 @@ impl Client {
                             let body: serde_json::Value =
                                 serde_json::from_slice(&bytes).map_err(|e| RegistryError::Auth {
                                     url: realm.clone(),
-                                    message: format!("token response is not JSON: {e}"),
+                                    message: format!("token response is not JSON: {}", crate::error::Chain(&e)),
                                 })?;
                             let token = body
                                 .get("token")
@@ -493,7 +493,7 @@ impl Client {
                             grace: self.opts.rate_grace.as_secs(),
                         });
                     }
-                    return Ok(Some(Attempt::Interrupted(e.to_string())));
+                    return Ok(Some(Attempt::Interrupted(crate::error::chain(&e))));
                 }
             };
             if let Some(limit) = expected_size {
@@ -753,7 +753,7 @@ impl Client {
                 _ => RegistryError::Transport {
                     method: "GET",
                     url: url.to_string(),
-                    message: e.to_string(),
+                    message: crate::error::chain(&e),
                     attempts: 1,
                 },
             })?;
@@ -783,15 +783,8 @@ fn unresolvable(e: &reqwest::Error) -> bool {
     e.is_connect() && error_chain(e).contains("dns error")
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    crate::error::chain(e)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ pub enum RegistryError {
     #[error("offline: {what} is not in {place}; run `retrace pull` without --offline first")]
     NotAvailableOffline { what: String, place: String },
 
-    #[error("{reference}: {source}")]
+    #[error("{reference}")]
     Platform {
         reference: String,
         #[source]
@@ -110,7 +110,7 @@ pub enum RegistryError {
     #[error("{reference}: the index lists no manifests")]
     EmptyIndex { reference: String },
 
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -133,7 +133,7 @@ pub enum RegistryError {
     #[error("pull -o needs a registry or the store as its source, not a layout")]
     LayoutNeedsStore,
 
-    #[error("cannot build the HTTP client: {source}")]
+    #[error("cannot build the HTTP client")]
     HttpClient {
         #[source]
         source: reqwest::Error,

@@ -66,7 +66,7 @@ pub fn read_index(dir: &Path) -> Result<Index> {
     let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| RegistryError::Json {
         what: path.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::chain(&e),
     })
 }
 

@@ -117,7 +117,7 @@ impl FetchedManifest {
     pub fn parse(bytes: Vec<u8>, content_type: Option<&str>, what: &str) -> Result<FetchedManifest, RegistryError> {
         let json_err = |e: serde_json::Error| RegistryError::Json {
             what: what.to_string(),
-            message: e.to_string(),
+            message: crate::error::chain(&e),
         };
         let probe: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_err)?;
         let declared = probe.get("mediaType").and_then(|v| v.as_str()).map(str::to_string);
@@ -205,7 +205,7 @@ impl ImageConfig {
     pub fn parse(bytes: &[u8], what: &str) -> Result<ImageConfig, RegistryError> {
         serde_json::from_slice(bytes).map_err(|e| RegistryError::Json {
             what: what.to_string(),
-            message: e.to_string(),
+            message: crate::error::chain(&e),
         })
     }
 

@@ -22,7 +22,7 @@ pub use junit::render_junit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -172,7 +172,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportErr
         path: path.into(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: crate::error::chain(&e),
     })
 }
 

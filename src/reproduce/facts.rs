@@ -29,7 +29,7 @@ pub struct LayerFacts {
 pub enum FactsError {
     #[error(transparent)]
     Parse(#[from] ParseError),
-    #[error("{doc}: {source}")]
+    #[error("{doc}")]
     Platform {
         doc: String,
         #[source]
@@ -44,7 +44,7 @@ pub enum FactsError {
     },
     #[error("{doc}: {platform} records no Docker version, so the tar format of its layers is unknown")]
     NoDockerVersion { doc: String, platform: String },
-    #[error("{doc}: {platform}: {source}")]
+    #[error("{doc}: {platform}")]
     Profile {
         doc: String,
         platform: String,

@@ -168,7 +168,7 @@ pub trait BlobHasher {
 pub enum ReproduceError {
     #[error("the document lists no layer-making step up to this layer")]
     NoSteps,
-    #[error("writing the layer tar: {0}")]
+    #[error("writing the layer tar")]
     Tar(#[from] io::Error),
     #[error(
         "the tar writer's output for `{path}` changes outside its mtime field when only its mtime changes; \
