@@ -107,3 +107,7 @@ impl std::fmt::Display for Chain<'_> {
 pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     Chain(err).to_string()
 }
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;

@@ -46,7 +46,7 @@ fn parse_applies_the_rule() {
             format: Format::Json,
             ..ParseOptions::default()
         };
-        let report = parse::render(&opts).map_err(|e| e.to_string())?;
+        let report = parse::render(&opts).map_err(|e| retrace::error::chain(&e))?;
         let json: serde_json::Value = serde_json::from_str(&report.output).unwrap();
         Ok(json["documents"][0]["tags"][0]["platforms"]
             .as_array()
@@ -62,7 +62,8 @@ fn build_applies_the_rule() {
     let recipe = retrace::recipe::load(Path::new("recipes/demo.yaml")).unwrap();
     let plans = retrace::build::plans(&recipe).unwrap();
     check("build", |p| {
-        let chosen = retrace::build::select(&plans, &recipe, std::slice::from_ref(p)).map_err(|e| e.to_string())?;
+        let chosen =
+            retrace::build::select(&plans, &recipe, std::slice::from_ref(p)).map_err(|e| retrace::error::chain(&e))?;
         Ok(chosen.iter().map(|plan| plan.platform.to_string()).collect())
     });
 }
@@ -70,7 +71,8 @@ fn build_applies_the_rule() {
 #[test]
 fn layer_reproduce_applies_the_rule() {
     check("layer reproduce", |p| {
-        let facts = retrace::reproduce::facts::layer_facts(Path::new(DEMO_DOC), p, 1).map_err(|e| e.to_string())?;
+        let facts =
+            retrace::reproduce::facts::layer_facts(Path::new(DEMO_DOC), p, 1).map_err(|e| retrace::error::chain(&e))?;
         Ok(vec![facts.platform])
     });
 }
@@ -78,7 +80,7 @@ fn layer_reproduce_applies_the_rule() {
 #[test]
 fn layer_add_applies_the_rule() {
     check("layer add", |p| {
-        let steps = retrace::add::base_steps(Path::new(DEMO_DOC), p, 1, None).map_err(|e| e.to_string())?;
+        let steps = retrace::add::base_steps(Path::new(DEMO_DOC), p, 1, None).map_err(|e| retrace::error::chain(&e))?;
         // The chosen image's first layer is the one `layer reproduce` finds for the same selector.
         let facts = retrace::reproduce::facts::layer_facts(Path::new(DEMO_DOC), p, 1).unwrap();
         let expected: Vec<_> = steps.iter().map(|s| s.expected).collect();
@@ -141,11 +143,12 @@ fn needs_registry_pull_and_describe_apply_the_rule() {
         return;
     }
     check("pull", |p| {
-        let report = retrace::registry::pull::pull(&source, &r, Some(p), None).map_err(|e| e.to_string())?;
+        let report =
+            retrace::registry::pull::pull(&source, &r, Some(p), None).map_err(|e| retrace::error::chain(&e))?;
         Ok(report.platforms)
     });
     check("describe", |p| {
-        let doc = retrace::describe::gather(&source, &r, Some(p)).map_err(|e| e.to_string())?;
+        let doc = retrace::describe::gather(&source, &r, Some(p)).map_err(|e| retrace::error::chain(&e))?;
         Ok(doc.images.iter().map(|i| i.platform.to_string()).collect())
     });
 }

@@ -151,7 +151,10 @@ fn needs_registry_push_pull_round_trip_through_the_store_and_a_layout() {
         None,
     )
     .unwrap_err();
-    assert!(none.to_string().contains("linux/amd64, linux/arm64/v8"), "{none}");
+    assert!(
+        retrace::error::chain(&none).contains("linux/amd64, linux/arm64/v8"),
+        "{none}"
+    );
 
     // The layout is itself a source: describing it names the image as pulled.
     let (from_layout, lr) = retrace::registry::open(&format!("oci:{}", out.display()), true, None).unwrap();
@@ -200,7 +203,7 @@ fn needs_registry_describe_offline_after_pull_writes_the_same_document() {
     let empty = Source::Offline {
         store: Store::new(dir.path().join("empty")),
     };
-    let err = describe::gather(&empty, &r, None).unwrap_err().to_string();
+    let err = retrace::error::chain(&describe::gather(&empty, &r, None).unwrap_err());
     assert!(err.contains("retrace pull"), "{err}");
 }
 
@@ -231,7 +234,7 @@ fn needs_registry_a_partial_download_resumes_against_the_real_blob_server() {
     let store2 = Store::new(dir.path().join("second"));
     std::fs::write(store2.partial_path(&d).unwrap(), &wrong).unwrap();
     let err = c.fetch_blob(&r, &d, Some(blob.len() as u64), &store2).unwrap_err();
-    assert!(err.to_string().contains("nothing was stored"), "{err}");
+    assert!(retrace::error::chain(&err).contains("nothing was stored"), "{err}");
     assert!(!store2.has(&d));
     // The next attempt starts from scratch and succeeds.
     c.fetch_blob(&r, &d, Some(blob.len() as u64), &store2).unwrap();

@@ -35,7 +35,7 @@ fn a_missing_base_blob_names_its_digest_and_repository() {
         &Profile::docker_18_06(),
     )
     .unwrap_err();
-    let msg = err.to_string();
+    let msg = retrace::error::chain(&err);
     assert!(
         matches!(err, SourceError::BlobUnavailable { digest, .. } if digest == layer),
         "{msg}"
@@ -108,7 +108,7 @@ fn a_download_that_cannot_be_fetched_names_the_url_and_the_cache_path() {
     let url = "http://127.0.0.1:9/httpd-foreground";
     let r = recipe_in(dir.path(), &format!("sources:\n  - for: {want}\n    url: {url}\n"));
     let err = copy_source(&r, want).unwrap_err();
-    let msg = err.to_string();
+    let msg = retrace::error::chain(&err);
     let path = sources::download_path(&r, url, &None);
     assert!(matches!(err, SourceError::NotCached { .. }), "{msg}");
     assert!(msg.contains(url) && msg.contains(&path.display().to_string()), "{msg}");
@@ -226,7 +226,7 @@ fn needs_seeds_a_wrong_input_is_refused_and_offline_nothing_is_fetched() {
     let env = SourceEnv::new(&r, true, vec![inputs]);
     let err =
         sources::resolve_copy(&env, &"linux/386".parse().unwrap(), UTC_1806, &Profile::docker_18_06()).unwrap_err();
-    let msg = err.to_string();
+    let msg = retrace::error::chain(&err);
     assert!(
         matches!(err, SourceError::NotCached { .. }) && msg.contains("offline (--offline)"),
         "{msg}"
@@ -274,7 +274,7 @@ fn a_gzip_bomb_as_a_base_source_is_refused_and_leaves_nothing() {
     let bomb = gz.finish().unwrap();
     std::fs::write(dir.path().join("bomb.gz"), &bomb).unwrap();
     let err = base_layer_from(dir.path(), "bomb.gz", &Digest::of(&bomb)).unwrap_err();
-    assert!(err.to_string().contains("gzip bomb"), "{err}");
+    assert!(retrace::error::chain(&err).contains("gzip bomb"), "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/layers")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
