@@ -323,8 +323,9 @@ pub fn plan(
 /// one layer, and when the document has more layers than that, the earliest WORKDIRs made the rest
 /// (the classic builder commits a WORKDIR only when it created the directory).
 fn assign_layers(input: &PlanInput) -> Result<Vec<Option<usize>>, PlanError> {
-    if input.steps.iter().all(|s| s.makes_layer.is_some()) && !input.steps.is_empty() {
-        return Ok(input.steps.iter().map(|s| s.makes_layer.unwrap()).collect());
+    let given: Option<Vec<Option<usize>>> = input.steps.iter().map(|s| s.makes_layer).collect();
+    if let Some(given) = given.filter(|g| !g.is_empty()) {
+        return Ok(given);
     }
     let mandatory = input
         .steps
