@@ -21,6 +21,9 @@ pub struct PlanInput {
     pub steps: Vec<InputStep>,
     /// The published layer digests in document order.
     pub layers: Vec<Digest>,
+    /// The latest time the document records (a step's `created`, a layer's `Last Modified`): an
+    /// mtime after it was set by a replay. `None`: no bound.
+    pub recorded_latest: Option<i64>,
 }
 
 /// One history entry.
@@ -207,6 +210,9 @@ pub struct PlatformPlan {
     /// takes the next of these for each step that really made one.
     #[serde(skip)]
     pub layers: Vec<LayerSlot>,
+    /// The input's `recorded_latest`, the timestamp search's bound.
+    #[serde(skip)]
+    pub recorded_latest: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -307,6 +313,7 @@ pub fn plan(
         steps,
         config,
         unassigned_layers,
+        recorded_latest: input.recorded_latest,
         layers: input
             .layers
             .iter()
@@ -528,6 +535,7 @@ mod tests {
             platform: "linux/amd64".parse().unwrap(),
             docker_version: Some("18.06.1-ce".into()),
             layers: vec![Digest::of(b"1"), Digest::of(b"2")],
+            recorded_latest: None,
             steps: vec![
                 step(
                     "ADD file:aa in /",
