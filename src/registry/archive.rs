@@ -55,9 +55,9 @@ impl DockerArchive {
         }
         let bytes = read_member(path, "manifest.json", 1 << 20)?
             .ok_or_else(|| bad(path, "no manifest.json: not a `docker save` archive"))?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Json {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|source| RegistryError::Json {
             what: format!("{}: manifest.json", path.display()),
-            message: crate::error::chain(&e),
+            source,
         })?;
         let list = v.as_array().ok_or_else(|| bad(path, "manifest.json is not a list"))?;
         if list.len() != 1 {

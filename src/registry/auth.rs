@@ -58,11 +58,14 @@ impl Credentials {
     }
 
     pub fn from_json(text: &[u8], what: &str) -> Result<Credentials, RegistryError> {
-        let json_err = |message: String| RegistryError::Json {
+        let json_err = |message: String| RegistryError::Credentials {
             what: what.to_string(),
             message,
         };
-        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| json_err(crate::error::chain(&e)))?;
+        let value: serde_json::Value = serde_json::from_slice(text).map_err(|source| RegistryError::Json {
+            what: what.to_string(),
+            source,
+        })?;
         let mut by_host = HashMap::new();
         let Some(auths) = value.get("auths").and_then(|a| a.as_object()) else {
             return Ok(Credentials { by_host });

@@ -90,8 +90,16 @@ pub enum RegistryError {
     #[error("{what}: unsupported media type `{media_type}`")]
     UnsupportedMediaType { what: String, media_type: String },
 
+    #[error("{what}: invalid JSON")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A Docker config whose JSON is well formed but whose `auths` entry is not usable.
     #[error("{what}: invalid JSON: {message}")]
-    Json { what: String, message: String },
+    Credentials { what: String, message: String },
 
     #[error("invalid image reference `{text}`: {reason}")]
     Reference { text: String, reason: &'static str },

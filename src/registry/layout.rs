@@ -64,9 +64,9 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
 pub fn read_index(dir: &Path) -> Result<Index> {
     let path = dir.join("index.json");
     let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| RegistryError::Json {
+    serde_json::from_slice(&bytes).map_err(|source| RegistryError::Json {
         what: path.display().to_string(),
-        message: crate::error::chain(&e),
+        source,
     })
 }
 

@@ -115,9 +115,9 @@ impl FetchedManifest {
     /// Docker formats and OCI indexes usually do), else from the HTTP Content-Type, else from the
     /// shape (an OCI manifest may legitimately omit `mediaType`).
     pub fn parse(bytes: Vec<u8>, content_type: Option<&str>, what: &str) -> Result<FetchedManifest, RegistryError> {
-        let json_err = |e: serde_json::Error| RegistryError::Json {
+        let json_err = |source| RegistryError::Json {
             what: what.to_string(),
-            message: crate::error::chain(&e),
+            source,
         };
         let probe: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_err)?;
         let declared = probe.get("mediaType").and_then(|v| v.as_str()).map(str::to_string);
@@ -203,9 +203,9 @@ pub struct RootFs {
 
 impl ImageConfig {
     pub fn parse(bytes: &[u8], what: &str) -> Result<ImageConfig, RegistryError> {
-        serde_json::from_slice(bytes).map_err(|e| RegistryError::Json {
+        serde_json::from_slice(bytes).map_err(|source| RegistryError::Json {
             what: what.to_string(),
-            message: crate::error::chain(&e),
+            source,
         })
     }
 
