@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{detect_compression, malformed, normalize, ArchiveEntry, ArchiveError, Compression, Kind, Limits, Walker};
+use super::{detect_compression, malformed, normalize, ArchiveError, Compression, Kind, Limits, Walker};
 
 /// Symbolic links followed from one member to another (`docker save` links a layer shared by
 /// several images to its first copy); a longer chain is refused rather than followed in a loop.
@@ -19,10 +19,14 @@ pub const MAX_MEMBER_LINKS: usize = 4;
 /// archive has three or four per layer.
 pub const MAX_MEMBERS: u64 = 100_000;
 
-/// One member: its checked header and where its content starts in the file.
+/// One member: its checked path, kind and size, and where its content starts in the file. The
+/// header's other fields (owner, mode, times) are not read: a member is not extracted, and
+/// archives written by hand leave them empty.
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub entry: ArchiveEntry,
+    pub path: String,
+    pub kind: Kind,
+    pub size: u64,
     pub offset: u64,
 }
 
@@ -58,9 +62,9 @@ impl TarMembers {
             .entries_with_seek()
             .map_err(|e| malformed(&previous, e.to_string()))?;
         for item in entries {
-            let mut item = item.map_err(|e| malformed(&format!("after {previous}"), e.to_string()))?;
-            let member = member(&mut walker, &mut item, file_len)?;
-            previous = member.entry.path.clone();
+            let item = item.map_err(|e| malformed(&format!("after {previous}"), e.to_string()))?;
+            let member = member(&mut walker, &item, file_len)?;
+            previous = member.path.clone();
             // The archive root (`./`) names no member.
             if !previous.is_empty() {
                 members.insert(previous.clone(), member);
@@ -89,7 +93,7 @@ impl TarMembers {
                 .members
                 .get(&name)
                 .ok_or_else(|| ArchiveError::MissingMember { member: name.clone() })?;
-            name = match &member.entry.kind {
+            name = match &member.kind {
                 Kind::File => return Ok(member),
                 Kind::Symlink(target) => resolve_link(&name, target),
                 // Hard link targets are already normalized paths from the archive root.
@@ -113,17 +117,17 @@ impl TarMembers {
         let member = self.find(name)?;
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(member.offset))?;
-        Ok(file.take(member.entry.size))
+        Ok(file.take(member.size))
     }
 
     /// The whole content of a small member (a JSON document), refused past `limit` bytes before
     /// any of it is read.
     pub fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>, ArchiveError> {
-        let entry = &self.find(name)?.entry;
-        if entry.size > limit {
+        let member = self.find(name)?;
+        if member.size > limit {
             return Err(ArchiveError::EntryTooLarge {
-                entry: entry.path.clone(),
-                size: entry.size,
+                entry: member.path.clone(),
+                size: member.size,
                 limit,
             });
         }
@@ -152,23 +156,25 @@ fn refuse_compressed(file: &mut File) -> Result<(), ArchiveError> {
 
 /// Checks one header and records where its content lies, refusing content that would run past
 /// the end of the file (a truncated archive, or a header that lies about its size).
-fn member<R: Read>(walker: &mut Walker, item: &mut tar::Entry<'_, R>, file_len: u64) -> Result<Member, ArchiveError> {
-    let entry = walker.describe(item)?;
+fn member<R: Read>(walker: &mut Walker, item: &tar::Entry<'_, R>, file_len: u64) -> Result<Member, ArchiveError> {
+    let (path, kind, size) = walker.locate(item)?;
     if item.header().entry_type().is_gnu_sparse() {
-        return Err(malformed(&entry.path, "a sparse member cannot be read in place".into()));
+        return Err(malformed(&path, "a sparse member cannot be read in place".into()));
     }
     let offset = item.raw_file_position();
-    if offset.saturating_add(entry.size) > file_len {
+    if offset.saturating_add(size) > file_len {
+        let left = file_len.saturating_sub(offset);
         return Err(malformed(
-            &entry.path,
-            format!(
-                "truncated: {} content bytes declared, {} left in the file",
-                entry.size,
-                file_len.saturating_sub(offset)
-            ),
+            &path,
+            format!("truncated: {size} content bytes declared, {left} left in the file"),
         ));
     }
-    Ok(Member { entry, offset })
+    Ok(Member {
+        path,
+        kind,
+        size,
+        offset,
+    })
 }
 
 /// The member a symbolic link names: `a/layer.tar` linking to `../b/layer.tar` means `b/layer.tar`.

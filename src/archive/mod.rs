@@ -600,7 +600,8 @@ impl<'l> Walker<'l> {
         Ok(())
     }
 
-    fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
+    /// Counts and checks one entry's path, size and kind, the facts every reader needs.
+    fn locate<R: Read>(&mut self, item: &tar::Entry<'_, R>) -> Result<(String, Kind, u64), ArchiveError> {
         let path = self.entry_path(item)?;
         let size = item.size();
         if size > self.limits.max_entry_size {
@@ -611,6 +612,12 @@ impl<'l> Walker<'l> {
             });
         }
         let kind = self.kind(item, &path)?;
+        self.record_links(&path, &kind)?;
+        Ok((path, kind, size))
+    }
+
+    fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
+        let (path, kind, size) = self.locate(item)?;
         let header = item.header();
         let malformed = |e: std::io::Error| malformed(&path, e.to_string());
         let mode = header.mode().map_err(malformed)? & 0o7777;
@@ -632,7 +639,6 @@ impl<'l> Walker<'l> {
             mtime = pax.mtime.unwrap_or(mtime);
             xattrs = pax.xattrs;
         }
-        self.record_links(&path, &kind)?;
         Ok(ArchiveEntry {
             path,
             kind,

@@ -473,7 +473,7 @@ fn members_are_read_in_place_through_links_and_a_plain_stream_decompresses_to_it
     std::fs::write(&path, &tar).unwrap();
     let members = TarMembers::index(&path).unwrap();
     assert_eq!(members.read_small("b/layer.tar", 64).unwrap(), b"layer bytes");
-    assert_eq!(members.find("./a/layer.tar").unwrap().entry.size, 11);
+    assert_eq!(members.find("./a/layer.tar").unwrap().size, 11);
     let mut out = Vec::new();
     assert_eq!(
         decompress(&tar[..], &Limits::default(), &mut out).unwrap(),

@@ -700,8 +700,8 @@ fn docker_archive_layer(recipe: &Recipe, archive: &Path, diff_id: &Digest) -> Re
         return Ok(out);
     }
     let members = TarMembers::index(archive)?;
-    for member in members.iter().filter(|m| m.entry.path.ends_with(".tar")) {
-        let Ok(mut content) = members.open(&member.entry.path) else {
+    for member in members.iter().filter(|m| m.path.ends_with(".tar")) {
+        let Ok(mut content) = members.open(&member.path) else {
             // A directory or device named `.tar` holds no layer.
             continue;
         };

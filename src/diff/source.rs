@@ -420,7 +420,7 @@ fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
             opener: Opener::Range {
                 path: path.into(),
                 offset: member.offset,
-                len: member.entry.size,
+                len: member.size,
             },
         }));
     }

@@ -121,7 +121,7 @@ impl DockerArchive {
             .image
             .layers
             .iter()
-            .map(|n| self.members.find(n).map(|m| m.entry.size))
+            .map(|n| self.members.find(n).map(|m| m.size))
             .collect::<std::result::Result<Vec<u64>, _>>()
             .map_err(archive_error(&self.path))?;
         let layers: Vec<serde_json::Value> = diff_ids
