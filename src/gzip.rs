@@ -93,6 +93,14 @@ impl<W: Write> Write for GzipWriter<W> {
     }
 }
 
+/// A layer blob's gzip: level 6, the `gzip.DefaultCompression` that Docker's `pkg/archive` uses, with the
+/// compress/flate of `generation`.
+pub fn layer_gzip(data: &[u8], generation: Generation) -> Vec<u8> {
+    // Every generation implements level 6 (Go 1.5's encoder lacks only some other levels), so the
+    // writer cannot refuse it.
+    gzip_generation(data, 6, generation).expect("every generation implements level 6")
+}
+
 /// gzip of `data` at `level`, as Go's `gzip.NewWriterLevel` + `Write` + `Close` produce it.
 pub fn gzip(data: &[u8], level: i32) -> Result<Vec<u8>, DeflateError> {
     gzip_generation(data, level, Generation::Go17)

@@ -21,6 +21,9 @@ pub struct PlanInput {
     pub steps: Vec<InputStep>,
     /// The published layer digests in document order.
     pub layers: Vec<Digest>,
+    /// The latest time the document records (a step's `created`, a layer's `Last Modified`): an
+    /// mtime after it was set by a replay. `None`: no bound.
+    pub recorded_latest: Option<i64>,
 }
 
 /// One history entry.
@@ -207,6 +210,9 @@ pub struct PlatformPlan {
     /// takes the next of these for each step that really made one.
     #[serde(skip)]
     pub layers: Vec<LayerSlot>,
+    /// The input's `recorded_latest`, the timestamp search's bound.
+    #[serde(skip)]
+    pub recorded_latest: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -307,6 +313,7 @@ pub fn plan(
         steps,
         config,
         unassigned_layers,
+        recorded_latest: input.recorded_latest,
         layers: input
             .layers
             .iter()
@@ -323,8 +330,9 @@ pub fn plan(
 /// one layer, and when the document has more layers than that, the earliest WORKDIRs made the rest
 /// (the classic builder commits a WORKDIR only when it created the directory).
 fn assign_layers(input: &PlanInput) -> Result<Vec<Option<usize>>, PlanError> {
-    if input.steps.iter().all(|s| s.makes_layer.is_some()) && !input.steps.is_empty() {
-        return Ok(input.steps.iter().map(|s| s.makes_layer.unwrap()).collect());
+    let given: Option<Vec<Option<usize>>> = input.steps.iter().map(|s| s.makes_layer).collect();
+    if let Some(given) = given.filter(|g| !g.is_empty()) {
+        return Ok(given);
     }
     let mandatory = input
         .steps
@@ -527,6 +535,7 @@ mod tests {
             platform: "linux/amd64".parse().unwrap(),
             docker_version: Some("18.06.1-ce".into()),
             layers: vec![Digest::of(b"1"), Digest::of(b"2")],
+            recorded_latest: None,
             steps: vec![
                 step(
                     "ADD file:aa in /",

@@ -125,6 +125,7 @@ fn fixture(platforms: &[(&str, &str)], slow: bool) -> Fixture {
             docker_version: Some("18.06.1-ce".into()),
             steps,
             layers,
+            recorded_latest: None,
         });
     }
     let recipe_path = root.join("recipe.yaml");

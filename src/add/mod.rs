@@ -328,11 +328,15 @@ fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Pa
         for (tree_name, tar, diff_id) in &trees {
             let mut compressed: Option<(Generation, Vec<u8>)> = None;
             for (blob_name, conv) in conventions.iter().filter(|(_, c)| (c.generation == own) == own_pass) {
-                if compressed.as_ref().is_none_or(|(g, _)| *g != conv.generation) {
-                    let blob = gzip::gzip_generation(tar, 6, conv.generation).expect("level 6 is valid");
-                    compressed = Some((conv.generation, blob));
-                }
-                let mut blob = compressed.as_ref().expect("just compressed").1.clone();
+                // Conventions of one generation are adjacent, so one compression serves them all.
+                let mut blob = match &compressed {
+                    Some((g, blob)) if *g == conv.generation => blob.clone(),
+                    _ => {
+                        let blob = gzip::layer_gzip(tar, conv.generation);
+                        compressed = Some((conv.generation, blob.clone()));
+                        blob
+                    }
+                };
                 if conv.go17_header {
                     gzip::set_header_mtime(&mut blob, GO17_HEADER_MTIME);
                 }
@@ -362,6 +366,8 @@ fn try_variants(plain: &[Entry], profile: &Profile, step: &BaseStep, source: &Pa
             }
         }
     }
+    // The two passes together try every convention on both trees, and `conventions` always holds
+    // the profile's own (indexed above), so the loop recorded at least one trial.
     let (trial, blob) = first.expect("at least one variant is tried");
     Ok(Found {
         matched: false,

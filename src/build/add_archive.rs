@@ -98,28 +98,19 @@ fn first_entry(r: &mut dyn Read) -> Result<bool, Refusal> {
     Err(Refusal::TooManySpecialHeaders)
 }
 
+/// The header's checksum with each byte read by `value` (unsigned or signed, the two sums Go
+/// accepts), the checksum field itself counting as eight spaces.
+fn header_sum(b: &[u8; 512], value: impl Fn(u8) -> i64) -> i64 {
+    let field: i64 = b[148..156].iter().map(|&c| value(c)).sum();
+    b.iter().map(|&c| value(c)).sum::<i64>() - field + 8 * 32
+}
+
 /// Checks a header block as Go's `readHeader` does: a checksum that matches the unsigned or the
 /// signed sum, and numeric fields that parse (the size non-negative unless the entry has no
 /// content). Returns the entry's content size.
 fn parse_header(b: &[u8; 512]) -> Option<u64> {
     let stored = parse_octal(&b[148..156])?;
-    let unsigned: i64 = b
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { i64::from(c) })
-        .sum();
-    let signed: i64 = b
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                i64::from(c as i8)
-            }
-        })
-        .sum();
-    if stored != unsigned && stored != signed {
+    if stored != header_sum(b, i64::from) && stored != header_sum(b, |c| i64::from(c as i8)) {
         return None;
     }
     // Go's GetFormat: USTAR (or PAX), star (USTAR with a `tar` trailer), GNU, else V7; all but V7

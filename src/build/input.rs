@@ -47,21 +47,23 @@ pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, NoTagError
             note: note.clone(),
         });
     }
+    let recorded_latest = crate::reproduce::facts::latest_time(doc);
     Ok(section
         .platforms
         .iter()
         .filter(|p| !p.platform.is_attestation())
-        .map(input_of)
+        .map(|p| input_of(p, recorded_latest))
         .collect())
 }
 
-fn input_of(image: &PlatformImage) -> PlanInput {
+fn input_of(image: &PlatformImage, recorded_latest: i64) -> PlanInput {
     let mapping = map_platform(image);
     let p = &image.platform;
     PlanInput {
         platform: Platform::new(&p.os, &p.architecture, p.variant.as_deref()),
         docker_version: image.docker_version.clone(),
         layers: image.layers.iter().map(|l| l.digest).collect(),
+        recorded_latest: Some(recorded_latest),
         steps: image
             .history
             .iter()

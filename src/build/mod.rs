@@ -176,9 +176,6 @@ struct Ctx<'a> {
     cache: cache::BuildCache,
     no_cache: bool,
     search_candidates: u64,
-    /// The latest time the document records, read once (`None` when it cannot be read: the
-    /// search then takes everything the replay set as replayed).
-    recorded_latest: Option<i64>,
     keep_going: bool,
     failed: AtomicBool,
     multi: Option<indicatif::MultiProgress>,
@@ -260,9 +257,6 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         cache: cache::BuildCache::new(&recipe.cache.join("build")),
         no_cache: opts.no_cache,
         search_candidates: opts.search_candidates,
-        recorded_latest: crate::parse::parse_file(&recipe.document)
-            .ok()
-            .map(|d| crate::reproduce::facts::latest_time(&d)),
         keep_going: opts.keep_going,
         failed: AtomicBool::new(false),
         multi,

@@ -633,7 +633,7 @@ impl<'a> PlatformRun<'a> {
         Some(SearchInput {
             expected,
             steps: self.made.iter().copied().collect::<Option<Vec<_>>>()?,
-            replayed_after: self.ctx.recorded_latest.unwrap_or(i64::MAX),
+            replayed_after: self.plan.recorded_latest.unwrap_or(i64::MAX),
             own_step_since: None,
             kept: Default::default(),
             limits: SearchLimits::default(),

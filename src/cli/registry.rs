@@ -18,12 +18,8 @@ pub struct PullArgs {
     /// Also write an OCI image layout to this directory.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Use only the local store (no network).
-    #[arg(long)]
-    offline: bool,
-    /// The content store (default: $RETRACE_STORE, else ~/.cache/retrace).
-    #[arg(long)]
-    store: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(clap::Args)]
@@ -36,15 +32,22 @@ pub struct DescribeArgs {
     /// Write to this file (atomically) instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// `seeds`: `Platforms:` without a count (the seeds, 2018); `current`: with one (since ~2020).
+    #[arg(long, value_enum, default_value_t = Style::Seeds)]
+    style: Style,
+}
+
+/// Where `pull` and `describe` look for blobs.
+#[derive(clap::Args)]
+struct StoreArgs {
     /// Use only the local store (no network).
     #[arg(long)]
     offline: bool,
     /// The content store (default: $RETRACE_STORE, else ~/.cache/retrace).
     #[arg(long)]
     store: Option<PathBuf>,
-    /// `seeds`: `Platforms:` without a count (the seeds, 2018); `current`: with one (since ~2020).
-    #[arg(long, value_enum, default_value_t = Style::Seeds)]
-    style: Style,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,8 +62,8 @@ impl PullArgs {
             reference: self.reference,
             platform: self.platform,
             output: self.output,
-            offline: self.offline,
-            store: self.store,
+            offline: self.store.offline,
+            store: self.store.store,
         }
     }
 }
@@ -71,8 +74,8 @@ impl DescribeArgs {
             reference: self.reference,
             platform: self.platform,
             output: self.output,
-            offline: self.offline,
-            store: self.store,
+            offline: self.store.offline,
+            store: self.store.store,
             style: match self.style {
                 Style::Seeds => retrace::describe::Style::Seeds,
                 Style::Current => retrace::describe::Style::Current,

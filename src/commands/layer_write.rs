@@ -33,10 +33,12 @@ pub fn run(opts: &LayerWriteOptions, console: &mut Console<'_>) -> Result<Outcom
     // Both infos are plain data, so they always serialize.
     let (text, json) = if opts.tar {
         let info = write_to(output, |w| write_tar_digest(&entries, &profile, w))?;
+        // Plain structs of strings and numbers always serialize.
         let json = serde_json::to_string(&info).expect("TarInfo serializes");
         (format!("diff_id {}\nsize {}", info.diff_id, info.size), json)
     } else {
         let info = write_to(output, |w| write_blob(&entries, &profile, w))?;
+        // Plain structs of strings and numbers always serialize.
         let json = serde_json::to_string(&info).expect("BlobInfo serializes");
         (
             format!("digest {}\ndiff_id {}\nsize {}", info.digest, info.diff_id, info.size),

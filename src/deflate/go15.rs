@@ -1,43 +1,23 @@
 //! Levels 4-9 of Go 1.5 and 1.6's compress/flate, which Docker 1.10 to 1.12 were built with.
 //!
-//! Go 1.7 rewrote the matcher (module `lazy` follows that one), so the older releases chose other
-//! matches and their blobs differ. What differs from Go 1.7+ here:
+//! Go 1.7 rewrote the matcher (module `go17` follows that one), so the older releases chose other
+//! matches and their blobs differ. What differs from Go 1.7+ is all in the hash chain:
 //! - matches are at least 3 bytes (a 3-byte match farther than 4096 bytes back is ignored);
 //! - positions are hashed over 3 bytes with the rolling hash `(h << 6 + b) & (2^17 - 1)`, which
 //!   equals `(b0 << 12 + b1 << 6 + b2) & (2^17 - 1)` of the position's own 3 bytes;
 //! - the matcher needs 3 + 258 bytes of lookahead, so the window slides at other positions.
 //!
-//! The block writer (stored/fixed/dynamic choice and Huffman code construction) is unchanged
-//! between those releases and is shared with the newer engines.
+//! The lazy decision loop (module `lazy`), its level table for levels 4-9 and the block writer
+//! (stored/fixed/dynamic choice and Huffman code construction) are unchanged between those
+//! releases and are shared with the newer engine.
 
-use super::bitwriter::BitWriter;
-use super::token::{literal_token, match_token, Token};
+use super::lazy::{Candidates, Chain, Lazy, Params, Window, MAX_MATCH_LENGTH, WINDOW_MASK, WINDOW_SIZE};
 
-const WINDOW_SIZE: usize = 1 << 15;
-const WINDOW_MASK: usize = WINDOW_SIZE - 1;
 const MIN_MATCH_LENGTH: usize = 3;
-const MAX_MATCH_LENGTH: usize = 258;
-const MAX_FLATE_BLOCK_TOKENS: usize = 1 << 14;
 const HASH_BITS: u32 = 17;
 const HASH_SIZE: usize = 1 << HASH_BITS;
 const HASH_MASK: usize = HASH_SIZE - 1;
 const HASH_SHIFT: u32 = HASH_BITS.div_ceil(MIN_MATCH_LENGTH as u32);
-const WINDOW_CAP: usize = 2 * WINDOW_SIZE;
-const LOOKAHEAD: usize = MIN_MATCH_LENGTH + MAX_MATCH_LENGTH;
-
-/// (lazy, nice, chain) of Go 1.6's level table for the lazy levels; `good` never takes effect
-/// because Go passes the minimum length to `findMatch`.
-fn params(level: i32) -> Option<(usize, usize, usize)> {
-    Some(match level {
-        4 => (4, 16, 16),
-        5 => (16, 32, 32),
-        6 => (16, 128, 128),
-        7 => (32, 128, 256),
-        8 => (128, 258, 1024),
-        9 => (258, 258, 4096),
-        _ => return None,
-    })
-}
 
 /// The 3-byte hash of the position `i`.
 #[inline(always)]
@@ -46,105 +26,26 @@ fn hash3(w: &[u8], i: usize) -> usize {
         & HASH_MASK
 }
 
-pub(crate) struct Lazy15 {
-    lazy: usize,
-    nice: usize,
-    chain: usize,
-    window: Box<[u8]>,
-    window_end: usize,
-    index: usize,
-    /// Window index where the current block starts; `None` once it slid out (unstorable).
-    block_start: Option<usize>,
-    byte_available: bool,
+/// Go 1.6's compressor at levels 4-9; `None` for the others (Docker only ever used level 6).
+pub(crate) fn lazy15(level: i32) -> Option<Lazy<Chain15>> {
+    (4..=9).contains(&level).then(|| Lazy::new(level, Chain15::new()))
+}
+
+pub(crate) struct Chain15 {
     /// Absolute position + 1 of the most recent position per hash (0: none). Absolute positions
     /// make sliding free; `base` is the absolute position of window index 0.
     hash_head: Box<[u64]>,
     hash_prev: Box<[u64]>,
     base: u64,
-    tokens: Vec<Token>,
-    length: usize,
-    offset: usize,
-    max_insert_index: usize,
 }
 
-impl Lazy15 {
-    /// Levels 4-9; `None` for the others (Docker only ever used level 6).
-    pub fn new(level: i32) -> Option<Lazy15> {
-        let (lazy, nice, chain) = params(level)?;
-        Some(Lazy15 {
-            lazy,
-            nice,
-            chain,
-            window: vec![0u8; WINDOW_CAP].into_boxed_slice(),
-            window_end: 0,
-            index: 0,
-            block_start: Some(0),
-            byte_available: false,
+impl Chain15 {
+    fn new() -> Chain15 {
+        Chain15 {
             hash_head: vec![0u64; HASH_SIZE].into_boxed_slice(),
             hash_prev: vec![0u64; WINDOW_SIZE].into_boxed_slice(),
             base: 0,
-            tokens: Vec::with_capacity(MAX_FLATE_BLOCK_TOKENS + 1),
-            length: MIN_MATCH_LENGTH - 1,
-            offset: 0,
-            max_insert_index: 0,
-        })
-    }
-
-    /// Feeds input; the matcher runs whenever the window is full and more input waits.
-    pub fn write(&mut self, mut data: &[u8], bw: &mut BitWriter) {
-        while !data.is_empty() {
-            if self.window_end == WINDOW_CAP {
-                self.deflate(false, bw);
-            }
-            let n = self.fill(data);
-            data = &data[n..];
         }
-    }
-
-    pub fn close(&mut self, bw: &mut BitWriter) {
-        self.deflate(true, bw);
-    }
-
-    /// Go's `fillDeflate`.
-    fn fill(&mut self, data: &[u8]) -> usize {
-        if self.index >= 2 * WINDOW_SIZE - LOOKAHEAD {
-            self.window.copy_within(WINDOW_SIZE..2 * WINDOW_SIZE, 0);
-            self.index -= WINDOW_SIZE;
-            self.window_end -= WINDOW_SIZE;
-            self.base += WINDOW_SIZE as u64;
-            self.block_start = match self.block_start {
-                Some(s) if s >= WINDOW_SIZE => Some(s - WINDOW_SIZE),
-                _ => None,
-            };
-        }
-        let n = data.len().min(WINDOW_CAP - self.window_end);
-        self.window[self.window_end..self.window_end + n].copy_from_slice(&data[..n]);
-        self.window_end += n;
-        n
-    }
-
-    fn write_block(&mut self, index: usize, bw: &mut BitWriter) {
-        if index > 0 {
-            let input = match self.block_start {
-                Some(s) if s <= index => Some(&self.window[s..index]),
-                _ => None,
-            };
-            bw.write_block(&self.tokens, false, input);
-            self.block_start = Some(index);
-        }
-        self.tokens.clear();
-    }
-
-    /// Inserts window index `i` and returns the previous head as a window index (negative or
-    /// `i64::MIN` when there is none or it slid out).
-    #[inline(always)]
-    fn insert(&mut self, i: usize) -> i64 {
-        let h = hash3(&self.window, i);
-        let prev = self.hash_head[h];
-        let abs = self.base + i as u64;
-        self.hash_prev[i & WINDOW_MASK] = prev;
-        self.hash_head[h] = abs + 1;
-        self.to_index(prev)
     }
 
     /// An absolute position + 1 as a window index.
@@ -156,90 +57,54 @@ impl Lazy15 {
             (stored - 1) as i64 - self.base as i64
         }
     }
+}
 
-    /// Go 1.6's `deflate` step for the lazy levels.
-    fn deflate(&mut self, sync: bool, bw: &mut BitWriter) {
-        if self.window_end - self.index < LOOKAHEAD && !sync {
-            return;
-        }
-        self.max_insert_index = self.window_end.saturating_sub(MIN_MATCH_LENGTH - 1);
-        loop {
-            let lookahead = self.window_end - self.index;
-            if lookahead < LOOKAHEAD {
-                if !sync {
-                    return;
-                }
-                if lookahead == 0 {
-                    if self.byte_available {
-                        self.tokens.push(literal_token(self.window[self.index - 1]));
-                        self.byte_available = false;
-                    }
-                    if !self.tokens.is_empty() {
-                        self.write_block(self.index, bw);
-                    }
-                    return;
-                }
-            }
-            // Where Go cannot hash (the last 2 bytes) it keeps the previous head, but the
-            // lookahead test below then never lets it search, so "none" is equivalent.
-            let head = if self.index < self.max_insert_index {
-                self.insert(self.index)
-            } else {
-                i64::MIN
-            };
-            let prev_length = self.length;
-            let prev_offset = self.offset;
-            self.length = MIN_MATCH_LENGTH - 1;
-            self.offset = 0;
-            let min_index = self.index.saturating_sub(WINDOW_SIZE) as i64;
-            if head >= min_index && lookahead > prev_length && prev_length < self.lazy {
-                if let Some((length, offset)) = self.find_match(self.index, head, lookahead) {
-                    self.length = length;
-                    self.offset = offset;
-                }
-            }
-            if prev_length >= MIN_MATCH_LENGTH && self.length <= prev_length {
-                self.tokens
-                    .push(match_token((prev_length - 3) as u32, (prev_offset - 1) as u32));
-                let new_index = self.index + prev_length - 1;
-                for i in self.index + 1..new_index {
-                    if i < self.max_insert_index {
-                        self.insert(i);
-                    }
-                }
-                self.index = new_index;
-                self.byte_available = false;
-                self.length = MIN_MATCH_LENGTH - 1;
-                if self.tokens.len() == MAX_FLATE_BLOCK_TOKENS {
-                    self.write_block(self.index, bw);
-                }
-            } else {
-                if self.byte_available {
-                    self.tokens.push(literal_token(self.window[self.index - 1]));
-                    if self.tokens.len() == MAX_FLATE_BLOCK_TOKENS {
-                        self.write_block(self.index, bw);
-                    }
-                }
-                self.index += 1;
-                self.byte_available = true;
-            }
-        }
+impl Chain for Chain15 {
+    const MIN_MATCH_LENGTH: usize = MIN_MATCH_LENGTH;
+
+    /// Inserts window index `i` and returns the previous head as a window index (negative or
+    /// `i64::MIN` when there is none or it slid out).
+    #[inline(always)]
+    fn insert(&mut self, window: &Window, i: usize) -> i64 {
+        let h = hash3(window, i);
+        let prev = self.hash_head[h];
+        let abs = self.base + i as u64;
+        self.hash_prev[i & WINDOW_MASK] = prev;
+        self.hash_head[h] = abs + 1;
+        self.to_index(prev)
+    }
+
+    fn slide(&mut self) {
+        self.base += WINDOW_SIZE as u64;
+    }
+
+    fn reset(&mut self, _window: &Window, _window_end: usize) {
+        self.hash_head.fill(0);
+        self.base = 0;
     }
 
     /// Go 1.6's `findMatch`, called with the minimum length: the longest match (earliest on
     /// ties) among `chain` candidates, stopping at `nice`.
-    fn find_match(&self, pos: usize, prev_head: i64, lookahead: usize) -> Option<(usize, usize)> {
+    fn find_match(&self, window: &Window, params: &Params, at: Candidates) -> Option<(usize, usize)> {
+        // Go 1.6 searches from the minimum length whatever the pending match; `floor` is not used,
+        // so that its 4096-byte rule for 3-byte matches applies exactly as there.
+        let Candidates {
+            pos,
+            head: prev_head,
+            lookahead,
+            ..
+        } = at;
         let min_match_look = lookahead.min(MAX_MATCH_LENGTH);
         let end = pos + min_match_look;
-        let win = &self.window[..end];
-        let nice = self.nice.min(min_match_look);
+        let win = &window[..end];
+        let nice = params.nice.min(min_match_look);
         let mut length = MIN_MATCH_LENGTH - 1;
         let mut best = None;
         let (w0, w1) = (win[pos], win[pos + 1]);
         let mut w_end = win[pos + length];
         let min_index = pos as i64 - WINDOW_SIZE as i64;
         let mut i = prev_head;
-        let mut tries = self.chain;
+        let mut tries = params.chain;
         while tries > 0 {
             let iu = i as usize;
             if win[iu] == w0 && win[iu + 1] == w1 && win[iu + length] == w_end {

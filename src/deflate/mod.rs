@@ -7,7 +7,8 @@
 //! - `-2` Huffman-only: 65535-byte blocks of literals, each Huffman-coded or stored;
 //! - `0` stored blocks only;
 //! - `1` Go's Snappy-style fast matcher (module `fast`);
-//! - `2..=9` hash-chain matching, greedy for 2-3 and lazy for 4-9 (module `lazy`); `-1` means 6.
+//! - `2..=9` hash-chain matching, greedy for 2-3 and lazy for 4-9 (module `lazy`, with the hash
+//!   chains of module `go17`, or `go15` for the Go 1.5/1.6 generation); `-1` means 6.
 //!
 //! Every stream ends, like Go's `Close`, with an empty final stored block. Output does not depend
 //! on how the input is split across `write` calls.
@@ -15,6 +16,7 @@
 mod bitwriter;
 mod fast;
 mod go15;
+mod go17;
 mod huffman;
 mod lazy;
 mod token;
@@ -59,8 +61,8 @@ enum Engine {
     /// Level -2: input is cut into 65535-byte Huffman-only blocks.
     HuffmanOnly(Vec<u8>),
     Fast(Box<fast::Fast>),
-    Lazy(Box<lazy::Lazy>),
-    Lazy15(Box<go15::Lazy15>),
+    Lazy(Box<lazy::Lazy<go17::Chain17>>),
+    Lazy15(Box<lazy::Lazy<go15::Chain15>>),
 }
 
 impl Engine {
@@ -69,7 +71,7 @@ impl Engine {
             Generation::Go17 => Engine::new(level),
             Generation::Go15 => {
                 let level = if level == DEFAULT_COMPRESSION { 6 } else { level };
-                go15::Lazy15::new(level)
+                go15::lazy15(level)
                     .map(|l| Engine::Lazy15(Box::new(l)))
                     .ok_or(DeflateError::UnsupportedGo15Level(level))
             }
@@ -81,8 +83,8 @@ impl Engine {
             HUFFMAN_ONLY => Engine::HuffmanOnly(Vec::with_capacity(MAX_STORE_BLOCK_SIZE)),
             NO_COMPRESSION => Engine::Stored(Vec::with_capacity(MAX_STORE_BLOCK_SIZE)),
             BEST_SPEED => Engine::Fast(Box::new(fast::Fast::new())),
-            DEFAULT_COMPRESSION => Engine::Lazy(Box::new(lazy::Lazy::new(6))),
-            2..=9 => Engine::Lazy(Box::new(lazy::Lazy::new(level))),
+            DEFAULT_COMPRESSION => Engine::Lazy(Box::new(lazy::Lazy::new(6, go17::Chain17::new()))),
+            2..=9 => Engine::Lazy(Box::new(lazy::Lazy::new(level, go17::Chain17::new()))),
             _ => return Err(DeflateError::InvalidLevel(level)),
         })
     }

@@ -207,6 +207,12 @@ fn read_pair(
                 source,
             })
     };
+    on_both(read, a, b)
+}
+
+/// `read` of both sides at once, one on a scoped thread: the two layers are independent, and
+/// decompressing them is most of a comparison's time.
+fn on_both<A: Send, T: Send>(read: impl Fn(A) -> Result<T, DiffError> + Sync, a: A, b: A) -> Result<(T, T), DiffError> {
     let (ra, rb) = std::thread::scope(|s| {
         let ha = s.spawn(|| read(a));
         let rb = read(b);
@@ -296,13 +302,7 @@ fn fetch_unretained(
             }
         })
     };
-    let (ca, cb) = std::thread::scope(|s| {
-        let ha = s.spawn(|| read(la));
-        let cb = read(lb);
-        // The reader thread returns its errors; it panics only on a bug, which is passed on.
-        (ha.join().expect("reader thread panicked"), cb)
-    });
-    let (ca, cb) = (ca?, cb?);
+    let (ca, cb) = on_both(read, la, lb)?;
     for c in changes.iter_mut().filter(|c| wanted.contains(&c.path)) {
         // A file that did not fit the second pass's budget either keeps its note.
         if let (Some(x), Some(y)) = (ca.get(&c.path), cb.get(&c.path)) {

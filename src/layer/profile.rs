@@ -265,8 +265,7 @@ impl Profile {
     /// The layer blob of a tar as this release pushed it: Go's gzip at level 6 with the header
     /// and DEFLATE of the release's Go.
     pub fn gzip(&self, tar: &[u8]) -> Vec<u8> {
-        let mut blob =
-            crate::gzip::gzip_generation(tar, 6, self.deflate_generation()).expect("level 6 is a valid level");
+        let mut blob = crate::gzip::layer_gzip(tar, self.deflate_generation());
         if self.go17_gzip_header() {
             crate::gzip::set_header_mtime(&mut blob, crate::gzip::GO17_HEADER_MTIME);
         }

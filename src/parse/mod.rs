@@ -77,6 +77,7 @@ pub fn parse_str(text: &str, path: &str) -> Result<Document, ParseError> {
         owned.as_str()
     };
     let mut pairs = RepoInfoParser::parse(Rule::document, text).map_err(|e| syntax_error(&e, original, path))?;
+    // A successful parse of `Rule::document` is that one pair.
     let document = pairs.next().expect("the document rule always yields one pair");
     let mut b = Builder { text, path };
     let mut tags = Vec::new();
@@ -371,6 +372,7 @@ impl<'t> Builder<'t> {
                 _ => {}
             }
         }
+        // The grammar's layer rule has a mandatory digest line, so a parsed layer has one.
         layer.digest = digest.expect("the grammar requires a layer digest");
         Ok(layer)
     }

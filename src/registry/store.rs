@@ -126,16 +126,7 @@ impl Store {
     pub fn read(&self, d: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(d);
         let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
-        let found = Digest::of(&bytes);
-        if found != *d {
-            return Err(RegistryError::DigestMismatch {
-                what: "stored blob",
-                expected: *d,
-                found,
-                url: path.display().to_string(),
-                size: bytes.len() as u64,
-            });
-        }
+        stored_as(&path, d, Digest::of(&bytes), bytes.len() as u64)?;
         Ok(bytes)
     }
 
@@ -146,15 +137,7 @@ impl Store {
         let mut w = DigestWriter::new(io::sink());
         io::copy(&mut io::BufReader::new(file), &mut w).map_err(|e| RegistryError::io(&path, e))?;
         let (found, size, _) = w.finish();
-        if found != *d {
-            return Err(RegistryError::DigestMismatch {
-                what: "stored blob",
-                expected: *d,
-                found,
-                url: path.display().to_string(),
-                size,
-            });
-        }
+        stored_as(&path, d, found, size)?;
         Ok(size)
     }
 
@@ -207,6 +190,21 @@ impl Store {
             .ok()?;
         text.trim().parse().ok()
     }
+}
+
+/// Whether the blob stored at `path` under the name `d` hashed to `d` (`found`): a store on disk
+/// can be damaged after the fact, so a mismatch names the file.
+fn stored_as(path: &Path, d: &Digest, found: Digest, size: u64) -> Result<()> {
+    if found == *d {
+        return Ok(());
+    }
+    Err(RegistryError::DigestMismatch {
+        what: "stored blob",
+        expected: *d,
+        found,
+        url: path.display().to_string(),
+        size,
+    })
 }
 
 #[cfg(test)]

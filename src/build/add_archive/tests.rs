@@ -87,17 +87,11 @@ fn add_extracts_what_docker_20_10_would_and_copies_the_rest() {
     let mut signed_sum = gnu.clone();
     // A byte above 0x7f after the name's NUL: Go accepts the signed sum too (old Sun tars).
     signed_sum[50] = 0xe9;
-    let signed: i64 = signed_sum[..512]
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                i64::from(c as i8)
-            }
-        })
-        .sum();
+    // The signed sum, counted here on its own: every byte as `i8`, with the checksum field's
+    // eight bytes taken as spaces.
+    let mut blanked = signed_sum[..512].to_vec();
+    blanked[148..156].fill(b' ');
+    let signed: i64 = blanked.iter().map(|&c| i64::from(c as i8)).sum();
     signed_sum[148..156].copy_from_slice(format!("{signed:06o}\0 ").as_bytes());
     let mut not_deflate = gzip(&pax);
     not_deflate[2] = 7;
