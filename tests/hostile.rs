@@ -665,7 +665,8 @@ fn hostile_docker_archives_are_refused_by_every_reader_naming_the_file() {
     truncated.truncate(valid.len() - 1024 - 512);
     let many: Vec<SavedMember> = (0..100_001).map(|_| (&b"x"[..], Regular, Vec::new(), "")).collect();
     let all = [Diff, Pull, BuildSource];
-    let cases: Vec<(&str, Vec<u8>, &[ArchiveReader], &[&str])> = vec![
+    type Case<'a> = (&'a str, Vec<u8>, &'a [ArchiveReader], &'a [&'a str]);
+    let cases: Vec<Case> = vec![
         (
             "gzip-compressed",
             gzipped.finish().unwrap(),
