@@ -29,6 +29,7 @@ pub mod platform;
 pub mod recipe;
 pub mod registry;
 pub mod report;
+pub mod report_json;
 pub mod reproduce;
 pub mod time;
 pub mod verdict;

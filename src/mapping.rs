@@ -62,16 +62,44 @@ pub const MAX_MAPPING_CELLS: usize = 1 << 20;
 pub fn map_platform(image: &PlatformImage) -> Mapping {
     let h = image.history.len();
     let n = image.layers.len();
+    if let Some(m) = without_pairing(image) {
+        return m;
+    }
     let buildkit = image.history.iter().any(|e| e.instruction.is_buildkit());
     let builder = if buildkit { "BuildKit" } else { "classic builder" };
+    let kinds: Vec<Kind> = image.history.iter().map(|e| kind(&e.instruction)).collect();
+    let count = |kind: Kind| kinds.iter().filter(|k| **k == kind).count();
+    let (always, maybe) = (count(Kind::Always), count(Kind::Maybe));
+    let fixed = always + count(Kind::Usually);
 
+    if (fixed..=fixed + maybe).contains(&n) {
+        return within_range(image, &kinds, builder, fixed, maybe);
+    }
+    if n == h {
+        return one_per_step(
+            h,
+            "one layer per step: the image was built by a builder that committed every step (pre-1.10 Docker, \
+             converted to schema 2, or Windows)",
+        );
+    }
+    if n < fixed {
+        return fewer_layers(image, &kinds, builder, always, fixed);
+    }
+    more_layers(image, &kinds, builder, fixed + maybe)
+}
+
+/// The mapping of a platform that needs no pairing of steps with layers: one too large to pair,
+/// one without history, or a Windows image with a layer per step. `None` for every other.
+fn without_pairing(image: &PlatformImage) -> Option<Mapping> {
+    let h = image.history.len();
+    let n = image.layers.len();
     if h.saturating_mul(n) > MAX_MAPPING_CELLS {
-        // The pairing below is a table of steps by layers; a document of tens of thousands of each
+        // The pairing is a table of steps by layers; a document of tens of thousands of each
         // would take gigabytes and minutes, so it is left unmapped, saying why.
-        return unmappable(
+        return Some(unmappable(
             h,
             format!("{h} steps by {n} layers exceeds the mapping bound of {MAX_MAPPING_CELLS} step-layer pairs"),
-        );
+        ));
     }
     if h == 0 {
         let what = if image.platform.is_attestation() {
@@ -79,7 +107,7 @@ pub fn map_platform(image: &PlatformImage) -> Mapping {
         } else {
             "no history recorded"
         };
-        return Mapping {
+        return Some(Mapping {
             certainty: if image.platform.is_attestation() || n == 0 {
                 Certainty::Certain
             } else {
@@ -89,59 +117,45 @@ pub fn map_platform(image: &PlatformImage) -> Mapping {
             steps: Vec::new(),
             step_certain: Vec::new(),
             undetermined: Vec::new(),
-        };
+        });
     }
-
     if image.platform.is_windows() && n == h {
-        return one_per_step(h, "Windows: every step committed one layer");
+        return Some(one_per_step(h, "Windows: every step committed one layer"));
     }
+    None
+}
 
-    let kinds: Vec<Kind> = image.history.iter().map(|e| kind(&e.instruction)).collect();
-    let always = kinds.iter().filter(|k| **k == Kind::Always).count();
-    let usually = kinds.iter().filter(|k| **k == Kind::Usually).count();
-    let maybe = kinds.iter().filter(|k| **k == Kind::Maybe).count();
-    let fixed = always + usually;
-
-    if (fixed..=fixed + maybe).contains(&n) {
-        return within_range(image, &kinds, builder, fixed, maybe);
-    }
-
-    if n == h {
-        return one_per_step(
+/// Fewer layers than RUN/ADD/COPY steps: some RUN made no layer (an empty diff). ADD/COPY still
+/// make one each; WORKDIR none.
+fn fewer_layers(image: &PlatformImage, kinds: &[Kind], builder: &str, always: usize, fixed: usize) -> Mapping {
+    let (h, n) = (image.history.len(), image.layers.len());
+    let roles: Vec<Role> = kinds
+        .iter()
+        .map(|k| match k {
+            Kind::Always => Role::Makes,
+            Kind::Usually => Role::Flex,
+            _ => Role::Never,
+        })
+        .collect();
+    if n < always {
+        return unmappable(
             h,
-            "one layer per step: the image was built by a builder that committed every step (pre-1.10 Docker, \
-             converted to schema 2, or Windows)",
+            format!("{n} layers but {always} ADD/COPY steps, which make one each"),
         );
     }
+    let reason = format!(
+        "{builder}: {n} layers for {fixed} RUN/ADD/COPY steps: {} RUN step(s) changed nothing and left no layer; \
+         candidates: {}",
+        fixed - n,
+        names(image, &roles)
+    );
+    assign(image, &roles, &vec![0; h], reason)
+}
 
-    if n < fixed {
-        // Some RUN made no layer (an empty diff). ADD/COPY still make one each; WORKDIR none.
-        let roles: Vec<Role> = kinds
-            .iter()
-            .map(|k| match k {
-                Kind::Always => Role::Makes,
-                Kind::Usually => Role::Flex,
-                _ => Role::Never,
-            })
-            .collect();
-        if n < always {
-            return unmappable(
-                h,
-                format!("{n} layers but {always} ADD/COPY steps, which make one each"),
-            );
-        }
-        let r = n - always;
-        let reason = format!(
-            "{builder}: {n} layers for {fixed} RUN/ADD/COPY steps: {} RUN step(s) changed nothing and left no layer; \
-             candidates: {}",
-            usually - r,
-            names(image, &roles)
-        );
-        let prefer = vec![0; h];
-        return assign(image, &roles, &prefer, reason);
-    }
-
-    // More layers than RUN/ADD/COPY/WORKDIR steps: some other steps committed layers too.
+/// More layers than RUN/ADD/COPY/WORKDIR steps (`steps` of them): some other steps committed
+/// layers too.
+fn more_layers(image: &PlatformImage, kinds: &[Kind], builder: &str, steps: usize) -> Mapping {
+    let (h, n) = (image.history.len(), image.layers.len());
     let roles: Vec<Role> = kinds
         .iter()
         .map(|k| match k {
@@ -149,15 +163,13 @@ pub fn map_platform(image: &PlatformImage) -> Mapping {
             _ => Role::Makes,
         })
         .collect();
-    let r = n - fixed - maybe;
     let reason = format!(
-        "{builder}: {n} layers but only {} RUN/ADD/COPY/WORKDIR steps: {r} other step(s) committed a layer too; \
+        "{builder}: {n} layers but only {steps} RUN/ADD/COPY/WORKDIR steps: {} other step(s) committed a layer too; \
          candidates: {}",
-        fixed + maybe,
+        n - steps,
         names(image, &roles)
     );
-    let prefer = vec![0; h];
-    assign(image, &roles, &prefer, reason)
+    assign(image, &roles, &vec![0; h], reason)
 }
 
 /// Between one layer per RUN/ADD/COPY and one more per WORKDIR. Unless every WORKDIR made one

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::archive::DockerManifest;
 use crate::digest::{Digest, DigestWriter};
 use crate::layer::tar::write_plain_file_header;
 
@@ -103,6 +104,13 @@ pub enum OciError {
 
     #[error("config rootfs.diff_ids {found:?} do not match the layers' diff_ids {expected:?}")]
     DiffIdsMismatch { expected: Vec<String>, found: Vec<String> },
+
+    #[error("{path}: decompressing a layer blob")]
+    Layer {
+        path: PathBuf,
+        #[source]
+        source: crate::archive::ArchiveError,
+    },
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> OciError + '_ {
@@ -156,9 +164,21 @@ fn copy_verified_blob(index: usize, layer: &LayerBlob, out: &mut dyn Write, what
     check(index, "digest", layer.digest, Digest::of(&blob))?;
     check(index, "size", layer.size, blob.len())?;
     let mut tar_hash = DigestWriter::new(io::sink());
-    io::copy(&mut flate2::read::GzDecoder::new(blob.as_slice()), &mut tar_hash).map_err(io_at(what_path))?;
+    gunzip(&blob, &mut tar_hash, what_path)?;
     check(index, "diff_id", layer.diff_id, tar_hash.finish().0)?;
     out.write_all(&blob).map_err(io_at(what_path))
+}
+
+/// Decompresses a layer blob into `out` through the archive reader's bounds: a blob the build
+/// wrote is small, but an imported one came from outside, verified only against a digest that
+/// outside document names.
+fn gunzip(blob: &[u8], out: &mut dyn Write, path: &Path) -> Result<(), OciError> {
+    crate::archive::decompress(blob, &crate::archive::Limits::default(), out)
+        .map(|_| ())
+        .map_err(|source| OciError::Layer {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn platform_of(config: &Value) -> Option<Value> {
@@ -307,13 +327,11 @@ pub fn write_docker_archive(path: &Path, image: &ImageInput) -> Result<WrittenIm
         .iter()
         .map(|l| format!("{}/layer.tar", l.diff_id.hex()))
         .collect();
-    let manifest = json!([{
-        "Config": config_name,
-        "RepoTags": image.reference.iter().collect::<Vec<_>>(),
-        "Layers": layer_names,
+    let manifest_bytes = DockerManifest::to_json(&[DockerManifest {
+        config: config_name.clone(),
+        layers: layer_names.clone(),
+        repo_tags: image.reference.iter().cloned().collect(),
     }]);
-    // `json!` values have only string keys, so they always serialize.
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("serializes");
 
     let mut failure: Option<OciError> = None;
     let result = crate::fsutil::write_atomic(path, |out| {
@@ -329,9 +347,7 @@ pub fn write_docker_archive(path: &Path, image: &ImageInput) -> Result<WrittenIm
                 let mut blob = Vec::new();
                 copy_verified_blob(i, layer, &mut blob, path)?;
                 let mut tar = Vec::new();
-                flate2::read::GzDecoder::new(blob.as_slice())
-                    .read_to_end(&mut tar)
-                    .map_err(io_at(path))?;
+                gunzip(&blob, &mut tar, path)?;
                 member(&layer_names[i], &tar)?;
             }
             member("manifest.json", &manifest_bytes)?;

@@ -239,55 +239,7 @@ pub fn plan(
             index: i + 1,
             expected: input.layers[i],
         });
-        let action = match &s.step {
-            Step::Copy {
-                add,
-                source,
-                dest,
-                chown,
-            } => {
-                if layer.is_some_and(|l| l.index == 1) && dest == "/" {
-                    Action::Base { source: source.clone() }
-                } else {
-                    Action::Copy {
-                        add: *add,
-                        source: source.clone(),
-                        dest: dest.clone(),
-                        chown: chown.clone(),
-                        workdir: config.working_dir.clone(),
-                    }
-                }
-            }
-            Step::Run { script, exec } => {
-                let argv = match exec {
-                    Some(argv) => shell_or_exec(argv, &config),
-                    None => {
-                        let mut argv = config.effective_shell();
-                        argv.push(script.clone());
-                        argv
-                    }
-                };
-                Action::Run {
-                    argv,
-                    env: run_env(&config, &s.args, build_args),
-                    workdir: config.working_dir.clone(),
-                    user: config.user.clone(),
-                    volumes: config.volumes.iter().cloned().collect(),
-                }
-            }
-            // Every WORKDIR is replayed: whether it made a layer (it created its directory) shows
-            // only in the replay, which decides the layer it takes.
-            Step::Workdir(path) => {
-                config.working_dir = resolve_workdir(&config.working_dir, &expand(path, &config));
-                Action::Workdir {
-                    path: config.working_dir.clone(),
-                }
-            }
-            other => {
-                apply_config(&mut config, other);
-                Action::Config
-            }
-        };
+        let action = action_of(s, layer, &mut config, build_args);
         steps.push(PlanStep {
             position: pos,
             text: s.text.clone(),
@@ -324,6 +276,65 @@ pub fn plan(
             })
             .collect(),
     })
+}
+
+/// What replaying step `s` does, given the config of the steps before it (which a config step
+/// or a WORKDIR updates).
+fn action_of(
+    s: &InputStep,
+    layer: Option<LayerSlot>,
+    config: &mut ImageConfig,
+    build_args: &[(String, String)],
+) -> Action {
+    match &s.step {
+        Step::Copy {
+            add,
+            source,
+            dest,
+            chown,
+        } => {
+            if layer.is_some_and(|l| l.index == 1) && dest == "/" {
+                Action::Base { source: source.clone() }
+            } else {
+                Action::Copy {
+                    add: *add,
+                    source: source.clone(),
+                    dest: dest.clone(),
+                    chown: chown.clone(),
+                    workdir: config.working_dir.clone(),
+                }
+            }
+        }
+        Step::Run { script, exec } => {
+            let argv = match exec {
+                Some(argv) => shell_or_exec(argv, config),
+                None => {
+                    let mut argv = config.effective_shell();
+                    argv.push(script.clone());
+                    argv
+                }
+            };
+            Action::Run {
+                argv,
+                env: run_env(config, &s.args, build_args),
+                workdir: config.working_dir.clone(),
+                user: config.user.clone(),
+                volumes: config.volumes.iter().cloned().collect(),
+            }
+        }
+        // Every WORKDIR is replayed: whether it made a layer (it created its directory) shows
+        // only in the replay, which decides the layer it takes.
+        Step::Workdir(path) => {
+            config.working_dir = resolve_workdir(&config.working_dir, &expand(path, config));
+            Action::Workdir {
+                path: config.working_dir.clone(),
+            }
+        }
+        other => {
+            apply_config(config, other);
+            Action::Config
+        }
+    }
 }
 
 /// Which layer each step made. A mapping given in the input wins; otherwise ADD/COPY/RUN each make

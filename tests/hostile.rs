@@ -588,3 +588,138 @@ fn dev_zero_as_a_recipe_document_is_refused_before_any_build() {
     retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 30)
         .refused(&["/dev/zero", "larger than the limit of 16777216 bytes"]);
 }
+
+/// One member of a hand-made `docker save` archive: raw name, type, content, link target.
+type SavedMember<'a> = (&'a [u8], tar::EntryType, Vec<u8>, &'a str);
+
+/// A `docker save`-shaped plain tar of `members`, written header by header so that names the
+/// tar crate's builder refuses (`../x`) and sizes it would not lie about can be written.
+fn saved(members: &[SavedMember]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, kind, data, link) in members {
+        let mut h = header(data.len() as u64, *kind);
+        h.as_mut_bytes()[..name.len()].copy_from_slice(name);
+        if !link.is_empty() {
+            h.set_link_name(link).unwrap();
+        }
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend([0u8; 1024]);
+    out
+}
+
+/// Where a docker archive from outside is read: `retrace diff`, `retrace pull` and a recipe's
+/// `docker_archive` base-layer source.
+#[derive(Debug, Clone, Copy)]
+enum ArchiveReader {
+    Diff,
+    Pull,
+    BuildSource,
+}
+
+/// The error text `reader` ends in on the archive `saved.tar` in `dir`; the CLI runs are bounded
+/// in memory and time, so an unbounded read fails the test by being killed.
+fn archive_refusal(reader: ArchiveReader, dir: &std::path::Path) -> String {
+    let layer = format!("sha256:{}", "1".repeat(64));
+    let run = |args: &[&str]| {
+        let run = common::bounded::retrace_in(dir, args, 60);
+        assert_eq!(run.code, Some(2), "{reader:?}: {}", run.stderr);
+        run.stderr
+    };
+    match reader {
+        ArchiveReader::Diff => run(&["diff", "docker-archive:saved.tar", "docker-archive:saved.tar"]),
+        ArchiveReader::Pull => run(&["pull", "docker-archive:saved.tar", "--store", "store"]),
+        ArchiveReader::BuildSource => {
+            let recipe = dir.join("r.yaml");
+            let body = format!(
+                "document: d.md\ntag: t:t\ncache: cache\nsources:\n  - for: {layer}\n    docker_archive: saved.tar\n    diff_id: {layer}\n"
+            );
+            std::fs::write(&recipe, body).unwrap();
+            let recipe = retrace::recipe::load(&recipe).unwrap();
+            let env = retrace::build::sources::SourceEnv::recipe_only(&recipe);
+            let platform = "linux/amd64".parse().unwrap();
+            let profile = retrace::layer::Profile::docker_18_06();
+            let outcome = retrace::build::sources::resolve_base(&env, &platform, "", &layer.parse().unwrap(), &profile);
+            outcome.map(drop).expect_err("the archive must be refused").to_string()
+        }
+    }
+}
+
+#[test]
+fn hostile_docker_archives_are_refused_by_every_reader_naming_the_file() {
+    use tar::EntryType::{Regular, Symlink};
+    use ArchiveReader::{BuildSource, Diff, Pull};
+    // The one member named is both the config and the layer: each reader reaches it first.
+    let manifest =
+        |member: &str| format!(r#"[{{"Config":"{member}","RepoTags":null,"Layers":["{member}"]}}]"#).into_bytes();
+    let valid = saved(&[
+        (b"manifest.json", Regular, manifest("a/layer.tar"), ""),
+        (b"a/layer.tar", Regular, vec![0; 1024], ""),
+    ]);
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzipped, &valid).unwrap();
+    let mut truncated = valid.clone();
+    truncated.truncate(valid.len() - 1024 - 512);
+    let many: Vec<SavedMember> = (0..100_001).map(|_| (&b"x"[..], Regular, Vec::new(), "")).collect();
+    let all = [Diff, Pull, BuildSource];
+    type Case<'a> = (&'a str, Vec<u8>, &'a [ArchiveReader], &'a [&'a str]);
+    let cases: Vec<Case> = vec![
+        (
+            "gzip-compressed",
+            gzipped.finish().unwrap(),
+            &all,
+            &["is gzip-compressed"],
+        ),
+        (
+            "a member cut short",
+            truncated,
+            &all,
+            &["a/layer.tar", "truncated: 1024 content bytes declared, 512 left"],
+        ),
+        (
+            "a path out of the root",
+            saved(&[(b"../a/layer.tar", Regular, vec![0; 16], "")]),
+            &all,
+            &["escapes the archive root"],
+        ),
+        (
+            "more members than the index holds",
+            saved(&many),
+            &all,
+            &["more than 100000 entries"],
+        ),
+        (
+            "manifest.json is not the manifest",
+            saved(&[(b"manifest.json", Regular, b"[{\"Config\": 7}]".to_vec(), "")]),
+            &[Diff, Pull],
+            &["manifest.json", "line 1 column"],
+        ),
+        (
+            "a loop of links",
+            saved(&[
+                (b"manifest.json", Regular, manifest("a"), ""),
+                (b"a", Symlink, Vec::new(), "b"),
+                (b"b", Symlink, Vec::new(), "a"),
+            ]),
+            &[Diff, Pull],
+            &["a chain of more than 4 symbolic links"],
+        ),
+    ];
+    for (what, bytes, readers, needles) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("saved.tar"), &bytes).unwrap();
+        for reader in readers {
+            let text = archive_refusal(*reader, dir.path());
+            for needle in needles.iter().chain(&["saved.tar"]) {
+                assert!(
+                    text.contains(needle),
+                    "{what}, {reader:?}: `{needle}` missing from: {text}"
+                );
+            }
+            assert!(!text.contains("panicked"), "{what}, {reader:?}: {text}");
+        }
+    }
+}

@@ -13,7 +13,9 @@
 //! (the callback's results must then be discarded, which [`read_archive`] makes explicit by
 //! returning the error).
 
+mod docker;
 mod extract;
+mod members;
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
@@ -30,7 +32,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::Digest;
 
+pub use docker::{DockerManifest, MAX_MANIFEST_BYTES};
 pub use extract::extract_to;
+pub use members::{Member, TarMembers, MAX_MEMBERS, MAX_MEMBER_LINKS};
 
 /// Bounds applied while reading one archive. The defaults admit any real image layer seen so far
 /// (the largest published layers are a few GiB) while refusing archives built to exhaust memory,
@@ -143,6 +147,22 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
+    /// serde_json's message already ends with the line and column.
+    #[error("member `{member}`: {message}")]
+    MemberJson {
+        member: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("no member `{member}`")]
+    MissingMember { member: String },
+    #[error("member `{member}`: a chain of more than {limit} symbolic links")]
+    MemberLinks { member: String, limit: usize },
+    #[error(
+        "the archive is {compression}-compressed; its members are read in place from a plain tar (as `docker save` writes): decompress it first"
+    )]
+    CompressedMembers { compression: Compression },
 }
 
 /// The kind of an entry, with the data only that kind has.
@@ -340,26 +360,7 @@ pub fn read_archive(
     mut on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<ArchiveSummary, ArchiveError> {
     let meter: Shared = Rc::new(RefCell::new(Meter::new(limits)));
-    let mut raw = BufReader::with_capacity(
-        256 << 10,
-        BlobSide {
-            inner: blob,
-            meter: meter.clone(),
-        },
-    );
-    let compression = detect_compression(raw.fill_buf().map_err(ArchiveError::Io)?)?;
-    meter.borrow_mut().compressed_input = compression != Compression::None;
-    let decoded: Box<dyn Read> = match compression {
-        Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
-        // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
-        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
-        Compression::None => Box::new(raw),
-    };
-    let tar_side = TarSide {
-        inner: decoded,
-        meter: meter.clone(),
-    };
+    let (compression, tar_side) = decoded(blob, &meter)?;
     let mut archive = tar::Archive::new(tar_side);
     let mut walker = Walker::new(limits);
     {
@@ -394,6 +395,52 @@ pub fn read_archive(
         tar_size: m.decompressed,
         entries: walker.count,
     })
+}
+
+/// The decompressed side of `blob` (gzip, xz, bzip2 or none, by its magic bytes), metered by
+/// `meter` so every byte it yields counts against the limits.
+fn decoded<'b>(
+    blob: impl Read + 'b,
+    meter: &Shared,
+) -> Result<(Compression, TarSide<Box<dyn Read + 'b>>), ArchiveError> {
+    let mut raw = BufReader::with_capacity(
+        256 << 10,
+        BlobSide {
+            inner: blob,
+            meter: meter.clone(),
+        },
+    );
+    let compression = detect_compression(raw.fill_buf().map_err(ArchiveError::Io)?)?;
+    meter.borrow_mut().compressed_input = compression != Compression::None;
+    let inner: Box<dyn Read + 'b> = match compression {
+        Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
+        // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
+        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
+        Compression::None => Box::new(raw),
+    };
+    let side = TarSide {
+        inner,
+        meter: meter.clone(),
+    };
+    Ok((compression, side))
+}
+
+/// Copies the decompressed bytes of `blob` (gzip, xz, bzip2, or a plain stream copied as it is)
+/// to `out` without reading them as a tar: for a layer that must be stored as its tar. The same
+/// total size and decompression ratio bounds as [`read_archive`] apply, so a bomb is refused
+/// (as [`ArchiveError::GzipBomb`] or [`ArchiveError::TotalTooLarge`]) after at most
+/// `max_total_bytes` were written. Returns the compression found and the bytes written.
+pub fn decompress(
+    blob: impl Read,
+    limits: &Limits,
+    out: &mut dyn io::Write,
+) -> Result<(Compression, u64), ArchiveError> {
+    let meter: Shared = Rc::new(RefCell::new(Meter::new(limits)));
+    meter.borrow_mut().current = String::from("(decompressed stream)");
+    let (compression, mut side) = decoded(blob, &meter)?;
+    let written = io::copy(&mut side, out).map_err(|e| parked(&meter, e, "(decompressed stream)"))?;
+    Ok((compression, written))
 }
 
 /// The compression of a blob, by its magic bytes.
@@ -571,7 +618,8 @@ impl<'l> Walker<'l> {
         Ok(())
     }
 
-    fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
+    /// Counts and checks one entry's path, size and kind, the facts every reader needs.
+    fn locate<R: Read>(&mut self, item: &tar::Entry<'_, R>) -> Result<(String, Kind, u64), ArchiveError> {
         let path = self.entry_path(item)?;
         let size = item.size();
         if size > self.limits.max_entry_size {
@@ -582,6 +630,12 @@ impl<'l> Walker<'l> {
             });
         }
         let kind = self.kind(item, &path)?;
+        self.record_links(&path, &kind)?;
+        Ok((path, kind, size))
+    }
+
+    fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
+        let (path, kind, size) = self.locate(item)?;
         let header = item.header();
         let malformed = |e: std::io::Error| malformed_tar(&path, e);
         let mode = header.mode().map_err(malformed)? & 0o7777;
@@ -603,7 +657,6 @@ impl<'l> Walker<'l> {
             mtime = pax.mtime.unwrap_or(mtime);
             xattrs = pax.xattrs;
         }
-        self.record_links(&path, &kind)?;
         Ok(ArchiveEntry {
             path,
             kind,

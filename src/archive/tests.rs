@@ -346,3 +346,152 @@ fn xz_and_bzip2_archives_are_read_like_gzip() {
         assert_eq!(seen, [("etc/motd".to_string(), "hello".to_string())]);
     }
 }
+
+/// How one hostile case is read: a member of a plain tar by name, or a stream decompressed.
+enum Reading {
+    Member(&'static str),
+    Decompress,
+}
+
+/// Reads `bytes` the way `reading` says under `limits`, returning the refusal it must end in.
+fn bounded_refusal(bytes: &[u8], limits: &Limits, reading: &Reading) -> ArchiveError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saved.tar");
+    std::fs::write(&path, bytes).unwrap();
+    let outcome = match reading {
+        Reading::Member(name) => {
+            TarMembers::index_with(&path, limits).and_then(|m| m.read_small(name, 1 << 20).map(drop))
+        }
+        Reading::Decompress => decompress(bytes, limits, &mut io::sink()).map(drop),
+    };
+    outcome.expect_err("the input must be refused")
+}
+
+#[test]
+fn members_and_decompression_refuse_hostile_input() {
+    let file = |name: &str, data: &[u8]| raw_entry(name.as_bytes(), b'0', data, b"");
+    let link = |name: &str, target: &str| raw_entry(name.as_bytes(), b'2', b"", target.as_bytes());
+    let mut truncated = tar_of(&[file("layer.tar", &[7u8; 600])]);
+    truncated.truncate(512 + 100);
+    let zeros = gzip(&vec![0u8; 8 << 20]);
+    let tight = Limits {
+        max_entries: 3,
+        max_entry_size: 1 << 10,
+        max_total_bytes: 4 << 20,
+        ratio_grace_bytes: 1 << 20,
+        max_ratio: 10,
+        ..Limits::default()
+    };
+    let loose = Limits {
+        max_ratio: 1 << 20,
+        ..tight
+    };
+    let default = Limits::default();
+    type Check = fn(&ArchiveError) -> bool;
+    let cases: Vec<(&str, Vec<u8>, &Limits, Reading, Check)> = vec![
+        (
+            "too many members",
+            tar_of(&[file("a", b""), file("b", b""), file("c", b""), file("d", b"")]),
+            &tight,
+            Reading::Member("a"),
+            |e| matches!(e, ArchiveError::TooManyEntries { .. }),
+        ),
+        (
+            "a huge member",
+            tar_of(&[file("layer.tar", &[0u8; 2048])]),
+            &tight,
+            Reading::Member("layer.tar"),
+            |e| matches!(e, ArchiveError::EntryTooLarge { size: 2048, .. }),
+        ),
+        (
+            "content past the end of the file",
+            truncated,
+            &default,
+            Reading::Member("layer.tar"),
+            |e| matches!(e, ArchiveError::Malformed { message, .. } if message.contains("truncated")),
+        ),
+        (
+            "a compressed archive",
+            gzip(&tar_of(&[file("a", b"")])),
+            &default,
+            Reading::Member("a"),
+            |e| {
+                matches!(
+                    e,
+                    ArchiveError::CompressedMembers {
+                        compression: Compression::Gzip
+                    }
+                )
+            },
+        ),
+        (
+            "a path out of the root",
+            tar_of(&[file("../manifest.json", b"[]")]),
+            &default,
+            Reading::Member("manifest.json"),
+            |e| matches!(e, ArchiveError::PathEscape { .. }),
+        ),
+        (
+            "a missing member",
+            tar_of(&[file("a", b"")]),
+            &default,
+            Reading::Member("manifest.json"),
+            |e| matches!(e, ArchiveError::MissingMember { .. }),
+        ),
+        (
+            "a loop of links",
+            tar_of(&[link("a", "b"), link("b", "a")]),
+            &default,
+            Reading::Member("a"),
+            |e| matches!(e, ArchiveError::MemberLinks { limit: 4, .. }),
+        ),
+        ("a gzip bomb", zeros.clone(), &tight, Reading::Decompress, |e| {
+            matches!(e, ArchiveError::GzipBomb { limit: 10, .. })
+        }),
+        (
+            "too many bytes in all",
+            zeros,
+            &loose,
+            Reading::Decompress,
+            |e| matches!(e, ArchiveError::TotalTooLarge { limit, .. } if *limit == 4 << 20),
+        ),
+    ];
+    for (what, bytes, limits, reading, check) in cases {
+        let err = bounded_refusal(&bytes, limits, &reading);
+        assert!(check(&err), "{what}: {err:?}");
+    }
+}
+
+#[test]
+fn members_are_read_in_place_through_links_and_a_plain_stream_decompresses_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saved.tar");
+    let tar = tar_of(&[
+        raw_entry(b"./a/layer.tar", b'0', b"layer bytes", b""),
+        raw_entry(b"b/layer.tar", b'2', b"", b"../a/layer.tar"),
+    ]);
+    std::fs::write(&path, &tar).unwrap();
+    let members = TarMembers::index(&path).unwrap();
+    assert_eq!(members.read_small("b/layer.tar", 64).unwrap(), b"layer bytes");
+    assert_eq!(members.find("./a/layer.tar").unwrap().size, 11);
+    let mut out = Vec::new();
+    assert_eq!(
+        decompress(&tar[..], &Limits::default(), &mut out).unwrap(),
+        (Compression::None, tar.len() as u64)
+    );
+    assert_eq!(out, tar);
+}
+
+#[test]
+fn a_docker_manifest_keeps_the_bytes_json_wrote_and_reads_null_tags() {
+    let typed = DockerManifest::to_json(&[DockerManifest {
+        config: "c.json".into(),
+        layers: vec!["l/layer.tar".into()],
+        repo_tags: vec!["retrace/x:1".into()],
+    }]);
+    let untyped = serde_json::json!([{"Config": "c.json", "RepoTags": ["retrace/x:1"], "Layers": ["l/layer.tar"]}]);
+    assert_eq!(typed, serde_json::to_vec(&untyped).unwrap());
+    let saved: Vec<DockerManifest> =
+        serde_json::from_str(r#"[{"Config":"c.json","RepoTags":null,"Layers":["a.tar"],"LayerSources":{}}]"#).unwrap();
+    assert!(saved[0].repo_tags.is_empty());
+}

@@ -62,6 +62,8 @@ pub fn capture(diff: &Diff) -> Result<Vec<Entry>, CaptureError> {
 /// 2262, which the engine's layer store keeps only in its tar headers) wins over the header field.
 fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out: Vec<Entry> = Vec::new();
+    // The tar is the top layer of retrace's own engine's `docker save`, not outside input, so the
+    // tar crate reads it directly (keeping the raw name bytes and PAX records the writer needs).
     let mut ar = tar::Archive::new(std::io::BufReader::new(std::fs::File::open(path)?));
     for e in ar.entries()? {
         let mut e = e?;
@@ -175,8 +177,8 @@ fn candidates(n: u64) -> String {
     format!("{n} timestamp candidate{}", if n == 1 { "" } else { "s" })
 }
 
-/// The original mtimes the search recovered, by path, as RFC 3339 times.
-pub type Recovered = std::collections::BTreeMap<String, String>;
+/// The original mtimes the search recovered, as report.json records them.
+pub use crate::report_json::Recovered;
 
 /// The most candidates one layer's timestamp search may hash inside `retrace build`, unless the
 /// user says otherwise (`--search-candidates`).

@@ -159,7 +159,7 @@ pub enum LayerFailure {
     #[error(transparent)]
     Add(#[from] crate::add::AddError),
     #[error("unpacking the rebuilt layer")]
-    Unpack(#[source] std::io::Error),
+    Unpack(#[source] crate::archive::ArchiveError),
     #[error(transparent)]
     Chown(#[from] layers::ChownError),
     /// Reading the step's source (to key the cache, or to copy it into the layer) failed.
@@ -320,7 +320,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     };
     let report_path = opts.out.join("report.json");
     crate::fsutil::write_atomic(&report_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &report).map_err(std::io::Error::other)?;
+        w.write_all(&report.to_json())?;
         w.write_all(b"\n")
     })
     .map_err(io_err(&report_path))?;

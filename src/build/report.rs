@@ -1,44 +1,10 @@
-//! What a build found, per platform and layer: written as `report.json` and printed as a table.
-
-use serde::Serialize;
+//! What a build found, per platform and layer: the build's side of the `report.json` types
+//! ([`crate::report_json`], which `retrace report` and `retrace diff` read back), and the table
+//! printed from them.
 
 use crate::digest::Digest;
 
-/// The verdict vocabulary is the one `retrace report` reads back, so both sides share one type.
-pub use crate::verdict::Verdict;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LayerReport {
-    /// 1-based, in document order.
-    pub index: usize,
-    pub step: String,
-    pub expected: Digest,
-    pub rebuilt: Option<Digest>,
-    pub verdict: Verdict,
-    pub reason: String,
-    /// For a layer that still differs: what the comparison with the published layer found.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub causes: Vec<crate::diff::cause::Cause>,
-    /// For `match-after-timestamps`: the original mtime of every entry the replay re-timed, as the
-    /// search recovered it (the rebuilt blob keeps the replay's own times).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub recovered_mtimes: super::layers::Recovered,
-    /// Dates written into files (`/etc/shadow` last-change days) set back to the recorded step's
-    /// day before the comparison, by path.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub recovered_dates: std::collections::BTreeMap<String, String>,
-    /// The builder variant the published layer matched with (`plain`, `opaque-new-dirs`), so a
-    /// nightly run learns which quirks a platform's builder had.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    /// Every builder variant tried on a layer that did not match as committed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub variants_tried: Vec<String>,
-    /// The build-context mode (`0664`) under which the step's `file:` source hashed to the
-    /// document's hash: the builder's umask, which the source's own mode need not show.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context_mode: Option<String>,
-}
+pub use crate::report_json::{LayerReport, PlatformReport, Report, Verdict};
 
 impl LayerReport {
     /// A layer not built (yet): the verdict and reason are filled in by whoever builds it.
@@ -58,35 +24,6 @@ impl LayerReport {
             context_mode: None,
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlatformReport {
-    pub platform: String,
-    pub layers: Vec<LayerReport>,
-    /// Why the platform stopped early, when it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Why the platform stopped without an error (a step that needs the network, offline): its
-    /// remaining layers are `not-built`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
-    /// Wall-clock seconds the platform's replay took.
-    pub seconds: f64,
-    /// How many layer-making steps were taken from the build cache.
-    pub cached_steps: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub recipe: String,
-    pub platforms: Vec<PlatformReport>,
-    /// Build-wide notes: downloads that could not be had, a proxy that could not start.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// One line per platform for a terminal without progress bars (CI logs, pipes).
-    #[serde(skip)]
-    pub lines: Vec<String>,
 }
 
 impl Report {

@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::inputs::{Inputs, InputsError};
+use crate::archive::{ArchiveError, TarMembers};
 use crate::digest::Digest;
 use crate::layer::{context_mode_for, Profile};
 use crate::recipe::{Origin, Platform, Recipe, Source};
@@ -120,6 +121,16 @@ pub enum SourceError {
         path: PathBuf,
         #[source]
         source: io::Error,
+    },
+
+    /// A supplied archive or layer the archive reader refused (a gzip bomb, a limit, a missing
+    /// member) or could not read.
+    #[error("`{reference}`: {}", path.display())]
+    Archive {
+        reference: String,
+        path: PathBuf,
+        #[source]
+        source: ArchiveError,
     },
 }
 
@@ -248,8 +259,8 @@ pub fn resolve_base(
 
 /// The layer tar inside a gzip `blob` (a rebuilt base layer), stored once in the cache dir under
 /// its diff_id, for the engine to import.
-pub fn blob_layer_tar(recipe: &Recipe, blob: &[u8]) -> io::Result<(PathBuf, Digest)> {
-    unpacked(recipe, blob, blob.len() as u64)
+pub fn blob_layer_tar(recipe: &Recipe, blob: &[u8]) -> Result<(PathBuf, Digest), ArchiveError> {
+    unpacked(recipe, blob)
 }
 
 /// The published blob a recipe source supplies for a base layer, checked against its digest.
@@ -282,7 +293,7 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
             (blob, format!("oci:{}@{digest}", path.display()))
         }
         Origin::DockerArchive { path, diff_id } => (
-            docker_archive_layer(env.recipe, path, diff_id).map_err(io_error(reference, path))?,
+            docker_archive_layer(env.recipe, path, diff_id).map_err(archive_error(reference, path))?,
             format!("docker-archive:{}", path.display()),
         ),
     };
@@ -301,12 +312,20 @@ fn published_base(env: &SourceEnv, source: &Source, layer: &Digest) -> Result<(R
             found: found.to_string(),
         });
     }
-    let (path, diff_id) = uncompressed(env.recipe, &raw).map_err(io_err)?;
+    let (path, diff_id) = uncompressed(env.recipe, &raw).map_err(archive_error(reference, &raw))?;
     Ok((Resolved::LayerTar { path, diff_id }, BaseOrigin::Published { origin }))
 }
 
 fn io_error<'a>(reference: &'a str, path: &'a Path) -> impl Fn(io::Error) -> SourceError + 'a {
     move |source| SourceError::Io {
+        reference: reference.to_string(),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn archive_error<'a>(reference: &'a str, path: &'a Path) -> impl Fn(ArchiveError) -> SourceError + 'a {
+    move |source| SourceError::Archive {
         reference: reference.to_string(),
         path: path.to_path_buf(),
         source,
@@ -672,19 +691,18 @@ fn is_gzip(path: &Path) -> io::Result<bool> {
 
 /// The uncompressed tar of a (possibly gzip-compressed) layer, stored once in the cache dir under
 /// its diff_id (written to a temporary file and renamed, so an interrupted run leaves nothing).
-fn uncompressed(recipe: &Recipe, raw: &Path) -> io::Result<(PathBuf, Digest)> {
+fn uncompressed(recipe: &Recipe, raw: &Path) -> Result<(PathBuf, Digest), ArchiveError> {
     if !is_gzip(raw)? {
         let diff_id = Digest::of_reader(std::fs::File::open(raw)?)?;
         return Ok((raw.to_path_buf(), diff_id));
     }
-    let compressed = std::fs::metadata(raw)?.len();
-    unpacked(recipe, io::BufReader::new(std::fs::File::open(raw)?), compressed)
+    unpacked(recipe, io::BufReader::new(std::fs::File::open(raw)?))
 }
 
-/// Un-gzips `gz` (`compressed` bytes long) into the cache dir's `layers/<diff_id>.tar`.
-/// Decompression is bounded like every archive read ([`crate::archive::Limits`]): a gzip bomb
-/// is refused before it fills the disk, and its partial output is removed.
-fn unpacked(recipe: &Recipe, gz: impl Read, compressed: u64) -> io::Result<(PathBuf, Digest)> {
+/// Un-gzips `gz` into the cache dir's `layers/<diff_id>.tar`. Decompression goes through the
+/// archive reader's bounds ([`crate::archive::decompress`]): a gzip bomb is refused before it
+/// fills the disk, and its partial output is removed.
+fn unpacked(recipe: &Recipe, gz: impl Read) -> Result<(PathBuf, Digest), ArchiveError> {
     let dir = recipe.cache.join("layers");
     std::fs::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -694,19 +712,7 @@ fn unpacked(recipe: &Recipe, gz: impl Read, compressed: u64) -> io::Result<(Path
     // Removed on SIGINT/SIGTERM too: a killed build leaves no partial layer in the cache.
     let _registered = crate::fsutil::Temporary::register(tmp.path());
     let mut hasher = crate::digest::DigestWriter::new(io::BufWriter::new(tmp.as_file_mut()));
-    let limits = crate::archive::Limits::default();
-    let bound = limits.max_total_bytes.min(
-        compressed
-            .saturating_mul(limits.max_ratio)
-            .max(limits.ratio_grace_bytes),
-    );
-    let copied = io::copy(&mut flate2::read::GzDecoder::new(gz).take(bound + 1), &mut hasher)?;
-    if copied > bound {
-        return Err(io::Error::other(format!(
-            "decompresses to more than {bound} bytes ({compressed} compressed; limits: ratio {}:1 after {} bytes, {} bytes in all): refused as a gzip bomb",
-            limits.max_ratio, limits.ratio_grace_bytes, limits.max_total_bytes
-        )));
-    }
+    crate::archive::decompress(gz, &crate::archive::Limits::default(), &mut hasher)?;
     let (diff_id, _, mut w) = hasher.finish();
     io::Write::flush(&mut w)?;
     drop(w);
@@ -715,31 +721,32 @@ fn unpacked(recipe: &Recipe, gz: impl Read, compressed: u64) -> io::Result<(Path
     Ok((path, diff_id))
 }
 
-/// The layer tar with `diff_id` from a `docker save` archive, copied into the cache dir.
-fn docker_archive_layer(recipe: &Recipe, archive: &Path, diff_id: &Digest) -> io::Result<PathBuf> {
-    let out = recipe.cache.join("layers").join(format!("{}.tar", diff_id.hex()));
+/// The layer tar with `diff_id` from a recipe's `docker save` archive, copied into the cache dir.
+/// The archive's members are found through the archive reader's bounded index, and each `.tar`
+/// member is hashed until one has the diff_id.
+fn docker_archive_layer(recipe: &Recipe, archive: &Path, diff_id: &Digest) -> Result<PathBuf, ArchiveError> {
+    let dir = recipe.cache.join("layers");
+    let out = dir.join(format!("{}.tar", diff_id.hex()));
     if out.is_file() {
         return Ok(out);
     }
-    let mut ar = tar::Archive::new(std::fs::File::open(archive)?);
-    for entry in ar.entries()? {
-        let mut entry = entry?;
-        let name = entry.path()?.to_string_lossy().to_string();
-        if !name.ends_with(".tar") {
+    let members = TarMembers::index(archive)?;
+    for member in members.iter().filter(|m| m.path.ends_with(".tar")) {
+        let Ok(mut content) = members.open(&member.path) else {
+            // A directory or device named `.tar` holds no layer.
             continue;
-        }
-        let dir = recipe.cache.join("layers");
+        };
         std::fs::create_dir_all(&dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
         let mut hasher = crate::digest::DigestWriter::new(tmp.as_file_mut());
-        io::copy(&mut entry, &mut hasher)?;
+        io::copy(&mut content, &mut hasher)?;
         let (found, _, _) = hasher.finish();
         if found == *diff_id {
             tmp.persist(&out).map_err(|e| e.error)?;
             return Ok(out);
         }
     }
-    Err(io::Error::other(format!(
-        "no layer with diff_id {diff_id} in the archive"
-    )))
+    Err(ArchiveError::MissingMember {
+        member: format!("a layer with diff_id {diff_id}"),
+    })
 }

@@ -6,30 +6,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::compare::{Change, ChangeKind, PackageChange};
+use super::compare::{Change, ChangeKind};
 use super::{diff_layer_files, Comparison, DiffError, DiffOptions};
 
-/// One cause found; a layer may have several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "cause")]
-pub enum Cause {
-    /// The tar streams are the same; only the compressed bytes differ.
-    CompressionOnly,
-    /// Same files, same contents; only modification times differ.
-    OnlyTimestamps { paths: usize },
-    /// Package databases list different versions.
-    PackageVersions { packages: Vec<PackageChange> },
-    /// Files whose differing content looks like an embedded date or time (or `.pyc` headers).
-    EmbeddedTime { paths: Vec<String> },
-    /// Files the published layer has and the rebuilt one lacks.
-    MissingFiles { paths: Vec<String> },
-    /// Files the rebuilt layer has and the published one lacks.
-    ExtraFiles { paths: Vec<String> },
-    /// Contents differ for no reason found above.
-    ContentDiffers { paths: Vec<String> },
-    /// Modes, owners, link targets, xattrs or header encoding differ.
-    MetadataDiffers { paths: Vec<String> },
-}
+/// The causes are report.json's vocabulary, so they live with its types.
+pub use crate::report_json::Cause;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CauseSummary {

@@ -26,13 +26,9 @@ pub struct FieldChange {
     pub b: String,
 }
 
-/// A package whose version differs between two package databases (absent = `None`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PackageChange {
-    pub name: String,
-    pub a: Option<String>,
-    pub b: Option<String>,
-}
+/// A package whose version differs between two package databases; defined with report.json's
+/// types, since a [`crate::report_json::Cause`] holds it.
+pub use crate::report_json::PackageChange;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {

@@ -46,6 +46,14 @@ pub enum DiffError {
     Spec { spec: String, message: String },
     #[error("{path}: {message}")]
     Layout { path: PathBuf, message: String },
+    #[error("{path}")]
+    DockerArchive {
+        path: PathBuf,
+        #[source]
+        source: ArchiveError,
+    },
+    #[error(transparent)]
+    Report(#[from] crate::report_json::ReportJsonError),
     #[error("cannot compare {a} with {b}")]
     Mismatched { a: String, b: String },
 }

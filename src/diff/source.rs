@@ -16,9 +16,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::DiffError;
+use crate::archive::{DockerManifest, TarMembers};
 use crate::oci::IndexLimits;
 use crate::registry::manifest::{FetchedManifest, ImageConfig, Index, Manifest, Platform as ManifestPlatform};
 use crate::Digest;
@@ -140,10 +139,13 @@ pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subje
 
 use crate::blob::blob_path;
 
+/// The most bytes of one JSON document of a layout or a docker archive read.
+const MAX_JSON_BYTES: u64 = 16 << 20;
+
 /// JSON documents in a layout are small; anything large is refused before parsing.
 fn read_small(path: &Path) -> Result<Vec<u8>, DiffError> {
     let meta = std::fs::metadata(path).map_err(|e| DiffError::io(path, e))?;
-    if meta.len() > 16 << 20 {
+    if meta.len() > MAX_JSON_BYTES {
         return Err(DiffError::Layout {
             path: path.into(),
             message: "JSON document larger than 16 MiB".into(),
@@ -358,24 +360,16 @@ fn build_layout(dir: &Path) -> Option<PathBuf> {
 /// A `retrace build` output: the rebuilt layers named by report.json, read from the build's OCI
 /// layout, platform by platform.
 fn build_dir(dir: &Path) -> Result<Subject, DiffError> {
-    let report_path = dir.join("report.json");
-    let report: Value = serde_json::from_slice(&read_small(&report_path)?).map_err(|e| json(&report_path, e))?;
+    let report = crate::report_json::Report::read(&dir.join("report.json"))?;
     let layout = build_layout(dir);
     let mut out = Vec::new();
-    for p in report["platforms"].as_array().into_iter().flatten() {
-        let platform = p["platform"].as_str().unwrap_or("unknown").to_string();
-        let mut layers: BTreeMap<u64, Option<LayerSource>> = BTreeMap::new();
-        for (i, l) in p["layers"].as_array().into_iter().flatten().enumerate() {
-            let index = l["index"].as_u64().unwrap_or(i as u64 + 1);
-            let rebuilt = l["rebuilt"].as_str().map(|s| {
-                s.parse::<Digest>().map_err(|e| DiffError::Layout {
-                    path: report_path.clone(),
-                    message: format!("platform {platform} layer {index}: {}", crate::error::Chain(&e)),
-                })
-            });
-            let source = match (rebuilt.transpose()?, &layout) {
+    for p in report.platforms {
+        let platform = p.platform;
+        let mut layers: BTreeMap<usize, Option<LayerSource>> = BTreeMap::new();
+        for l in &p.layers {
+            let source = match (l.rebuilt, &layout) {
                 (Some(d), Some(layout)) => Some(LayerSource {
-                    label: format!("{platform} layer {index} ({d})"),
+                    label: format!("{platform} layer {} ({d})", l.index),
                     digest: Some(d),
                     opener: Opener::File(blob_path(layout, &d)),
                 }),
@@ -387,7 +381,7 @@ fn build_dir(dir: &Path) -> Result<Subject, DiffError> {
                 }
                 (None, _) => None,
             };
-            layers.insert(index, source);
+            layers.insert(l.index, source);
         }
         out.push(PlatformLayers {
             platform,
@@ -397,65 +391,36 @@ fn build_dir(dir: &Path) -> Result<Subject, DiffError> {
     Ok(Subject::Image(out))
 }
 
-/// A `docker save` tarball: member offsets are found with one pass over the headers, then the
-/// manifest, config and layers are read in place.
+/// A `docker save` tarball: its members are indexed in one bounded pass over the headers, then
+/// the manifest, config and layers are read in place.
 fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
-    let file = File::open(path).map_err(|e| DiffError::io(path, e))?;
-    let mut members: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut archive = tar::Archive::new(file);
-    let bad = |message: String| DiffError::Layout {
+    let archive_err = |source| DiffError::DockerArchive {
         path: path.into(),
-        message,
+        source,
     };
-    for entry in archive.entries_with_seek().map_err(|e| bad(crate::error::chain(&e)))? {
-        let entry = entry.map_err(|e| bad(crate::error::chain(&e)))?;
-        if members.len() > 100_000 {
-            return Err(bad("more than 100000 members".into()));
-        }
-        let name = String::from_utf8_lossy(&entry.path_bytes())
-            .trim_start_matches("./")
-            .to_string();
-        members.insert(name, (entry.raw_file_position(), entry.size()));
-    }
-    let read_member = |name: &str| -> Result<Value, DiffError> {
-        let (offset, len) = *members.get(name).ok_or_else(|| bad(format!("no member `{name}`")))?;
-        if len > 16 << 20 {
-            return Err(bad(format!("member `{name}` too large for JSON")));
-        }
-        let mut bytes = Vec::new();
-        Opener::Range {
-            path: path.into(),
-            offset,
-            len,
-        }
-        .open()?
-        .read_to_end(&mut bytes)
-        .map_err(|e| DiffError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{name}: {}", crate::error::Chain(&e))))
-    };
-    let manifest = read_member("manifest.json")?;
-    let image = manifest
-        .get(0)
-        .ok_or_else(|| bad("manifest.json lists no image".into()))?;
-    let platform = image["Config"]
-        .as_str()
-        .and_then(|c| read_member(c).ok())
-        .and_then(|c| serde_json::from_value::<ImageConfig>(c).ok())
+    let members = TarMembers::index(path).map_err(archive_err)?;
+    let images = DockerManifest::read(&members).map_err(archive_err)?;
+    let image = images.first().ok_or_else(|| DiffError::Layout {
+        path: path.into(),
+        message: "manifest.json lists no image".into(),
+    })?;
+    // The platform only labels the layers, so a config that cannot be read leaves it unknown.
+    let platform = members
+        .read_small(&image.config, MAX_JSON_BYTES)
+        .ok()
+        .and_then(|c| ImageConfig::parse(&c, "config").ok())
         .and_then(|c| platform_text(Some(&c.platform())))
         .unwrap_or_else(|| "unknown".into());
     let mut layers = Vec::new();
-    for (i, l) in image["Layers"].as_array().into_iter().flatten().enumerate() {
-        let name = l.as_str().unwrap_or("");
-        let (offset, len) = *members
-            .get(name)
-            .ok_or_else(|| bad(format!("no layer member `{name}`")))?;
+    for (i, name) in image.layers.iter().enumerate() {
+        let member = members.find(name).map_err(archive_err)?;
         layers.push(Some(LayerSource {
             label: format!("{platform} layer {} ({name})", i + 1),
             digest: None,
             opener: Opener::Range {
                 path: path.into(),
-                offset,
-                len,
+                offset: member.offset,
+                len: member.size,
             },
         }));
     }

@@ -29,6 +29,7 @@ use bollard::{body_full, ClientVersion, Docker};
 use futures_util::StreamExt;
 
 use super::{tar_file, Diff, ExecError, Executor, ImageId, RunSpec, Snapshot};
+use crate::archive::{ArchiveError, DockerManifest, TarMembers};
 use crate::platform::Platform;
 
 /// The repository retrace tags its intermediate images with, so `docker image prune` keeps them
@@ -199,7 +200,7 @@ impl DockerExecutor {
         let out = self
             .export_dir
             .join(format!("{}.tar", image.0.trim_start_matches("sha256:")));
-        extract_top_layer(tmp.path(), &out)?;
+        extract_top_layer(tmp.path(), &out).map_err(ExecError::SavedImage)?;
         Ok(out)
     }
 }
@@ -455,6 +456,8 @@ impl Executor for DockerExecutor {
             }
             self.remove(&id).await;
             result?;
+            // The engine's own archive of one file, already held to `limit` bytes above, so the
+            // tar crate may read it directly.
             let mut archive = tar::Archive::new(tar.as_slice());
             let entries = archive.entries().map_err(read_err)?;
             // The archive of a single file has that file as its first and only entry.
@@ -591,11 +594,11 @@ fn docker_archive(
         .map(|i| format!("parent-{i}/layer.tar"))
         .collect();
     layers.push("layer.tar".into());
-    let manifest = serde_json::to_vec(&serde_json::json!([{
-        "Config": config_name,
-        "RepoTags": [repo_tag],
-        "Layers": layers,
-    }]))?;
+    let manifest = DockerManifest::to_json(&[DockerManifest {
+        config: config_name.clone(),
+        layers,
+        repo_tags: vec![repo_tag.to_string()],
+    }]);
     let mut out = Vec::new();
     tar_file(&mut out, "manifest.json", &manifest)?;
     tar_file(&mut out, &config_name, &config)?;
@@ -606,28 +609,19 @@ fn docker_archive(
     Ok(out)
 }
 
-/// Copies the last layer of a `docker save` archive to `out` (atomically).
-fn extract_top_layer(archive: &Path, out: &Path) -> io::Result<()> {
-    let open = || -> io::Result<tar::Archive<std::fs::File>> { Ok(tar::Archive::new(std::fs::File::open(archive)?)) };
-    let mut manifest: Option<serde_json::Value> = None;
-    for entry in open()?.entries()? {
-        let mut entry = entry?;
-        if entry.path()?.as_os_str() == "manifest.json" {
-            let mut text = Vec::new();
-            entry.read_to_end(&mut text)?;
-            manifest = Some(serde_json::from_slice(&text).map_err(io::Error::other)?);
-            break;
-        }
-    }
-    let top = manifest
-        .as_ref()
-        .and_then(|m| m[0]["Layers"].as_array()?.last()?.as_str().map(str::to_string))
-        .ok_or_else(|| io::Error::other("the saved image has no manifest.json layers"))?;
-    for entry in open()?.entries()? {
-        let mut entry = entry?;
-        if entry.path()?.to_string_lossy() == top {
-            return crate::fsutil::write_atomic(out, |w| io::copy(&mut entry, w).map(|_| ()));
-        }
-    }
-    Err(io::Error::other(format!("the saved image lacks its layer {top}")))
+/// Copies the last layer of the engine's `docker save` archive to `out` (atomically). The archive
+/// is the engine's own output, but it is read through the archive reader's member index like any
+/// other, which bounds it and finds members without a second pass.
+fn extract_top_layer(archive: &Path, out: &Path) -> Result<(), ArchiveError> {
+    let members = TarMembers::index(archive)?;
+    let images = DockerManifest::read(&members)?;
+    let top = images
+        .first()
+        .and_then(|m| m.layers.last())
+        .ok_or_else(|| ArchiveError::MissingMember {
+            member: "a layer named in manifest.json".into(),
+        })?;
+    let mut content = members.open(top)?;
+    crate::fsutil::write_atomic(out, |w| io::copy(&mut content, w).map(|_| ()))?;
+    Ok(())
 }

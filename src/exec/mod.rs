@@ -97,6 +97,10 @@ pub enum ExecError {
 
     #[error(transparent)]
     Io(#[from] std::io::Error),
+
+    /// The engine's own `docker save` output could not be read (the archive reader refused it).
+    #[error("the engine's saved image")]
+    SavedImage(#[source] crate::archive::ArchiveError),
 }
 
 /// A container engine that can replay steps for one platform.

@@ -9,29 +9,25 @@
 //! reports compressed transfer digests, sizes and dates that an archive does not contain.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{RegistryError, Result};
 use super::manifest::{Descriptor, FetchedManifest, ImageConfig, MAX_CONFIG_BYTES, OCI_CONFIG, OCI_MANIFEST};
 use super::reference::Reference;
 use super::store::Store;
+use crate::archive::{ArchiveError, DockerManifest, TarMembers};
 use crate::digest::{Digest, DigestWriter};
 
 /// Layer media type of the manifest written for an archive: plain tar, as the archive holds them.
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
-/// What `manifest.json` says about the (single) image of an archive.
-#[derive(Debug, Clone)]
-pub struct ArchiveImage {
-    pub config_path: String,
-    pub repo_tags: Vec<String>,
-    pub layer_paths: Vec<String>,
-}
-
+/// A `docker save` archive of one image: its members, indexed once under the archive reader's
+/// limits, and what its `manifest.json` says about the image.
 pub struct DockerArchive {
     pub path: PathBuf,
-    pub image: ArchiveImage,
+    pub members: TarMembers,
+    pub image: DockerManifest,
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> RegistryError {
@@ -43,49 +39,25 @@ fn bad(path: &Path, message: impl Into<String>) -> RegistryError {
 
 impl DockerArchive {
     pub fn open(path: &Path) -> Result<DockerArchive> {
-        let mut magic = [0u8; 2];
-        File::open(path)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .map_err(|e| RegistryError::io(path, e))?;
-        if magic == [0x1f, 0x8b] {
-            return Err(bad(
-                path,
-                "the archive is gzip-compressed; decompress it first (docker save writes plain tar)",
-            ));
-        }
-        let bytes = read_member(path, "manifest.json", 1 << 20)?
-            .ok_or_else(|| bad(path, "no manifest.json: not a `docker save` archive"))?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|source| RegistryError::Json {
-            what: format!("{}: manifest.json", path.display()),
-            source,
+        let archive_err = archive_error(path);
+        let members = TarMembers::index(path).map_err(&archive_err)?;
+        let mut images = DockerManifest::read(&members).map_err(|e| match e {
+            ArchiveError::MissingMember { .. } => bad(path, "no manifest.json: not a `docker save` archive"),
+            e => archive_err(e),
         })?;
-        let list = v.as_array().ok_or_else(|| bad(path, "manifest.json is not a list"))?;
-        if list.len() != 1 {
+        if images.len() != 1 {
             return Err(bad(
                 path,
-                format!("the archive holds {} images; retrace reads archives of one", list.len()),
+                format!(
+                    "the archive holds {} images; retrace reads archives of one",
+                    images.len()
+                ),
             ));
         }
-        let entry = &list[0];
-        let strings = |key: &str| -> Vec<String> {
-            entry
-                .get(key)
-                .and_then(|x| x.as_array())
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-                .unwrap_or_default()
-        };
-        let config_path = entry
-            .get("Config")
-            .and_then(|c| c.as_str())
-            .ok_or_else(|| bad(path, "manifest.json has no Config"))?
-            .to_string();
         Ok(DockerArchive {
             path: path.to_path_buf(),
-            image: ArchiveImage {
-                config_path,
-                repo_tags: strings("RepoTags"),
-                layer_paths: strings("Layers"),
-            },
+            members,
+            image: images.remove(0),
         })
     }
 
@@ -109,9 +81,11 @@ impl DockerArchive {
 
     /// The config bytes, checked against the `<hex>.json` name when the file has one.
     pub fn config_bytes(&self) -> Result<Vec<u8>> {
-        let bytes = read_member(&self.path, &self.image.config_path, MAX_CONFIG_BYTES)?
-            .ok_or_else(|| bad(&self.path, format!("{} is missing", self.image.config_path)))?;
-        let name = self.image.config_path.rsplit('/').next().unwrap_or("");
+        let bytes = self
+            .members
+            .read_small(&self.image.config, MAX_CONFIG_BYTES as u64)
+            .map_err(archive_error(&self.path))?;
+        let name = self.image.config.rsplit('/').next().unwrap_or("");
         let hex = name.strip_suffix(".json").unwrap_or(name);
         if let Ok(expected) = Digest::from_hex(hex) {
             let found = Digest::of(&bytes);
@@ -120,7 +94,7 @@ impl DockerArchive {
                     what: "archive config",
                     expected,
                     found,
-                    url: format!("{}:{}", self.path.display(), self.image.config_path),
+                    url: format!("{}:{}", self.path.display(), self.image.config),
                     size: bytes.len() as u64,
                 });
             }
@@ -133,17 +107,23 @@ impl DockerArchive {
         let config_bytes = self.config_bytes()?;
         let config = ImageConfig::parse(&config_bytes, &format!("{}: config", self.path.display()))?;
         let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
-        if diff_ids.len() != self.image.layer_paths.len() {
+        if diff_ids.len() != self.image.layers.len() {
             return Err(bad(
                 &self.path,
                 format!(
                     "{} layers in manifest.json but {} diff_ids in the config",
-                    self.image.layer_paths.len(),
+                    self.image.layers.len(),
                     diff_ids.len()
                 ),
             ));
         }
-        let sizes = member_sizes(&self.path, &self.image.layer_paths)?;
+        let sizes = self
+            .image
+            .layers
+            .iter()
+            .map(|n| self.members.find(n).map(|m| m.size))
+            .collect::<std::result::Result<Vec<u64>, _>>()
+            .map_err(archive_error(&self.path))?;
         let layers: Vec<serde_json::Value> = diff_ids
             .iter()
             .zip(sizes)
@@ -171,15 +151,15 @@ impl DockerArchive {
             .iter()
             .position(|d| *d == desc.digest)
             .ok_or_else(|| bad(&self.path, format!("no layer with diff_id {}", desc.digest)))?;
-        let member = &self.image.layer_paths[index];
+        let member = &self.image.layers[index];
+        let mut content = self.members.open(member).map_err(archive_error(&self.path))?;
         let tmp = store.partial_path(&desc.digest)?;
         let found = {
             let file = File::create(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
             let mut w = DigestWriter::new(io::BufWriter::new(file));
-            let copied = copy_member(&self.path, member, &mut w)?;
-            if !copied {
+            if let Err(e) = io::copy(&mut content, &mut w) {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(bad(&self.path, format!("{member} is missing")));
+                return Err(RegistryError::io(&self.path, e));
             }
             let (d, size, inner) = w.finish();
             inner
@@ -202,102 +182,10 @@ impl DockerArchive {
     }
 }
 
-/// Member names in `docker save` archives may or may not start with `./`.
-fn same_member(entry: &Path, name: &str) -> bool {
-    let e = entry.to_string_lossy();
-    e.trim_start_matches("./") == name.trim_start_matches("./")
-}
-
-fn read_member(path: &Path, name: &str, limit: usize) -> Result<Option<Vec<u8>>> {
-    let mut out = Vec::new();
-    let found = with_member(path, name, |r| {
-        r.take(limit as u64 + 1).read_to_end(&mut out)?;
-        Ok(())
-    })?;
-    if out.len() > limit {
-        return Err(bad(path, format!("{name} is larger than {limit} bytes")));
-    }
-    Ok(found.then_some(out))
-}
-
-fn copy_member(path: &Path, name: &str, w: &mut impl Write) -> Result<bool> {
-    with_member(path, name, |r| io::copy(r, w).map(|_| ()))
-}
-
-fn with_member(path: &Path, name: &str, f: impl FnOnce(&mut dyn Read) -> io::Result<()>) -> Result<bool> {
-    // `docker save` stores a layer shared by several images once and links the others to it, so a
-    // member may be a symbolic link to another member; follow a few of those.
-    let mut name = name.trim_start_matches("./").to_string();
-    for _ in 0..4 {
-        let file = File::open(path).map_err(|e| RegistryError::io(path, e))?;
-        let mut archive = tar::Archive::new(io::BufReader::new(file));
-        let entries = archive.entries().map_err(|e| RegistryError::io(path, e))?;
-        let mut link = None;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| RegistryError::io(path, e))?;
-            let entry_path = entry.path().map_err(|e| RegistryError::io(path, e))?.into_owned();
-            if !same_member(&entry_path, &name) {
-                continue;
-            }
-            if entry.header().entry_type().is_symlink() {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| RegistryError::io(path, e))?
-                    .ok_or_else(|| bad(path, format!("{name} is a link without a target")))?;
-                link = Some(resolve_link(&name, &target.to_string_lossy()));
-                break;
-            }
-            f(&mut entry).map_err(|e| RegistryError::io(path, e))?;
-            return Ok(true);
-        }
-        match link {
-            Some(next) => name = next,
-            None => return Ok(false),
-        }
-    }
-    Err(bad(path, format!("{name}: too many links")))
-}
-
-/// `a/layer.tar` linking to `../b/layer.tar` means `b/layer.tar`.
-fn resolve_link(member: &str, target: &str) -> String {
-    let mut parts: Vec<&str> = member.split('/').collect();
-    parts.pop();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
-}
-
-fn member_sizes(path: &Path, names: &[String]) -> Result<Vec<u64>> {
-    names
-        .iter()
-        .map(|n| {
-            let mut size = None;
-            let found = with_member(path, n, |r| {
-                size = Some(io::copy(r, &mut io::sink())?);
-                Ok(())
-            })?;
-            match (found, size) {
-                (true, Some(s)) => Ok(s),
-                _ => Err(bad(path, format!("{n} is missing"))),
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn links_resolve_relative_to_the_member() {
-        assert_eq!(resolve_link("a/layer.tar", "../b/layer.tar"), "b/layer.tar");
-        assert_eq!(resolve_link("a/layer.tar", "./c.tar"), "a/c.tar");
+/// Wraps an archive reader's refusal with the archive's path.
+fn archive_error(path: &Path) -> impl Fn(ArchiveError) -> RegistryError + '_ {
+    move |source| RegistryError::Archive {
+        path: path.to_path_buf(),
+        source,
     }
 }

@@ -129,6 +129,14 @@ pub enum RegistryError {
     #[error("{}: {message}", path.display())]
     BadArchive { path: PathBuf, message: String },
 
+    /// A docker archive the archive reader refused (a limit, a bad path, a missing member).
+    #[error("{}", path.display())]
+    Archive {
+        path: PathBuf,
+        #[source]
+        source: crate::archive::ArchiveError,
+    },
+
     /// `describe` of a docker archive: it holds none of the registry's facts a document states.
     #[error(
         "{}: a docker archive holds uncompressed layers and no registry manifest, so the digests, \

@@ -35,6 +35,8 @@ pub enum ReportError {
         column: usize,
         message: String,
     },
+    #[error(transparent)]
+    Build(#[from] crate::report_json::ReportJsonError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -46,10 +48,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
 
 pub use crate::verdict::Verdict;
 
-/// One layer row of a build's report.json (unknown fields are ignored so the build may add more).
+/// One layer row of the summary: the part of a build's report.json row the summary keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerRow {
-    pub index: u32,
+    pub index: usize,
     #[serde(default)]
     pub step: String,
     #[serde(default)]
@@ -59,6 +61,19 @@ pub struct LayerRow {
     pub verdict: Verdict,
     #[serde(default)]
     pub reason: String,
+}
+
+impl From<crate::report_json::LayerReport> for LayerRow {
+    fn from(l: crate::report_json::LayerReport) -> LayerRow {
+        LayerRow {
+            index: l.index,
+            step: l.step,
+            expected: Some(l.expected.to_string()),
+            rebuilt: l.rebuilt.map(|d| d.to_string()),
+            verdict: l.verdict,
+            reason: l.reason,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +132,7 @@ pub struct BuildSummary {
 pub struct VerdictChange {
     pub recipe: String,
     pub platform: String,
-    pub index: u32,
+    pub index: usize,
     pub step: String,
     pub before: Option<Verdict>,
     pub after: Option<Verdict>,
@@ -154,18 +169,6 @@ pub struct Outputs {
     pub previous: Option<PathBuf>,
 }
 
-#[derive(Deserialize)]
-struct BuildReport {
-    recipe: String,
-    platforms: Vec<BuildPlatform>,
-}
-
-#[derive(Deserialize)]
-struct BuildPlatform {
-    platform: String,
-    layers: Vec<LayerRow>,
-}
-
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     serde_json::from_slice(&bytes).map_err(|e| ReportError::Json {
@@ -183,14 +186,14 @@ pub fn load_build(dir: &Path) -> Result<BuildSummary, ReportError> {
     } else {
         dir.to_path_buf()
     };
-    let report: BuildReport = read_json(&path)?;
+    let report = crate::report_json::Report::read(&path)?;
     let mut totals = Totals::default();
     let platforms = report
         .platforms
         .into_iter()
         .map(|p| {
             let mut t = Totals::default();
-            let mut layers = p.layers;
+            let mut layers: Vec<LayerRow> = p.layers.into_iter().map(LayerRow::from).collect();
             layers.sort_by_key(|l| l.index);
             for l in &layers {
                 t.add(l.verdict);
@@ -211,7 +214,7 @@ pub fn load_build(dir: &Path) -> Result<BuildSummary, ReportError> {
     })
 }
 
-type Key = (String, String, u32);
+type Key = (String, String, usize);
 
 fn verdicts(s: &Summary) -> BTreeMap<Key, (Verdict, String)> {
     let mut out = BTreeMap::new();

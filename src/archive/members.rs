@@ -1,0 +1,203 @@
+//! Members of a plain tar, read in place by name: the `docker save` archives that users, recipes
+//! and retrace's own engine hand over. One pass over the headers, seeking past the contents,
+//! indexes the members under the same limits and path checks as [`read_archive`](super::read_archive)
+//! (entry count, entry size, path lengths, no escaping path or hard link); a member is then read
+//! straight from its offset in the file, so a layer of gigabytes is never held in memory.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::{detect_compression, malformed, malformed_tar, normalize, ArchiveError, Compression, Kind, Limits, Walker};
+
+/// Symbolic links followed from one member to another (`docker save` links a layer shared by
+/// several images to its first copy); a longer chain is refused rather than followed in a loop.
+pub const MAX_MEMBER_LINKS: usize = 4;
+
+/// The most members indexed: each takes a few hundred bytes of memory, and a `docker save`
+/// archive has three or four per layer.
+pub const MAX_MEMBERS: u64 = 100_000;
+
+/// One member: its checked path, kind and size, and where its content starts in the file. The
+/// header's other fields (owner, mode, times) are not read: a member is not extracted, and
+/// archives written by hand leave them empty.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub path: String,
+    pub kind: Kind,
+    pub size: u64,
+    pub offset: u64,
+}
+
+/// The members of one plain tar file, by normalized name (no `./` prefix).
+#[derive(Debug)]
+pub struct TarMembers {
+    path: PathBuf,
+    members: BTreeMap<String, Member>,
+}
+
+impl TarMembers {
+    /// Indexes the tar at `path` under the default [`Limits`], with at most [`MAX_MEMBERS`]
+    /// members.
+    pub fn index(path: &Path) -> Result<TarMembers, ArchiveError> {
+        let limits = Limits {
+            max_entries: MAX_MEMBERS,
+            ..Limits::default()
+        };
+        TarMembers::index_with(path, &limits)
+    }
+
+    /// Indexes the tar at `path` under `limits`. A compressed file is refused: its members cannot
+    /// be reached by offset, and `docker save` writes plain tar.
+    pub fn index_with(path: &Path, limits: &Limits) -> Result<TarMembers, ArchiveError> {
+        let mut file = File::open(path)?;
+        refuse_compressed(&mut file)?;
+        let file_len = file.metadata()?.len();
+        let mut archive = tar::Archive::new(file);
+        let mut walker = Walker::new(limits);
+        let mut members = BTreeMap::new();
+        let mut previous = String::from("(start of archive)");
+        let entries = archive.entries_with_seek().map_err(|e| malformed_tar(&previous, e))?;
+        for item in entries {
+            let item = item.map_err(|e| malformed_tar(&format!("after {previous}"), e))?;
+            let member = member(&mut walker, &item, file_len)?;
+            previous = member.path.clone();
+            // The archive root (`./`) names no member.
+            if !previous.is_empty() {
+                members.insert(previous.clone(), member);
+            }
+        }
+        Ok(TarMembers {
+            path: path.to_path_buf(),
+            members,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every member, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.members.values()
+    }
+
+    /// The regular file `name` stands for, following links between members.
+    pub fn find(&self, name: &str) -> Result<&Member, ArchiveError> {
+        let mut name = normalize(name.as_bytes(), usize::MAX).unwrap_or_else(|_| name.to_string());
+        for _ in 0..=MAX_MEMBER_LINKS {
+            let member = self
+                .members
+                .get(&name)
+                .ok_or_else(|| ArchiveError::MissingMember { member: name.clone() })?;
+            name = match &member.kind {
+                Kind::File => return Ok(member),
+                Kind::Symlink(target) => resolve_link(&name, target),
+                // Hard link targets are already normalized paths from the archive root.
+                Kind::Hardlink(target) => target.clone(),
+                other => {
+                    return Err(malformed(
+                        &name,
+                        format!("a {} where a file was expected", other.name()),
+                    ))
+                }
+            };
+        }
+        Err(ArchiveError::MemberLinks {
+            member: name,
+            limit: MAX_MEMBER_LINKS,
+        })
+    }
+
+    /// A reader over the content of the file `name` stands for.
+    pub fn open(&self, name: &str) -> Result<std::io::Take<File>, ArchiveError> {
+        let member = self.find(name)?;
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(member.offset))?;
+        Ok(file.take(member.size))
+    }
+
+    /// The whole content of a small member (a JSON document), refused past `limit` bytes before
+    /// any of it is read.
+    pub fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>, ArchiveError> {
+        let member = self.find(name)?;
+        if member.size > limit {
+            return Err(ArchiveError::EntryTooLarge {
+                entry: member.path.clone(),
+                size: member.size,
+                limit,
+            });
+        }
+        let mut bytes = Vec::new();
+        self.open(name)?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Refuses a compressed file by its magic bytes, leaving the file at its start.
+fn refuse_compressed(file: &mut File) -> Result<(), ArchiveError> {
+    let mut magic = [0u8; 6];
+    let mut n = 0;
+    while n < magic.len() {
+        match file.read(&mut magic[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    file.rewind()?;
+    match detect_compression(&magic[..n])? {
+        Compression::None => Ok(()),
+        compression => Err(ArchiveError::CompressedMembers { compression }),
+    }
+}
+
+/// Checks one header and records where its content lies, refusing content that would run past
+/// the end of the file (a truncated archive, or a header that lies about its size).
+fn member<R: Read>(walker: &mut Walker, item: &tar::Entry<'_, R>, file_len: u64) -> Result<Member, ArchiveError> {
+    let (path, kind, size) = walker.locate(item)?;
+    if item.header().entry_type().is_gnu_sparse() {
+        return Err(malformed(&path, "a sparse member cannot be read in place".into()));
+    }
+    let offset = item.raw_file_position();
+    if offset.saturating_add(size) > file_len {
+        let left = file_len.saturating_sub(offset);
+        return Err(malformed(
+            &path,
+            format!("truncated: {size} content bytes declared, {left} left in the file"),
+        ));
+    }
+    Ok(Member {
+        path,
+        kind,
+        size,
+        offset,
+    })
+}
+
+/// The member a symbolic link names: `a/layer.tar` linking to `../b/layer.tar` means `b/layer.tar`.
+fn resolve_link(member: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = member.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_link;
+
+    #[test]
+    fn links_resolve_relative_to_the_member() {
+        assert_eq!(resolve_link("a/layer.tar", "../b/layer.tar"), "b/layer.tar");
+        assert_eq!(resolve_link("a/layer.tar", "./c.tar"), "a/c.tar");
+    }
+}
