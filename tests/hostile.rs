@@ -643,7 +643,7 @@ fn archive_refusal(reader: ArchiveReader, dir: &std::path::Path) -> String {
             let platform = "linux/amd64".parse().unwrap();
             let profile = retrace::layer::Profile::docker_18_06();
             let outcome = retrace::build::sources::resolve_base(&env, &platform, "", &layer.parse().unwrap(), &profile);
-            outcome.map(drop).expect_err("the archive must be refused").to_string()
+            retrace::error::chain(&outcome.map(drop).expect_err("the archive must be refused"))
         }
     }
 }
