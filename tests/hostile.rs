@@ -127,6 +127,64 @@ fn widely_fanned_out_oci_indexes_are_refused() {
     retrace(&["diff", &spec, &spec], 30).refused(&["more than 4096 manifests and indexes"]);
 }
 
+/// A layout whose index lists one image manifest, then `spoil` applied to it.
+fn spoiled_layout(spoil: fn(&std::path::Path, &str)) -> tempfile::TempDir {
+    let layout = nested_layout(0, 1);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.path().join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    spoil(layout.path(), &manifest);
+    layout
+}
+
+/// Every reader of OCI layouts (`diff`, and `pull` and `describe` of an `oci:` source) refuses a
+/// damaged layout naming the file at fault: an index past the size limit, a manifest whose bytes
+/// are not the digest that names them, and, for `diff`, a directory without `oci-layout`.
+#[test]
+fn damaged_oci_layouts_are_refused_by_every_layout_reader() {
+    let huge_index: fn(&std::path::Path, &str) = |dir, _| {
+        let mut padded = vec![b' '; 17 << 20];
+        padded.extend_from_slice(b"{}");
+        std::fs::write(dir.join("index.json"), padded).unwrap();
+    };
+    let tampered_manifest: fn(&std::path::Path, &str) = |dir, digest| {
+        let path = dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.push(b' ');
+        std::fs::write(path, bytes).unwrap();
+    };
+    let unmarked: fn(&std::path::Path, &str) = |dir, _| std::fs::remove_file(dir.join("oci-layout")).unwrap();
+    let cases: [(&str, fn(&std::path::Path, &str), &[&str], &[&str]); 3] = [
+        (
+            "huge index",
+            huge_index,
+            &["diff", "pull", "describe"],
+            &["index.json", "larger than the limit"],
+        ),
+        (
+            "tampered manifest",
+            tampered_manifest,
+            &["diff", "pull", "describe"],
+            &["blobs/sha256/", "hashes to"],
+        ),
+        ("no oci-layout", unmarked, &["diff"], &["not an OCI layout"]),
+    ];
+    for (what, spoil, commands, needles) in cases {
+        let layout = spoiled_layout(spoil);
+        let store = tempfile::tempdir().unwrap();
+        let spec = format!("oci:{}", layout.path().display());
+        let store_dir = store.path().to_str().unwrap();
+        for command in commands {
+            let args: Vec<&str> = match *command {
+                "diff" => vec!["diff", &spec, &spec],
+                other => vec![other, &spec, "--offline", "--store", store_dir],
+            };
+            eprintln!("{what}: retrace {}", args.join(" "));
+            retrace(&args, 30).refused(needles);
+        }
+    }
+}
+
 #[test]
 fn dev_zero_as_a_document_is_refused_at_the_size_limit() {
     retrace(&["parse", "/dev/zero"], 30).refused(&["/dev/zero", "larger than the limit of 16777216 bytes"]);

@@ -54,6 +54,9 @@ pub enum DiffError {
     },
     #[error(transparent)]
     Report(#[from] crate::report_json::ReportJsonError),
+    /// An OCI layout operand that could not be read: its index, a manifest or a blob.
+    #[error(transparent)]
+    OciLayout(#[from] crate::registry::RegistryError),
     #[error("cannot compare {a} with {b}")]
     Mismatched { a: String, b: String },
 }

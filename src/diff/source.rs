@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use super::DiffError;
 use crate::archive::{DockerManifest, TarMembers};
 use crate::oci::IndexLimits;
-use crate::registry::manifest::{FetchedManifest, ImageConfig, Index, Manifest, Platform as ManifestPlatform};
+use crate::registry::layout::Layout;
+use crate::registry::manifest::{ImageConfig, Manifest, Platform as ManifestPlatform};
 use crate::Digest;
 
 /// How to get a layer's bytes.
@@ -139,44 +140,8 @@ pub fn resolve(spec: &str, resolver: Option<&dyn ImageResolver>) -> Result<Subje
 
 use crate::blob::blob_path;
 
-/// The most bytes of one JSON document of a layout or a docker archive read.
+/// The most bytes of one JSON document of a docker archive read.
 const MAX_JSON_BYTES: u64 = 16 << 20;
-
-/// JSON documents in a layout are small; anything large is refused before parsing.
-fn read_small(path: &Path) -> Result<Vec<u8>, DiffError> {
-    let meta = std::fs::metadata(path).map_err(|e| DiffError::io(path, e))?;
-    if meta.len() > MAX_JSON_BYTES {
-        return Err(DiffError::Layout {
-            path: path.into(),
-            message: "JSON document larger than 16 MiB".into(),
-        });
-    }
-    std::fs::read(path).map_err(|e| DiffError::io(path, e))
-}
-
-fn json(path: &Path, e: impl std::error::Error + 'static) -> DiffError {
-    DiffError::Layout {
-        path: path.into(),
-        message: format!("invalid JSON: {}", crate::error::Chain(&e)),
-    }
-}
-
-/// A layout's `index.json`, typed.
-fn read_index(path: &Path) -> Result<Index, DiffError> {
-    serde_json::from_slice(&read_small(path)?).map_err(|e| json(path, e))
-}
-
-/// A manifest or index blob of a layout, typed, and verified against the digest that names it.
-fn read_manifest(path: &Path, digest: &Digest) -> Result<Manifest, DiffError> {
-    let fetched = FetchedManifest::parse(read_small(path)?, None, "blob").map_err(|e| json(path, e))?;
-    if fetched.digest != *digest {
-        return Err(DiffError::Layout {
-            path: path.into(),
-            message: format!("the blob hashes to {}, not {digest}", fetched.digest),
-        });
-    }
-    Ok(fetched.manifest)
-}
 
 /// The platform a descriptor names, in the `os/arch[/variant]` form.
 fn platform_text(p: Option<&ManifestPlatform>) -> Option<String> {
@@ -186,8 +151,8 @@ fn platform_text(p: Option<&ManifestPlatform>) -> Option<String> {
 }
 
 /// The platform of an image from its config blob, when it can be read.
-fn config_platform(layout: &Path, config: &Digest) -> Option<String> {
-    let bytes = read_small(&blob_path(layout, config)).ok()?;
+fn config_platform(layout: &Layout, config: &Digest) -> Option<String> {
+    let bytes = layout.json_blob(config).ok()?;
     let config = ImageConfig::parse(&bytes, "config").ok()?;
     platform_text(Some(&config.platform()))
 }
@@ -231,14 +196,13 @@ impl IndexWalk {
 
 /// The platforms of a manifest or index blob in `layout`.
 fn image_from_blob(
-    layout: &Path,
+    layout: &Layout,
     digest: &Digest,
     platform: Option<String>,
     walk: &mut IndexWalk,
 ) -> Result<Vec<PlatformLayers>, DiffError> {
-    let path = blob_path(layout, digest);
-    walk.visit(&path)?;
-    let image = match read_manifest(&path, digest)? {
+    walk.visit(&layout.blob_path(digest))?;
+    let image = match layout.manifest(digest, None)?.manifest {
         Manifest::Index(index) => {
             let mut out = Vec::new();
             walk.depth += 1;
@@ -264,26 +228,15 @@ fn image_from_blob(
         layers.push(Some(LayerSource {
             label: format!("{platform} layer {} ({d})", i + 1),
             digest: Some(d),
-            opener: Opener::File(blob_path(layout, &d)),
+            opener: Opener::File(layout.blob_path(&d)),
         }));
     }
     Ok(vec![PlatformLayers { platform, layers }])
 }
 
-fn check_layout(dir: &Path) -> Result<(), DiffError> {
-    if !dir.join("oci-layout").is_file() {
-        return Err(DiffError::Layout {
-            path: dir.into(),
-            message: "not an OCI layout (no oci-layout file)".into(),
-        });
-    }
-    Ok(())
-}
-
 fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
-    check_layout(dir)?;
-    let index_path = dir.join("index.json");
-    let index = read_index(&index_path)?;
+    let layout = Layout::open(dir)?;
+    let index = layout.index()?;
     let mut out = Vec::new();
     let mut walk = IndexWalk::new();
     for m in &index.manifests {
@@ -298,7 +251,7 @@ fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
             }
         }
         out.extend(image_from_blob(
-            dir,
+            &layout,
             &m.digest,
             platform_text(m.platform.as_ref()),
             &mut walk,
@@ -306,7 +259,7 @@ fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
     }
     if out.is_empty() {
         return Err(DiffError::Layout {
-            path: index_path,
+            path: dir.join("index.json"),
             message: match tag {
                 Some(t) => format!("no manifest tagged `{t}`"),
                 None => "no manifests".into(),
@@ -320,9 +273,10 @@ fn oci_layout(dir: &Path, tag: Option<&str>) -> Result<Subject, DiffError> {
 /// (`retrace pull`'s cache), which keep blobs the same way; only an OCI layout is required to have
 /// `oci-layout`.
 fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
-    let path = blob_path(dir, digest);
+    let layout = Layout::at(dir);
+    let path = layout.blob_path(digest);
     if !path.is_file() {
-        check_layout(dir).map_err(|_| DiffError::Layout {
+        Layout::open(dir).map_err(|_| DiffError::Layout {
             path: dir.into(),
             message: format!(
                 "no blob {digest} under blobs/sha256/ (DIR@sha256:… names a blob of an OCI layout, a build \
@@ -336,7 +290,7 @@ fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
         .map_err(|e| DiffError::io(&path, e))?;
     if n == 1 && head[0] == b'{' {
         return Ok(Subject::Image(image_from_blob(
-            dir,
+            &layout,
             digest,
             None,
             &mut IndexWalk::new(),

@@ -115,6 +115,10 @@ pub enum RegistryError {
         source: crate::platform::SelectError,
     },
 
+    /// An `oci:` directory or `diff` operand without the `oci-layout` file every layout has.
+    #[error("{}: not an OCI layout (no oci-layout file)", path.display())]
+    NotLayout { path: PathBuf },
+
     #[error("{reference}: the index lists no manifests")]
     EmptyIndex { reference: String },
 

@@ -5,12 +5,12 @@
 //! retrace constructs (build outputs). Both write blobs under temporary names and the index last.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{RegistryError, Result};
-use super::manifest::{Descriptor, Index, OCI_INDEX};
+use super::manifest::{Descriptor, FetchedManifest, Index, OCI_INDEX};
 use super::store::Store;
-use crate::digest::Digest;
+use crate::digest::{Digest, DigestWriter};
 
 pub use crate::oci::REF_NAME;
 /// The full reference the image was pulled as (containerd's annotation, also used by skopeo).
@@ -60,29 +60,102 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
     crate::fsutil::write_atomic(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))
 }
 
-/// Reads `index.json` of a layout.
-pub fn read_index(dir: &Path) -> Result<Index> {
-    let path = dir.join("index.json");
-    let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
-    serde_json::from_slice(&bytes).map_err(|source| RegistryError::Json {
-        what: path.display().to_string(),
-        source,
-    })
+/// A JSON document of a layout (its index, a manifest, a config) larger than this is refused
+/// before it is read: real ones are kilobytes.
+pub const MAX_LAYOUT_JSON: u64 = 16 << 20;
+
+/// An OCI image layout on disk, as retrace reads it: the one reader of layouts, used by the `oci:`
+/// source of `pull` and `describe` and by `diff`. Every JSON document is bounded and typed, and
+/// every blob is checked against the digest that names it before it is used.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    dir: PathBuf,
 }
 
-/// Reads a blob of a layout and checks its digest.
-pub fn read_blob(dir: &Path, d: &Digest) -> Result<Vec<u8>> {
-    let path = blob_path(dir, d);
-    let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
-    let found = Digest::of(&bytes);
-    if found != *d {
-        return Err(RegistryError::DigestMismatch {
-            what: "layout blob",
-            expected: *d,
-            found,
+impl Layout {
+    /// The layout at `dir`, which must hold an `oci-layout` file.
+    pub fn open(dir: &Path) -> Result<Layout> {
+        let marker = dir.join("oci-layout");
+        if !marker.is_file() {
+            return Err(RegistryError::NotLayout { path: dir.into() });
+        }
+        Ok(Layout::at(dir))
+    }
+
+    /// `dir` read the layout's way without requiring `oci-layout`: a build output and the content
+    /// store keep their blobs under `blobs/sha256/` too, and an `oci:` source names its directory
+    /// explicitly.
+    pub fn at(dir: &Path) -> Layout {
+        Layout { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        blob_path(&self.dir, d)
+    }
+
+    /// `index.json`, typed.
+    pub fn index(&self) -> Result<Index> {
+        let path = self.dir.join("index.json");
+        let bytes = read_bounded(&path)?;
+        serde_json::from_slice(&bytes).map_err(|source| RegistryError::Json {
+            what: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// A JSON blob (a manifest, an index, a config), bounded and verified against `d`.
+    pub fn json_blob(&self, d: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(d);
+        let bytes = read_bounded(&path)?;
+        let found = Digest::of(&bytes);
+        if found != *d {
+            return Err(mismatch(&path, d, found, bytes.len() as u64));
+        }
+        Ok(bytes)
+    }
+
+    /// The manifest or index blob `d`, typed; `media_type` is its descriptor's, when known.
+    pub fn manifest(&self, d: &Digest, media_type: Option<&str>) -> Result<FetchedManifest> {
+        FetchedManifest::parse(self.json_blob(d)?, media_type, &format!("manifest {d}"))
+    }
+
+    /// Re-hashes blob `d` of any size in a streaming pass; its size.
+    pub fn verify_blob(&self, d: &Digest) -> Result<u64> {
+        let path = self.blob_path(d);
+        let file = fs::File::open(&path).map_err(|e| RegistryError::io(&path, e))?;
+        let mut w = DigestWriter::new(std::io::sink());
+        std::io::copy(&mut std::io::BufReader::new(file), &mut w).map_err(|e| RegistryError::io(&path, e))?;
+        let (found, size, _) = w.finish();
+        if found != *d {
+            return Err(mismatch(&path, d, found, size));
+        }
+        Ok(size)
+    }
+}
+
+/// The whole file at `path`, refused before reading when it is larger than [`MAX_LAYOUT_JSON`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let size = fs::metadata(path).map_err(|e| RegistryError::io(path, e))?.len();
+    if size > MAX_LAYOUT_JSON {
+        return Err(RegistryError::BodyTooLarge {
+            what: "layout JSON document",
             url: path.display().to_string(),
-            size: bytes.len() as u64,
+            limit: MAX_LAYOUT_JSON,
         });
     }
-    Ok(bytes)
+    fs::read(path).map_err(|e| RegistryError::io(path, e))
+}
+
+fn mismatch(path: &Path, expected: &Digest, found: Digest, size: u64) -> RegistryError {
+    RegistryError::DigestMismatch {
+        what: "layout blob",
+        expected: *expected,
+        found,
+        url: path.display().to_string(),
+        size,
+    }
 }

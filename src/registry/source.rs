@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::archive::DockerArchive;
 use super::client::Client;
 use super::error::{RegistryError, Result};
-use super::layout;
+use super::layout::{self, Layout};
 use super::manifest::{Descriptor, FetchedManifest, ImageConfig, MAX_CONFIG_BYTES};
 use super::reference::Reference;
 use super::store::{BlobMeta, Store};
@@ -23,9 +23,7 @@ pub enum Source {
     Offline {
         store: Store,
     },
-    Layout {
-        dir: PathBuf,
-    },
+    Layout(Layout),
     /// A `docker save` archive, imported into the store (see `archive.rs`).
     Archive {
         archive: DockerArchive,
@@ -68,7 +66,7 @@ impl Source {
         if let Some(rest) = text.strip_prefix("oci:") {
             let (dir, tag) = split_layout_arg(rest);
             let reference = layout_reference(&dir, tag.as_deref())?;
-            return Ok((Source::Layout { dir }, reference));
+            return Ok((Source::Layout(Layout::at(&dir)), reference));
         }
         let reference: Reference = text.parse()?;
         let source = if offline {
@@ -123,7 +121,7 @@ fn layout_reference(dir: &std::path::Path, tag: Option<&str>) -> Result<Referenc
 }
 
 fn layout_entry(dir: &std::path::Path, tag: Option<&str>) -> Result<Descriptor> {
-    let index = layout::read_index(dir)?;
+    let index = Layout::at(dir).index()?;
     let found = match tag {
         Some(t) => index.manifests.iter().find(|m| {
             m.annotations
@@ -196,9 +194,10 @@ impl ImageSource for Source {
                 let bytes = store_read(store, &d, "manifest")?;
                 FetchedManifest::parse(bytes, None, &format!("manifest {d}"))
             }
-            Source::Layout { dir } => {
+            Source::Layout(layout) => {
                 let desc = match r.digest {
-                    Some(d) => layout::read_index(dir)?
+                    Some(d) => layout
+                        .index()?
                         .manifests
                         .into_iter()
                         .find(|m| m.digest == d)
@@ -210,11 +209,10 @@ impl ImageSource for Source {
                             platform: None,
                             annotations: None,
                         }),
-                    None => layout_entry(dir, r.tag.as_deref())?,
+                    None => layout_entry(layout.dir(), r.tag.as_deref())?,
                 };
-                let bytes = layout::read_blob(dir, &desc.digest)?;
                 let ct = Some(desc.media_type.as_str()).filter(|m| !m.is_empty());
-                FetchedManifest::parse(bytes, ct, &format!("manifest {}", desc.digest))
+                layout.manifest(&desc.digest, ct)
             }
             Source::Archive { archive, store } => {
                 let m = archive.manifest()?;
@@ -239,7 +237,7 @@ impl ImageSource for Source {
                 Ok(bytes)
             }
             Source::Offline { store } => store_read(store, &desc.digest, "config"),
-            Source::Layout { dir } => layout::read_blob(dir, &desc.digest),
+            Source::Layout(layout) => layout.json_blob(&desc.digest),
             Source::Archive { archive, store } => {
                 let bytes = archive.config_bytes()?;
                 store.put(&bytes)?;
@@ -265,7 +263,7 @@ impl ImageSource for Source {
                 media_type: None,
                 last_modified: None,
             })),
-            Source::Layout { .. } | Source::Archive { .. } => Ok(BlobMeta {
+            Source::Layout(_) | Source::Archive { .. } => Ok(BlobMeta {
                 size: desc.size,
                 media_type: None,
                 last_modified: None,
@@ -299,8 +297,8 @@ impl ImageSource for Source {
                 let size = store.verify(&desc.digest)?;
                 check_size(desc, size).map(|()| false)
             }
-            Source::Layout { dir } => {
-                layout::read_blob(dir, &desc.digest)?;
+            Source::Layout(layout) => {
+                check_size(desc, layout.verify_blob(&desc.digest)?)?;
                 Ok(false)
             }
             Source::Archive { archive, store } => {
@@ -320,7 +318,7 @@ impl ImageSource for Source {
     fn store(&self) -> Option<&Store> {
         match self {
             Source::Online { store, .. } | Source::Offline { store } | Source::Archive { store, .. } => Some(store),
-            Source::Layout { .. } => None,
+            Source::Layout(_) => None,
         }
     }
 
