@@ -91,7 +91,7 @@ pub fn context_parts(reference: &str, paths: &[PathBuf], profile: &Profile) -> R
             .map(|s| part_options(&conv, s).map_err(io_err(reference, &s.path)))
             .collect::<Result<Vec<_>, _>>()?;
         match find_combination(reference, &options) {
-            Ok(modes) => {
+            Combination::Found(modes) => {
                 let parts = sources
                     .iter()
                     .zip(modes)
@@ -104,7 +104,7 @@ pub fn context_parts(reference: &str, paths: &[PathBuf], profile: &Profile) -> R
                     .collect();
                 return Ok(Resolved::Parts(parts));
             }
-            Err(found) => {
+            Combination::Missed(found) => {
                 first.get_or_insert(found);
             }
         }
@@ -135,14 +135,23 @@ fn part_options(conv: &HashConvention, s: &Read) -> std::io::Result<Vec<(String,
     }
 }
 
+/// The outcome of a search for the modes under which the parts hash to a reference.
+enum Combination {
+    /// The mode chosen for each part (`None` for a directory).
+    Found(Vec<Option<u32>>),
+    /// No combination within the bound did; the reference of the parts' first options, which a
+    /// refusal reports as what retrace computed.
+    Missed(String),
+}
+
 /// The first choice of one option per part whose `multi:` hash is `reference`, trying the
-/// parts' first options together first; else the hash of those first options.
-fn find_combination(reference: &str, options: &[Vec<(String, Option<u32>)>]) -> Result<Vec<Option<u32>>, String> {
+/// parts' first options together first.
+fn find_combination(reference: &str, options: &[Vec<(String, Option<u32>)>]) -> Combination {
     let mut index = vec![0usize; options.len()];
     let first = multi_reference(options, &index);
     for _ in 0..MAX_MODE_COMBINATIONS {
         if multi_reference(options, &index) == reference {
-            return Ok(index.iter().zip(options).map(|(&i, o)| o[i].1).collect());
+            return Combination::Found(index.iter().zip(options).map(|(&i, o)| o[i].1).collect());
         }
         // The next combination, the last part varying fastest.
         let Some(pos) = (0..options.len()).rev().find(|&p| index[p] + 1 < options[p].len()) else {
@@ -151,7 +160,7 @@ fn find_combination(reference: &str, options: &[Vec<(String, Option<u32>)>]) -> 
         index[pos] += 1;
         index[pos + 1..].iter_mut().for_each(|i| *i = 0);
     }
-    Err(first)
+    Combination::Missed(first)
 }
 
 fn multi_reference(options: &[Vec<(String, Option<u32>)>], index: &[usize]) -> String {

@@ -89,6 +89,18 @@ pub struct CompareOptions<'w> {
     pub budget: &'w WorkBudget,
 }
 
+impl<'w> CompareOptions<'w> {
+    /// What `retrace diff` asks for: unified text diffs and nested archives included.
+    pub fn thorough(semantic: bool, budget: &'w WorkBudget) -> CompareOptions<'w> {
+        CompareOptions {
+            semantic,
+            unified: true,
+            descend: true,
+            budget,
+        }
+    }
+}
+
 fn mode_text(m: u32) -> String {
     format!("{m:04o}")
 }

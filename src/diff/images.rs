@@ -23,13 +23,16 @@ impl ImageResolver for RegistryImages {
             spec: reference.to_string(),
             message,
         };
-        let (source, r) =
-            crate::registry::open(reference, offline, self.store.clone()).map_err(|e| fail(crate::error::chain(&e)))?;
+        let failed = |source| DiffError::Image {
+            spec: reference.to_string(),
+            source,
+        };
+        let (source, r) = crate::registry::open(reference, offline, self.store.clone()).map_err(failed)?;
         let store = source
             .store()
             .ok_or_else(|| fail("the image source has no content store".into()))?
             .clone();
-        let resolved = crate::registry::pull::resolve(&source, &r, None).map_err(|e| fail(crate::error::chain(&e)))?;
+        let resolved = crate::registry::pull::resolve(&source, &r, None).map_err(failed)?;
         let mut platforms = Vec::new();
         for image in &resolved.images {
             let Manifest::Image(m) = &image.manifest.manifest else {
@@ -38,11 +41,9 @@ impl ImageResolver for RegistryImages {
             let platform = match &image.entry {
                 Some(Descriptor { platform: Some(p), .. }) => p.to_string(),
                 _ => {
-                    let bytes = source
-                        .config(&r, &m.config)
-                        .map_err(|e| fail(crate::error::chain(&e)))?;
+                    let bytes = source.config(&r, &m.config).map_err(failed)?;
                     ImageConfig::parse(&bytes, "config")
-                        .map_err(|e| fail(crate::error::chain(&e)))?
+                        .map_err(failed)?
                         .platform()
                         .to_string()
                 }
@@ -58,9 +59,7 @@ impl ImageResolver for RegistryImages {
                     layers.push(None);
                     continue;
                 }
-                source
-                    .ensure_blob(&r, desc)
-                    .map_err(|e| fail(crate::error::chain(&e)))?;
+                source.ensure_blob(&r, desc).map_err(failed)?;
                 layers.push(Some(LayerSource {
                     label: format!("{platform} layer {} ({})", i + 1, desc.digest),
                     digest: Some(desc.digest),

@@ -57,6 +57,14 @@ pub enum DiffError {
     /// An OCI layout operand that could not be read: its index, a manifest or a blob.
     #[error(transparent)]
     OciLayout(#[from] crate::registry::RegistryError),
+    /// An image reference operand (`registry:`, `store:`, `docker://`) the registry client could
+    /// not resolve or fetch.
+    #[error("operand `{spec}`")]
+    Image {
+        spec: String,
+        #[source]
+        source: crate::registry::RegistryError,
+    },
     #[error("cannot compare {a} with {b}")]
     Mismatched { a: String, b: String },
 }
@@ -145,12 +153,7 @@ pub fn diff(
     let sa = resolve(a, resolver)?;
     let sb = resolve(b, resolver)?;
     let budget = WorkBudget::new(opts.work);
-    let copts = CompareOptions {
-        semantic: opts.semantic,
-        unified: true,
-        descend: true,
-        budget: &budget,
-    };
+    let copts = CompareOptions::thorough(opts.semantic, &budget);
     let comparisons = match (sa, sb) {
         (Subject::Layer(la), Subject::Layer(lb)) => {
             let (ia, ib) = read_pair(Some(&la), Some(&lb), opts)?;
@@ -451,12 +454,7 @@ pub fn diff_layer_files(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Compar
     };
     let (ia, ib) = read_pair(Some(&la), Some(&lb), opts)?;
     let budget = WorkBudget::new(opts.work);
-    let copts = CompareOptions {
-        semantic: opts.semantic,
-        unified: true,
-        descend: true,
-        budget: &budget,
-    };
+    let copts = CompareOptions::thorough(opts.semantic, &budget);
     // `read_pair` reads every side it is given, so both indexes are there.
     layer_comparison("layer".into(), &la, &ia.unwrap(), &lb, &ib.unwrap(), &copts, opts)
 }
