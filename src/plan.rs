@@ -2,8 +2,8 @@
 //! leaves, and which step makes which layer. Pure data in, pure data out: no Docker, no file system.
 //!
 //! The input is deliberately small ([`PlanInput`]): the document model and the instruction IR are
-//! turned into it by [`crate::plan::from_document`] style adapters, so this module does not change
-//! when the parser grows.
+//! turned into it by [`crate::build::input::inputs_of`], so this module does not change when the
+//! parser grows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
