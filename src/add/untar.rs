@@ -44,7 +44,7 @@ enum InodeKind {
     Fifo,
 }
 
-/// The extracted tree: path -> inode index. Paths use the walk key (see [`walk_key`]) so the map's
+/// The extracted tree: path -> inode index. Paths use the walk key (see `walk_key`) so the map's
 /// order is the walk order.
 #[derive(Debug, Default)]
 pub struct Extracted {

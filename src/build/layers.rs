@@ -335,7 +335,7 @@ pub struct CopySpec<'a> {
     pub mtimes: &'a std::collections::BTreeMap<String, i64>,
     pub add: bool,
     /// Directories (absolute) the builder created owned by `owner`: the missing parents of a
-    /// file COPY, or the missing destination of a directory COPY ([`created_dirs`]).
+    /// file COPY, or the missing destination of a directory COPY (`created_dirs`).
     pub created_dirs: &'a [String],
     /// The mtime given to those directories (the time of the copy).
     pub now: i64,

@@ -3,7 +3,7 @@
 //!
 //! Operands are resolved by [`source`] (its module docs define the syntax), read by the safe
 //! streaming reader into compact [`index::LayerIndex`]es (two at a time, in parallel), compared path
-//! by path by [`compare`], and rendered as text or JSON. Images are compared platform by platform,
+//! by path by [`compare()`], and rendered as text or JSON. Images are compared platform by platform,
 //! layer by layer, and as flattened file systems (whiteouts and opaque directories applied).
 //! `--semantic` ignores what cannot carry meaning: mtimes, entry order, header encoding and
 //! compression.

@@ -4,7 +4,7 @@
 //! configs, descriptors) or a path to a blob in the local content store whose bytes were verified
 //! against their digest before the blob was stored. See `docs/registry.md` for the design.
 //!
-//! - [`reference`]: image references (`httpd:2-alpine`, `127.0.0.1:5000/demo@sha256:...`).
+//! - [`reference`](mod@reference): image references (`httpd:2-alpine`, `127.0.0.1:5000/demo@sha256:...`).
 //! - [`manifest`]: media types and the JSON documents (manifest lists, OCI indexes, manifests, configs).
 //! - [`auth`]: credentials from `~/.docker/config.json` and the Bearer-token challenge flow.
 //! - [`client`]: the HTTP client: manifests, blob HEAD/GET with retries and resumable downloads, push.

@@ -1,5 +1,5 @@
 //! Glue between the search core and the rest of retrace: the real tar writer and gzip, a diff
-//! directory read like Docker read it, and (in [`facts`]) the search input taken from a document.
+//! directory read like Docker read it, and (in [`facts`](super::facts)) the search input taken from a document.
 //! The `retrace layer reproduce` command itself is `crate::commands::layer_reproduce`.
 
 use std::path::Path;

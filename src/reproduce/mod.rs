@@ -17,7 +17,7 @@
 //! - Entries of one group need not share one original second (two dirs a long step touched
 //!   moments apart): a group may *split*, each entry taking its own time in the step's window.
 //!
-//! Hypotheses are tried cheapest first (see [`Tier`]); inside one hypothesis candidates run in
+//! Hypotheses are tried cheapest first (see `Tier`); inside one hypothesis candidates run in
 //! ordered blocks on rayon's pool and the search stops at the first exact digest. Each candidate
 //! patches the mtime fields of a prebuilt tar and fixes the header checksums, so no tar is
 //! rewritten per candidate.
