@@ -93,7 +93,8 @@ impl fmt::Display for Compression {
     }
 }
 
-/// Why an archive was refused. Every variant that concerns one entry names it.
+/// Why an archive was refused. Every variant that concerns one entry names it, in the one-line text
+/// form (`shown`), so a name with a newline or a terminal escape cannot break the message.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("reading archive")]
@@ -106,28 +107,28 @@ pub enum ArchiveError {
     },
     #[error("blob digest mismatch: expected {expected}, found {found}")]
     DigestMismatch { expected: Digest, found: Digest },
-    #[error("entry `{entry}`: path escapes the archive root ({reason})")]
+    #[error("entry `{}`: path escapes the archive root ({reason})", shown(.entry))]
     PathEscape { entry: String, reason: &'static str },
-    #[error("entry `{entry}`: NUL byte in path or link target")]
+    #[error("entry `{}`: NUL byte in path or link target", shown(.entry))]
     NulInPath { entry: String },
-    #[error("entry `{entry}`: path or link target longer than {limit} bytes")]
+    #[error("entry `{}`: path or link target longer than {limit} bytes", shown(.entry))]
     PathTooLong { entry: String, limit: usize },
-    #[error("entry `{entry}`: reached through symlink `{symlink}` of the same archive")]
+    #[error("entry `{}`: reached through symlink `{}` of the same archive", shown(.entry), shown(.symlink))]
     ThroughSymlink { entry: String, symlink: String },
-    #[error("entry `{entry}`: hard link target `{target}` escapes the archive root")]
+    #[error("entry `{}`: hard link target `{}` escapes the archive root", shown(.entry), shown(.target))]
     HardlinkEscape { entry: String, target: String },
-    #[error("entry `{entry}`: more than {limit} entries")]
+    #[error("entry `{}`: more than {limit} entries", shown(.entry))]
     TooManyEntries { entry: String, limit: u64 },
-    #[error("entry `{entry}`: size {size} exceeds the limit of {limit} bytes")]
+    #[error("entry `{}`: size {size} exceeds the limit of {limit} bytes", shown(.entry))]
     EntryTooLarge { entry: String, size: u64, limit: u64 },
-    #[error("entry `{entry}`: paths and link targets exceed {limit} bytes in all")]
+    #[error("entry `{}`: paths and link targets exceed {limit} bytes in all", shown(.entry))]
     PathBytes { entry: String, limit: u64 },
-    #[error("entry `{entry}`: an index of the archive would take more than {limit} bytes of memory")]
+    #[error("entry `{}`: an index of the archive would take more than {limit} bytes of memory", shown(.entry))]
     IndexTooLarge { entry: String, limit: u64 },
-    #[error("archive exceeds {limit} decompressed bytes (at entry `{entry}`)")]
+    #[error("archive exceeds {limit} decompressed bytes (at entry `{}`)", shown(.entry))]
     TotalTooLarge { entry: String, limit: u64 },
     #[error(
-        "decompression bomb refused: {decompressed} bytes (sparse holes included) from {compressed} archive bytes exceeds ratio {limit}:1 (at entry `{entry}`)"
+        "decompression bomb refused: {decompressed} bytes (sparse holes included) from {compressed} archive bytes exceeds ratio {limit}:1 (at entry `{}`)", shown(.entry)
     )]
     GzipBomb {
         entry: String,
@@ -138,31 +139,36 @@ pub enum ArchiveError {
     #[error("unsupported compression ({0}); only tar, and tar compressed with gzip, xz or bzip2, are read")]
     UnsupportedCompression(&'static str),
     /// A fact retrace found wrong (content cut short, a bad PAX record).
-    #[error("malformed archive at entry `{entry}`: {message}")]
+    #[error("malformed archive at entry `{}`: {message}", shown(.entry))]
     Malformed { entry: String, message: String },
     /// The tar reader refused the entry; its error says why.
-    #[error("malformed archive at entry `{entry}`")]
+    #[error("malformed archive at entry `{}`", shown(.entry))]
     MalformedTar {
         entry: String,
         #[source]
         source: io::Error,
     },
     /// serde_json's message already ends with the line and column.
-    #[error("member `{member}`: {message}")]
+    #[error("member `{}`: {message}", shown(.member))]
     MemberJson {
         member: String,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("no member `{member}`")]
+    #[error("no member `{}`", shown(.member))]
     MissingMember { member: String },
-    #[error("member `{member}`: a chain of more than {limit} symbolic links")]
+    #[error("member `{}`: a chain of more than {limit} symbolic links", shown(.member))]
     MemberLinks { member: String, limit: usize },
     #[error(
         "the archive is {compression}-compressed; its members are read in place from a plain tar (as `docker save` writes): decompress it first"
     )]
     CompressedMembers { compression: Compression },
+}
+
+/// An entry's name (in this reader's encoding) with control characters escaped as well.
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    crate::layer::name::escape_text(name)
 }
 
 /// The kind of an entry, with the data only that kind has.

@@ -495,3 +495,32 @@ fn a_docker_manifest_keeps_the_bytes_json_wrote_and_reads_null_tags() {
         serde_json::from_str(r#"[{"Config":"c.json","RepoTags":null,"Layers":["a.tar"],"LayerSources":{}}]"#).unwrap();
     assert!(saved[0].repo_tags.is_empty());
 }
+
+/// A name with a newline, an escape character and a byte that is not UTF-8 is named in one line
+/// of text by a refusal: control characters and the stray byte as `\xNN`.
+#[test]
+fn refusals_name_entries_on_one_line() {
+    let name: &[u8] = b"evil\nname\x1b[31m\xff";
+    let shown = r"evil\x0aname\x1b[31m\xff";
+    let below = [name, b"/x"].concat();
+    let cases: [(&str, Vec<u8>, Limits); 2] = [
+        (
+            "an entry over the size limit",
+            tar_of(&[raw_entry(name, b'0', b"0123456789ab", b"")]),
+            Limits {
+                max_entry_size: 10,
+                ..Limits::default()
+            },
+        ),
+        (
+            "an entry below a symlink (both names)",
+            tar_of(&[raw_entry(name, b'2', b"", b"t"), raw_entry(&below, b'0', b"", b"")]),
+            Limits::default(),
+        ),
+    ];
+    for (what, blob, limits) in cases {
+        let text = crate::error::chain(&refusal(&blob, &limits));
+        assert!(text.contains(shown), "{what}: {text}");
+        assert!(!text.contains('\n') && !text.contains('\x1b'), "{what}: {text}");
+    }
+}
