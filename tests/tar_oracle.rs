@@ -226,13 +226,7 @@ fn needs_go_write_tar_matches_go_archive_tar() {
 
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let mut child = Command::new(&oracle)
-        .arg(&out_dir)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    serde_json::to_writer(child.stdin.take().unwrap(), &input).unwrap();
-    assert!(child.wait().unwrap().success(), "oracle failed");
+    run_oracle(&oracle, &out_dir, &input);
 
     let (mut compared, mut both_refused, mut compared_17) = (0, 0, 0);
     for (i, case) in cases.iter().enumerate() {
@@ -315,13 +309,7 @@ fn go_tars(oracle: &Path, dir: &Path, cases: &[Vec<Entry>]) -> Vec<Vec<u8>> {
         .collect();
     let out_dir = dir.join("named");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let mut child = Command::new(oracle)
-        .arg(&out_dir)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    serde_json::to_writer(child.stdin.take().unwrap(), &input).unwrap();
-    assert!(child.wait().unwrap().success(), "oracle failed");
+    run_oracle(oracle, &out_dir, &input);
     (0..cases.len())
         .map(|i| {
             std::fs::read(out_dir.join(format!("{i}.tar"))).unwrap_or_else(|_| {
@@ -411,4 +399,11 @@ fn needs_go_non_utf8_names_and_far_mtimes_match_go() {
             ("path".to_string(), b"old-\xe9".to_vec())
         ]
     );
+}
+
+/// Runs the Go oracle on `input` (its JSON on standard input), writing into `out_dir`.
+fn run_oracle(oracle: &std::path::Path, out_dir: &std::path::Path, input: &impl serde::Serialize) {
+    let mut child = Command::new(oracle).arg(out_dir).stdin(Stdio::piped()).spawn().unwrap();
+    serde_json::to_writer(child.stdin.take().unwrap(), input).unwrap();
+    assert!(child.wait().unwrap().success(), "oracle failed");
 }
