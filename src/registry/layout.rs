@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use super::error::{RegistryError, Result};
 use super::manifest::{Descriptor, FetchedManifest, Index, OCI_INDEX};
 use super::store::Store;
-use crate::digest::{Digest, DigestWriter};
+use super::store::{named_by, rehash};
+use crate::digest::Digest;
 
 pub use crate::oci::REF_NAME;
 /// The full reference the image was pulled as (containerd's annotation, also used by skopeo).
@@ -111,10 +112,7 @@ impl Layout {
     pub fn json_blob(&self, d: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(d);
         let bytes = read_bounded(&path)?;
-        let found = Digest::of(&bytes);
-        if found != *d {
-            return Err(mismatch(&path, d, found, bytes.len() as u64));
-        }
+        named_by(&path, d, Digest::of(&bytes), bytes.len() as u64, LAYOUT_BLOB)?;
         Ok(bytes)
     }
 
@@ -125,15 +123,7 @@ impl Layout {
 
     /// Re-hashes blob `d` of any size in a streaming pass; its size.
     pub fn verify_blob(&self, d: &Digest) -> Result<u64> {
-        let path = self.blob_path(d);
-        let file = fs::File::open(&path).map_err(|e| RegistryError::io(&path, e))?;
-        let mut w = DigestWriter::new(std::io::sink());
-        std::io::copy(&mut std::io::BufReader::new(file), &mut w).map_err(|e| RegistryError::io(&path, e))?;
-        let (found, size, _) = w.finish();
-        if found != *d {
-            return Err(mismatch(&path, d, found, size));
-        }
-        Ok(size)
+        rehash(&self.blob_path(d), d, LAYOUT_BLOB)
     }
 }
 
@@ -150,12 +140,5 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| RegistryError::io(path, e))
 }
 
-fn mismatch(path: &Path, expected: &Digest, found: Digest, size: u64) -> RegistryError {
-    RegistryError::DigestMismatch {
-        what: "layout blob",
-        expected: *expected,
-        found,
-        url: path.display().to_string(),
-        size,
-    }
-}
+/// What a damaged blob of a layout is called in an error.
+const LAYOUT_BLOB: &str = "layout blob";

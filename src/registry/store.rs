@@ -126,19 +126,13 @@ impl Store {
     pub fn read(&self, d: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(d);
         let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
-        stored_as(&path, d, Digest::of(&bytes), bytes.len() as u64)?;
+        named_by(&path, d, Digest::of(&bytes), bytes.len() as u64, STORED)?;
         Ok(bytes)
     }
 
     /// Re-hashes a stored blob of any size in a streaming pass.
     pub fn verify(&self, d: &Digest) -> Result<u64> {
-        let path = self.blob_path(d);
-        let file = fs::File::open(&path).map_err(|e| RegistryError::io(&path, e))?;
-        let mut w = DigestWriter::new(io::sink());
-        io::copy(&mut io::BufReader::new(file), &mut w).map_err(|e| RegistryError::io(&path, e))?;
-        let (found, size, _) = w.finish();
-        stored_as(&path, d, found, size)?;
-        Ok(size)
+        rehash(&self.blob_path(d), d, STORED)
     }
 
     /// Deletes a blob (used when a stored copy turns out to be damaged).
@@ -192,14 +186,28 @@ impl Store {
     }
 }
 
-/// Whether the blob stored at `path` under the name `d` hashed to `d` (`found`): a store on disk
-/// can be damaged after the fact, so a mismatch names the file.
-fn stored_as(path: &Path, d: &Digest, found: Digest, size: u64) -> Result<()> {
+/// What a damaged blob of the store is called in an error.
+const STORED: &str = "stored blob";
+
+/// Re-hashes the blob file at `path`, named `d`, in a streaming pass and checks it against `d`;
+/// its size. `what` names whose blob it is (the store's, a layout's) in the error.
+pub(super) fn rehash(path: &Path, d: &Digest, what: &'static str) -> Result<u64> {
+    let file = fs::File::open(path).map_err(|e| RegistryError::io(path, e))?;
+    let mut w = DigestWriter::new(io::sink());
+    io::copy(&mut io::BufReader::new(file), &mut w).map_err(|e| RegistryError::io(path, e))?;
+    let (found, size, _) = w.finish();
+    named_by(path, d, found, size, what)?;
+    Ok(size)
+}
+
+/// Whether the blob file at `path`, named `d`, hashed to `d` (`found`): files on disk can be
+/// damaged after the fact, so a mismatch names the file.
+pub(super) fn named_by(path: &Path, d: &Digest, found: Digest, size: u64, what: &'static str) -> Result<()> {
     if found == *d {
         return Ok(());
     }
     Err(RegistryError::DigestMismatch {
-        what: "stored blob",
+        what,
         expected: *d,
         found,
         url: path.display().to_string(),
