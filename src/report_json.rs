@@ -184,7 +184,7 @@ impl Report {
 
 /// serde_json's message without the " at line L column C" it appends, since the error states
 /// them itself.
-fn json_message(e: &serde_json::Error) -> String {
+pub(crate) fn json_message(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     text.strip_suffix(&suffix).unwrap_or(&text).to_string()

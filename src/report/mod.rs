@@ -175,7 +175,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportErr
         path: path.into(),
         line: e.line(),
         column: e.column(),
-        message: crate::error::chain(&e),
+        message: crate::report_json::json_message(&e),
     })
 }
 
