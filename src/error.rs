@@ -43,7 +43,7 @@ pub enum Error {
     Output(#[from] crate::commands::OutputError),
 
     #[error(transparent)]
-    Build(#[from] crate::build::BuildError),
+    Build(#[from] crate::replay::BuildError),
 
     #[error(transparent)]
     Diff(#[from] crate::diff::DiffError),

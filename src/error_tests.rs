@@ -4,9 +4,9 @@ use std::error::Error as StdError;
 use std::io;
 
 use super::{chain, Error};
-use crate::build::{BuildError, StepError};
-use crate::exec::ExecError;
 use crate::registry::RegistryError;
+use crate::replay::exec::ExecError;
+use crate::replay::{BuildError, StepError};
 
 /// A test error with its own text and an optional cause.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ fn a_parse_error_in_a_build_keeps_its_file_line_and_column() {
     let recipe_path = dir.path().join("recipe.yaml");
     std::fs::write(&recipe_path, "document: doc.md\ntag: x:1\ncache: cache\n").unwrap();
     let recipe = crate::recipe::load(&recipe_path).unwrap();
-    let err = Error::from(crate::build::plans(&recipe).unwrap_err());
+    let err = Error::from(crate::replay::plans(&recipe).unwrap_err());
     assert!(matches!(err, Error::Build(BuildError::Parse(_))), "{err:?}");
     let text = chain(&err);
     assert!(text.contains("doc.md:"), "{text}");

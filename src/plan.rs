@@ -2,7 +2,7 @@
 //! leaves, and which step makes which layer. Pure data in, pure data out: no Docker, no file system.
 //!
 //! The input is deliberately small ([`PlanInput`]): the document model and the instruction IR are
-//! turned into it by [`crate::build::input::inputs_of`], so this module does not change when the
+//! turned into it by [`crate::replay::input::inputs_of`], so this module does not change when the
 //! parser grows.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,6 @@
 //! The in-memory replay of Docker's ADD extraction and the builder variants, on small archives
 //! built here. Byte-exactness against Docker is proven by the published layers
-//! (tests/layer_add.rs); these tests pin the extraction semantics those layers depend on.
+//! (tests/it/layer_add.rs); these tests pin the extraction semantics those layers depend on.
 
 use super::untar::untar;
 use super::*;
@@ -50,7 +50,7 @@ fn walk_order_is_component_wise_and_the_root_is_skipped() {
 fn hard_links_are_written_at_the_first_name_the_walk_meets() {
     // The archive lists bin/z first; the walk meets bin/a first, so bin/a carries the content.
     // The link header's mode and mtime land on the shared inode (as a Docker 20.10 daemon's
-    // diff_id shows, tests/layer_add.rs `needs_docker_add_extraction_matches_the_daemon`).
+    // diff_id shows, tests/it/layer_add.rs `needs_docker_add_extraction_matches_the_daemon`).
     let blob = tarball(&[
         ("bin/", b'5', 0o755, 1, ""),
         ("bin/z", b'0', 0o755, 5, "busybox"),

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long)]
     no_cache: bool,
     /// Timestamp search budget per differing layer, in candidates (0 turns the search off).
-    #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES)]
+    #[arg(long, default_value_t = retrace::replay::layers::BUILD_SEARCH_CANDIDATES)]
     search_candidates: u64,
     /// Fetch nothing: no download, no registry, no network for RUN steps. Sources come from the
     /// caches, the content stores and `--inputs`; a RUN step that needs the network stops its
@@ -46,7 +46,7 @@ impl Args {
         BuildCommandOptions {
             recipe: self.recipe,
             out: self.out,
-            build: retrace::build::BuildOptions {
+            build: retrace::replay::BuildOptions {
                 out: PathBuf::new(),
                 platforms: self.platforms,
                 jobs: self.jobs,

@@ -45,7 +45,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Give up without a match after hashing this many candidates.
-        #[arg(long, default_value_t = retrace::build::layers::BUILD_SEARCH_CANDIDATES,
+        #[arg(long, default_value_t = retrace::replay::layers::BUILD_SEARCH_CANDIDATES,
               value_parser = clap::value_parser!(u64).range(1..))]
         search_candidates: u64,
         /// Give up without a match after searching this many seconds.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::Console;
-use crate::build::{command, outcome, summary_text, BuildOptions};
+use crate::replay::{command, outcome, summary_text, BuildOptions};
 use crate::{Error, Outcome};
 
 #[derive(Debug, Clone)]

@@ -160,7 +160,7 @@ mod tests {
     }
 
     /// Go 1.6's DEFLATE is valid DEFLATE whatever the input; its bytes are proven against the
-    /// published layers of Docker 1.10 and 1.12 (tests/layer_add.rs).
+    /// published layers of Docker 1.10 and 1.12 (tests/it/layer_add.rs).
     #[test]
     fn go15_streams_inflate_to_their_input() {
         for (n, data) in inputs().into_iter().enumerate() {

@@ -35,7 +35,7 @@ fn time(mut cmd: Command, what: &str) -> Result<Duration> {
         .with_context(|| format!("running {what}"))?;
     let elapsed = start.elapsed();
     // retrace exits 1 when a layer differs; the timing is still valid, the verdicts are not this
-    // bench's business (tests/build_demo.rs checks them).
+    // bench's business (tests/it/build_demo.rs checks them).
     if !matches!(out.status.code(), Some(0 | 1)) {
         bail!(
             "{what} failed ({}): {}",

@@ -3,7 +3,7 @@
 //! hashing path (`retrace::Digest`, the `sha2` crate, which uses the CPU's SHA extensions).
 //!
 //! Inputs, each generated at bench time and never committed:
-//! - the deterministic 64 MiB mixture of `tests/common/mixture.rs`;
+//! - the deterministic 64 MiB mixture of `tests/it/common/mixture.rs`;
 //! - a real tar stream: `tar` of `/usr/lib/x86_64-linux-gnu` and `/usr/share/doc` (or `/usr/lib`
 //!   and `/usr/share` where those are missing), sorted by name, cut to 64 MiB: binaries, text,
 //!   compressed files and the zero padding of tar, as in real layers;
@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
-#[path = "../../tests/common/gobuild.rs"]
+#[path = "../../tests/it/common/gobuild.rs"]
 mod gobuild;
-#[path = "../../tests/common/mixture.rs"]
+#[path = "../../tests/it/common/mixture.rs"]
 pub mod mixture;
 
 const INPUT_LEN: usize = 64 << 20;
@@ -97,7 +97,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut inputs = vec![Input::write(
         &work,
         "mixture",
-        "deterministic mixture (tests/common/mixture.rs)",
+        "deterministic mixture (tests/it/common/mixture.rs)",
         mixture::mixture(INPUT_LEN),
     )?];
     let tar = mixture::system_tar(INPUT_LEN).context("running tar on system directories")?;

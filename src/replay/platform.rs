@@ -1,0 +1,760 @@
+//! One platform's replay, phase by phase. [`PlatformRun`] holds what the steps of a platform
+//! share (the engine, the profile, the log, the parent image); each step goes through
+//! [`PlatformRun::source`] (verified inputs), [`PlatformRun::snapshot`] (the build cache or the
+//! engine) and, when it makes a layer, [`PlatformRun::check_layer`] (write, compare, variants,
+//! timestamp search, explanation).
+
+use std::io::Write;
+use std::time::Instant;
+
+use super::layers::{self, BlobInfo};
+use super::report::{LayerReport, PlatformReport, Verdict};
+use super::sources::{BaseOrigin, Resolved, SourceError};
+use super::variants::{self, LowerDirs, Variant};
+use super::{cache, network, Ctx, LayerFailure, StepError};
+use crate::error::chain;
+use crate::layer::{Entry, Profile};
+use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
+use crate::replay::exec::docker::DockerExecutor;
+use crate::replay::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
+use crate::reproduce::{SearchInput, SearchLimits, StepTime};
+
+/// What a platform's replay produced, for the report and the OCI layout.
+pub(super) struct PlatformResult {
+    pub report: PlatformReport,
+    /// The blobs written, by layer, when every layer of the platform was built.
+    pub layers: Option<Vec<BlobInfo>>,
+}
+
+/// A step's verified input: what it reads, and whether the layer is a published blob taken as is.
+struct StepSource {
+    resolved: Resolved,
+    /// The published blob's origin when the recipe supplied the layer itself.
+    imported: Option<String>,
+    /// The build-context mtime the recipe states for a COPY source ...
+    mtime: Option<i64>,
+    /// ... and for single entries of it.
+    mtimes: std::collections::BTreeMap<String, i64>,
+    /// The context mode a `file:` source was verified under.
+    context_mode: Option<u32>,
+    /// A base layer rebuilt from its tarball without the engine (`retrace layer add`'s code):
+    /// its blob and verdict; the engine only imports it for the steps after it.
+    rebuilt_base: Option<crate::add::AddOutcome>,
+}
+
+/// The state one platform's steps share.
+pub(super) struct PlatformRun<'a> {
+    ctx: &'a Ctx<'a>,
+    plan: &'a PlatformPlan,
+    exec: DockerExecutor,
+    profile: Profile,
+    log: std::fs::File,
+    bar: Option<&'a indicatif::ProgressBar>,
+    parent: Option<ImageId>,
+    /// When the replay began (the earliest step start, cached steps included).
+    replay_began: i64,
+    /// The directories of the layers below the current step (for the opaque-marker variant).
+    lower: LowerDirs,
+    /// The replayed and published mtimes of the layers below (for the timestamp search).
+    lower_times: crate::reproduce::lower::LowerTimes,
+    /// The builder variant an earlier layer of this platform matched with: tried first.
+    seen: Option<Variant>,
+    layers: Vec<LayerReport>,
+    blobs: Vec<BlobInfo>,
+    /// The recorded time and kind of each step that made a layer in this replay, in layer order:
+    /// what the timestamp search knows of the steps below and of the layer's own.
+    /// `None` for a step without a recorded time.
+    made: Vec<Option<StepTime>>,
+    cached_steps: usize,
+}
+
+/// Replays one platform and reports every layer of it, built or not.
+pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult {
+    let start = Instant::now();
+    let bar = ctx.progress_bar(plan);
+    let mut run = None;
+    let result = if ctx.should_skip() {
+        Err(StepError::Skipped)
+    } else {
+        PlatformRun::start(ctx, plan, bar.as_ref()).and_then(|r| run.insert(r).run())
+    };
+    let (mut layers, blobs, cached_steps) = run.map(|r| (r.layers, r.blobs, r.cached_steps)).unwrap_or_default();
+    // A step that needs the network stops an offline platform without an error: its layers are
+    // reported as not built, with the reason (exit 1, not 2).
+    let (error, stopped) = match result {
+        Ok(()) => (None, None),
+        Err(e @ StepError::NeedsNetwork { .. }) => (None, Some(chain(&e))),
+        Err(e) => (Some(chain(&e)), None),
+    };
+    if error.is_some() {
+        ctx.mark_failed();
+    }
+    report_unreached(plan, &mut layers, error.as_deref().or(stopped.as_deref()));
+    let seconds = start.elapsed().as_secs_f64();
+    let complete = error.is_none() && stopped.is_none() && layers.iter().all(|l| l.rebuilt.is_some());
+    let report = PlatformReport {
+        platform: plan.platform.to_string(),
+        layers,
+        error,
+        stopped,
+        seconds,
+        cached_steps,
+    };
+    ctx.summarize(&report, bar.as_ref());
+    PlatformResult {
+        layers: complete.then_some(blobs),
+        report,
+    }
+}
+
+/// Adds a `not-built` row for every layer the replay did not reach, so the report always covers
+/// the whole document; `why` is the reason the platform stopped, when it did.
+fn report_unreached(plan: &PlatformPlan, layers: &mut Vec<LayerReport>, why: Option<&str>) {
+    for &slot in &plan.layers {
+        if layers.iter().any(|l| l.index == slot.index) {
+            continue;
+        }
+        // The plan's guess names the step; the replay, which decides, did not get there.
+        let step = plan.steps.iter().find(|s| s.layer.map(|l| l.index) == Some(slot.index));
+        let reason = match why {
+            Some(why) => format!("not built: {why}"),
+            None => "no replayed step made this layer: the replay made fewer layers than the document lists".into(),
+        };
+        let mut row = LayerReport::new(slot, step.map(|s| s.text.clone()).unwrap_or_default());
+        row.reason = reason;
+        layers.push(row);
+    }
+    layers.sort_by_key(|l| l.index);
+}
+
+impl<'a> PlatformRun<'a> {
+    fn start(
+        ctx: &'a Ctx<'a>,
+        plan: &'a PlatformPlan,
+        bar: Option<&'a indicatif::ProgressBar>,
+    ) -> Result<PlatformRun<'a>, StepError> {
+        let log_path = ctx.out.join("logs").join(format!("{}.log", plan.platform.slug()));
+        // A file (or a symbolic link) left at the log's path is removed first, never written through.
+        let _ = std::fs::remove_file(&log_path);
+        let log = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&log_path)
+            .map_err(|source| StepError::Log { path: log_path, source })?;
+        let recipe = ctx.sources.recipe;
+        let exec = DockerExecutor::connect(&recipe.endpoint_for(&plan.platform), &recipe.cache.join("exports"))
+            .map_err(|e| StepError::Engine(Box::new(e)))?;
+        let profile = layers::profile_for(plan.docker_version.as_deref()).map_err(StepError::Profile)?;
+        Ok(PlatformRun {
+            ctx,
+            plan,
+            exec,
+            profile,
+            log,
+            bar,
+            parent: None,
+            replay_began: i64::MAX,
+            lower: LowerDirs::default(),
+            lower_times: Default::default(),
+            seen: None,
+            layers: Vec::new(),
+            blobs: Vec::new(),
+            made: Vec::new(),
+            cached_steps: 0,
+        })
+    }
+
+    fn run(&mut self) -> Result<(), StepError> {
+        let plan = self.plan;
+        for step in &plan.steps {
+            if matches!(step.action, Action::Config) {
+                let _ = writeln!(self.log, "==> step {} {} (config only)", step.position, step.text);
+                continue;
+            }
+            if let Some(b) = self.bar {
+                b.set_message(super::report::truncate(&step.text, 60));
+            }
+            let _ = writeln!(self.log, "==> step {} {}", step.position, step.text);
+            let slot = plan.layers.get(self.layers.len()).copied();
+            let source = self.source(step, slot)?;
+            let snap = self.snapshot(step, source.as_ref())?;
+            let _ = writeln!(
+                self.log,
+                "    image {} ran {}..{}",
+                snap.image.0, snap.started, snap.finished
+            );
+            let before = self.parent.replace(snap.image.clone());
+            self.replay_began = self.replay_began.min(snap.started);
+            if let Some(entries) = self.layer_made(step, &snap, before.as_ref(), source.as_ref())? {
+                let slot = slot.ok_or_else(|| StepError::ExtraLayer {
+                    position: step.position,
+                    step: short(step),
+                    layers: plan.layers.len(),
+                })?;
+                self.made.push(step.created.map(|created| StepTime {
+                    created,
+                    base_tarball: matches!(&step.action, Action::Base { source } if source.starts_with("file:")),
+                    copies_context: matches!(step.action, Action::Copy { .. }),
+                }));
+                self.check_layer(step, slot, &snap, source.as_ref(), entries)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The committed diff of a step that made a layer, `None` for one that made none. Since
+    /// Docker 1.10 a commit whose diff is empty is recorded as an `empty_layer` and adds no layer:
+    /// a RUN that changed nothing, a WORKDIR whose directory existed. ADD, COPY and a layer the
+    /// recipe supplies always make one.
+    fn layer_made(
+        &mut self,
+        step: &PlanStep,
+        snap: &Snapshot,
+        parent: Option<&ImageId>,
+        source: Option<&StepSource>,
+    ) -> Result<Option<Vec<Entry>>, StepError> {
+        let always = source.is_some_and(|s| s.imported.is_some() || s.rebuilt_base.is_some())
+            || matches!(step.action, Action::Base { .. } | Action::Copy { .. });
+        // The engine applies the same rule to its own commits: an empty diff adds no layer, so the
+        // committed image's top layer is still the parent's.
+        let top = |image| self.exec.top_layer(image).map_err(|e| self.exec_error(step, e));
+        let added = match parent {
+            Some(parent) if !always => top(&snap.image)? != top(parent)?,
+            _ => true,
+        };
+        if !added {
+            let _ = writeln!(
+                self.log,
+                "    empty diff: no layer (the builder records an empty layer)"
+            );
+            return Ok(None);
+        }
+        let diff = self.exec.diff(&snap.image).map_err(|e| self.exec_error(step, e))?;
+        let entries = layers::capture(&diff).map_err(|e| self.layer_error(step, e.into()))?;
+        Ok(Some(entries))
+    }
+
+    /// The verified input of a step: a base layer (a published blob by its digest, or a rootfs
+    /// tarball by its `file:` hash), or the file or directory a COPY/ADD reads.
+    fn source(&self, step: &PlanStep, slot: Option<LayerSlot>) -> Result<Option<StepSource>, StepError> {
+        let env = &self.ctx.sources;
+        let platform = &self.plan.platform;
+        let err = |source: SourceError| StepError::Source {
+            position: step.position,
+            step: short(step),
+            source: Box::new(source),
+        };
+        let supplied = slot
+            .filter(|_| !matches!(step.action, Action::Workdir { .. }))
+            .filter(|l| env.recipe.source_for(&l.expected.to_string(), platform).is_some());
+        let base = match (&step.action, supplied) {
+            (_, Some(slot)) => Some((String::new(), slot)),
+            (Action::Base { source }, None) => slot.map(|slot| (source.clone(), slot)),
+            _ => None,
+        };
+        if let Some((reference, slot)) = base {
+            let (resolved, origin) =
+                super::sources::resolve_base(env, platform, &reference, &slot.expected, &self.profile).map_err(err)?;
+            return Ok(Some(match origin {
+                BaseOrigin::Published { origin } => StepSource {
+                    resolved,
+                    imported: Some(origin),
+                    mtime: None,
+                    mtimes: Default::default(),
+                    context_mode: None,
+                    rebuilt_base: None,
+                },
+                BaseOrigin::Tarball { path, context_mode } => {
+                    let (resolved, outcome) = self.rebuild_base(step, slot, &reference, &path)?;
+                    StepSource {
+                        resolved,
+                        imported: None,
+                        mtime: None,
+                        mtimes: Default::default(),
+                        context_mode: Some(context_mode),
+                        rebuilt_base: Some(outcome),
+                    }
+                }
+            }));
+        }
+        let Action::Copy { source, .. } = &step.action else {
+            return Ok(None);
+        };
+        let resolved = super::sources::resolve_copy(env, platform, source, &self.profile).map_err(err)?;
+        let context_mode = match &resolved {
+            Resolved::File { mode, .. } => *mode,
+            _ => None,
+        };
+        let stated = env.recipe.source_for(source, platform);
+        Ok(Some(StepSource {
+            resolved,
+            imported: None,
+            context_mode,
+            rebuilt_base: None,
+            mtime: stated.and_then(|s| s.mtime),
+            mtimes: stated.map(|s| s.mtimes.clone()).unwrap_or_default(),
+        }))
+    }
+
+    /// Rebuilds a base layer from its verified tarball as `retrace layer add` does (the document's
+    /// release, each known builder variant), and unpacks the result for the engine to import.
+    fn rebuild_base(
+        &self,
+        step: &PlanStep,
+        slot: LayerSlot,
+        reference: &str,
+        tarball: &std::path::Path,
+    ) -> Result<(Resolved, crate::add::AddOutcome), StepError> {
+        let file_hash = reference
+            .strip_prefix("file:")
+            .and_then(|hex| format!("sha256:{hex}").parse().ok())
+            .ok_or_else(|| self.layer_error(step, LayerFailure::NotFileReference(reference.to_string())))?;
+        let base = crate::add::BaseStep {
+            file_hash,
+            expected: slot.expected,
+            docker_version: self.plan.docker_version.clone().unwrap_or_default(),
+            created: step.created,
+        };
+        let outcome = crate::add::rebuild_base_layer(tarball, &base, &crate::add::AddOptions::default())
+            .map_err(|e| self.layer_error(step, e.into()))?;
+        let (path, diff_id) = super::sources::blob_layer_tar(self.ctx.sources.recipe, &outcome.blob)
+            .map_err(|e| self.layer_error(step, LayerFailure::Unpack(e)))?;
+        Ok((Resolved::LayerTar { path, diff_id }, outcome))
+    }
+
+    /// The step's committed image: from the build cache when an identical step ran before on
+    /// the same parent, else from the engine (and then cached).
+    fn snapshot(&mut self, step: &PlanStep, source: Option<&StepSource>) -> Result<Snapshot, StepError> {
+        let key = self.cache_key(step, source)?;
+        let cached = if self.ctx.no_cache {
+            None
+        } else {
+            self.ctx.cache.get(&key)
+        };
+        if let Some(hit) = cached.filter(|e| self.exec.has_image(&e.image)) {
+            self.cached_steps += 1;
+            let _ = writeln!(self.log, "    (cached: {})", hit.image.0);
+            return Ok(hit.into());
+        }
+        let tag = format!("{}-{}", self.plan.platform.slug(), &key.hex()[..16]);
+        let snap = self.execute(step, source, &tag)?;
+        self.ctx.cache.put(&key, &snap).map_err(StepError::Cache)?;
+        Ok(snap)
+    }
+
+    /// What decides a step's result besides its action: the platform, the content of its
+    /// source, a stated context mtime, and for RUN the network it gets.
+    fn cache_key(&self, step: &PlanStep, source: Option<&StepSource>) -> Result<crate::digest::Digest, StepError> {
+        let mut inputs = vec![self.plan.platform.to_string()];
+        if let Some(s) = source {
+            let key = s
+                .resolved
+                .content_key()
+                .map_err(|e| self.layer_error(step, LayerFailure::Source(e)))?;
+            inputs.push(key);
+            inputs.extend(s.mtime.map(|t| format!("mtime:{t}")));
+            inputs.extend(s.mtimes.iter().map(|(k, t)| format!("mtime:{k}:{t}")));
+        }
+        if let Action::Run { .. } = &step.action {
+            inputs.push(self.ctx.run_network().to_string());
+        }
+        let endpoint = self.exec.endpoint();
+        Ok(match source.and_then(|s| s.imported.as_ref()) {
+            Some(_) => cache::key(endpoint, self.parent.as_ref(), &"import", &inputs),
+            None => cache::key(endpoint, self.parent.as_ref(), &step.action, &inputs),
+        })
+    }
+
+    /// Runs a step through the engine.
+    fn execute(&mut self, step: &PlanStep, source: Option<&StepSource>, tag: &str) -> Result<Snapshot, StepError> {
+        if let Some(StepSource {
+            resolved: Resolved::LayerTar { path, .. },
+            ..
+        }) = source
+        {
+            return self
+                .exec
+                .import_layer(&self.plan.platform, self.parent.as_ref(), path, tag)
+                .map_err(|e| self.exec_error(step, e));
+        }
+        let parent = self.parent.clone().ok_or_else(|| StepError::NoBase {
+            position: step.position,
+            step: short(step),
+        })?;
+        match (&step.action, source) {
+            (
+                Action::Run {
+                    argv,
+                    env,
+                    workdir,
+                    user,
+                    volumes,
+                },
+                _,
+            ) => {
+                let mut env = env.clone();
+                if let Some(p) = self.ctx.download_proxy(&self.exec) {
+                    p.take_misses();
+                    env.extend(p.env());
+                }
+                let spec = RunSpec {
+                    argv: argv.clone(),
+                    env,
+                    workdir: workdir.clone(),
+                    user: user.clone(),
+                    network: self.ctx.run_network().to_string(),
+                    volumes: volumes.clone(),
+                };
+                let result = self.exec.run(&parent, &spec, tag, &mut self.log);
+                result.map_err(|e| self.run_error(step, e))
+            }
+            (
+                Action::Copy {
+                    add,
+                    dest,
+                    workdir,
+                    chown,
+                    ..
+                },
+                Some(s),
+            ) => {
+                let tar = self.copy_tar(step, &parent, s, (dest, workdir, chown.as_deref(), *add))?;
+                self.exec.copy(&parent, tar, tag).map_err(|e| self.exec_error(step, e))
+            }
+            (Action::Workdir { path }, _) => self
+                .exec
+                .workdir(&parent, path, tag)
+                .map_err(|e| self.exec_error(step, e)),
+            (action, _) => Err(StepError::CannotReplay {
+                position: step.position,
+                step: short(step),
+                action: format!("{action:?}"),
+            }),
+        }
+    }
+
+    /// The tar a COPY/ADD extracts at `/`: the builder's owners (root, `--chown`, or a 20.10
+    /// `COPY --from`'s own), and the directories it created owned by `--chown` that the parent
+    /// image lacks.
+    fn copy_tar(
+        &self,
+        step: &PlanStep,
+        parent: &ImageId,
+        s: &StepSource,
+        (dest, workdir, chown, add): (&str, &str, Option<&str>, bool),
+    ) -> Result<Vec<u8>, StepError> {
+        let parts = s.resolved.parts().unwrap_or_default();
+        // 20.10's builder keeps a stage's owners when no --chown is given (`preserveOwnership`);
+        // earlier ones chowned a `COPY --from` to root like any other.
+        let preserve = chown.is_none()
+            && !parts.is_empty()
+            && parts.iter().all(|p| p.stage)
+            && self.profile.release() >= crate::layer::Release::Docker2010;
+        let owner = if preserve {
+            None
+        } else {
+            Some(self.chown_ids(step, parent, chown)?)
+        };
+        let abs = layers::absolute_dest(dest, workdir);
+        let created = match (owner, parts.first()) {
+            (Some(ids), Some(first)) if ids != (0, 0) => {
+                let name = first
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let candidates = layers::chowned_dir_candidates(first.path.is_dir(), &abs, &name, parts.len() > 1);
+                self.exec
+                    .missing_paths(parent, &candidates)
+                    .map_err(|e| self.exec_error(step, e))?
+            }
+            _ => Vec::new(),
+        };
+        let spec = layers::CopySpec {
+            dest,
+            workdir,
+            owner,
+            mtime: s.mtime,
+            mtimes: &s.mtimes,
+            add,
+            created_dirs: &created,
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
+        layers::copy_tar(&s.resolved, &spec).map_err(|e| self.layer_error(step, LayerFailure::Source(e)))
+    }
+
+    /// The numeric owner of a COPY: root, or `--chown` with names looked up in the parent image's
+    /// `/etc/passwd` and `/etc/group`, as the classic builder does.
+    fn chown_ids(&self, step: &PlanStep, parent: &ImageId, spec: Option<&str>) -> Result<(u64, u64), StepError> {
+        let Some(spec) = spec else { return Ok((0, 0)) };
+        let (passwd, group) = if spec.split(':').any(|p| p.parse::<u64>().is_err()) {
+            let read = |path| {
+                self.exec
+                    .read_file(parent, path, 16 << 20)
+                    .map_err(|e| self.exec_error(step, e))
+            };
+            (read("/etc/passwd")?, read("/etc/group")?)
+        } else {
+            (None, None)
+        };
+        layers::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.layer_error(step, e.into()))
+    }
+
+    /// Writes the committed layer, compares it with the published digest, and when it differs
+    /// tries the builder variants and the timestamp search, then names the cause.
+    fn check_layer(
+        &mut self,
+        step: &PlanStep,
+        slot: LayerSlot,
+        snap: &Snapshot,
+        source: Option<&StepSource>,
+        entries: Vec<Entry>,
+    ) -> Result<(), StepError> {
+        let rebuilt_base = source.and_then(|s| s.rebuilt_base.as_ref());
+        let blob = match rebuilt_base {
+            Some(outcome) => self.store_blob(step, outcome)?,
+            None => layers::write_blob(&entries, &self.profile, &crate::blob::blobs_dir(&self.ctx.out))
+                .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?,
+        };
+        let mut row = LayerReport::new(slot, step.text.clone());
+        // The published mtimes of this layer's replayed entries, once a verdict says they are known.
+        let mut recovered = std::collections::BTreeMap::new();
+        row.rebuilt = Some(blob.digest);
+        row.context_mode = source.and_then(|s| s.context_mode).map(|m| format!("{m:04o}"));
+        match (source.and_then(|s| s.imported.as_ref()), rebuilt_base) {
+            (Some(origin), _) => imported(&mut row, origin, blob.digest == slot.expected),
+            (None, Some(outcome)) => {
+                base_verdict(&mut row, outcome);
+                if row.verdict == Verdict::Differs {
+                    self.ctx.explain(&mut row);
+                }
+            }
+            (None, None) if blob.digest == slot.expected => {
+                row.verdict = Verdict::Match;
+                row.reason = "byte for byte".into();
+            }
+            (None, None) => recovered = self.recover(step, snap, &entries, &mut row)?,
+        }
+        let _ = writeln!(
+            self.log,
+            "    layer {} {} -> {} ({})",
+            slot.index,
+            blob.digest,
+            row.verdict.as_str(),
+            row.reason
+        );
+        self.lower.apply(&entries);
+        let known = matches!(
+            row.verdict,
+            Verdict::Match | Verdict::MatchAfterTimestamps | Verdict::Imported
+        );
+        self.lower_times.apply(&entries, known.then_some(&recovered));
+        self.layers.push(row);
+        self.blobs.push(blob);
+        if let Some(b) = self.bar {
+            b.inc(1);
+        }
+        Ok(())
+    }
+
+    /// Writes a rebuilt base layer's blob into the output under its digest.
+    fn store_blob(&self, step: &PlanStep, outcome: &crate::add::AddOutcome) -> Result<BlobInfo, StepError> {
+        crate::blob::BlobWriter::write_bytes(&crate::blob::blobs_dir(&self.ctx.out), &outcome.blob)
+            .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
+        Ok(BlobInfo {
+            digest: outcome.digest,
+            diff_id: outcome.diff_id,
+            size: outcome.size,
+        })
+    }
+
+    /// For a layer whose committed bytes differ: recovers embedded dates, tries each builder
+    /// variant exactly and then through the timestamp search, and explains what still differs.
+    /// Returns the mtimes the search recovered (Unix seconds, by path).
+    fn recover(
+        &mut self,
+        step: &PlanStep,
+        snap: &Snapshot,
+        committed: &[Entry],
+        row: &mut LayerReport,
+    ) -> Result<std::collections::BTreeMap<String, i64>, StepError> {
+        let mut base = committed.to_vec();
+        if let Some(recorded) = step.created {
+            row.recovered_dates = variants::recover_shadow_days(&mut base, (snap.started, snap.finished), recorded);
+        }
+        let candidates = self.variant_candidates(base);
+        row.variants_tried = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
+        for (variant, entries) in &candidates {
+            let digest = layers::blob_digest(entries, &self.profile)
+                .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
+            if digest == row.expected {
+                self.matched(row, *variant, Verdict::Match, "byte for byte".into());
+                return Ok(Default::default());
+            }
+        }
+        let Some(input) = self.search_input(row.expected) else {
+            row.verdict = Verdict::Differs;
+            row.reason =
+                "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
+            self.ctx.explain(row);
+            return Ok(Default::default());
+        };
+        let mut reason = String::new();
+        for (variant, entries) in &candidates {
+            let query = layers::TimestampQuery {
+                max_candidates: self.ctx.search_candidates,
+                replay_began: self.replay_began,
+                step_began: snap.started,
+            };
+            let input = SearchInput {
+                kept: self.lower_times.kept(committed, snap.started),
+                ..input.clone()
+            };
+            let found = layers::search_timestamps(entries, &self.profile, input, query);
+            if found.verdict == Verdict::MatchAfterTimestamps {
+                row.recovered_mtimes = found.recovered;
+                self.matched(row, *variant, found.verdict, found.reason);
+                return Ok(found.times);
+            }
+            reason = found.reason;
+        }
+        row.verdict = Verdict::Differs;
+        row.reason = reason;
+        self.ctx.explain(row);
+        Ok(Default::default())
+    }
+
+    /// What the timestamp search is told of this layer: the recorded times of the steps that made
+    /// the layers up to it in this replay (the replay, not the document's guess, knows which step
+    /// made which layer).
+    fn search_input(&self, expected: crate::digest::Digest) -> Option<SearchInput> {
+        Some(SearchInput {
+            expected,
+            steps: self.made.iter().copied().collect::<Option<Vec<_>>>()?,
+            replayed_after: self.plan.recorded_latest.unwrap_or(i64::MAX),
+            own_step_since: None,
+            kept: Default::default(),
+            limits: SearchLimits::default(),
+        })
+    }
+
+    /// The entries of each builder variant that gives other bytes, the one an earlier layer of
+    /// this platform matched with first.
+    fn variant_candidates(&self, base: Vec<Entry>) -> Vec<(Variant, Vec<Entry>)> {
+        let opaque = variants::opaque_new_dirs(&base, &self.lower);
+        let shared = variants::shared_whiteouts(&base);
+        let mut candidates = vec![(Variant::Plain, base)];
+        if let Some(marked) = opaque {
+            candidates.push((Variant::OpaqueNewDirs, marked));
+        }
+        if let Some(linked) = shared {
+            candidates.push((Variant::SharedWhiteouts, linked));
+        }
+        if let Some(i) = candidates.iter().position(|(v, _)| Some(*v) == self.seen) {
+            let seen = candidates.remove(i);
+            candidates.insert(0, seen);
+        }
+        candidates
+    }
+
+    fn matched(&mut self, row: &mut LayerReport, variant: Variant, verdict: Verdict, reason: String) {
+        let dates = if row.recovered_dates.is_empty() {
+            String::new()
+        } else {
+            ", embedded dates recovered".to_string()
+        };
+        // A recovered date is a lost time found, like an mtime: the match is not byte for byte.
+        row.verdict = if dates.is_empty() {
+            verdict
+        } else {
+            Verdict::MatchAfterTimestamps
+        };
+        row.reason = format!("{reason} (builder variant {}{dates})", variant.name());
+        row.variant = Some(variant.name().to_string());
+        if row.variants_tried.len() > 1 {
+            self.seen = Some(variant);
+        }
+    }
+
+    /// A failed command's error also says what the step could not fetch: the hint is a fact of
+    /// the failure, so it goes into the exec error, after the exit status.
+    fn exec_error(&self, step: &PlanStep, mut source: ExecError) -> StepError {
+        let misses = self.ctx.download_proxy(&self.exec).map(|p| p.take_misses());
+        let extra = network::hint(&step.text, self.ctx, &source, misses.as_ref());
+        if let ExecError::StepFailed { hint, .. } = &mut source {
+            if !extra.is_empty() {
+                let sep = if hint.is_empty() { "" } else { "; " };
+                *hint = format!("{hint}{sep}{extra}");
+            }
+        }
+        StepError::Exec {
+            position: step.position,
+            step: short(step),
+            source: Box::new(source),
+        }
+    }
+
+    /// A RUN that failed without network access and visibly fetches something stops the platform
+    /// as not built (it cannot be replayed offline); any other failure is an error.
+    fn run_error(&self, step: &PlanStep, source: ExecError) -> StepError {
+        let failed = matches!(source, ExecError::StepFailed { .. });
+        match network::needs(&step.text).filter(|_| failed && self.ctx.run_network() == "none") {
+            Some(what) => StepError::NeedsNetwork {
+                position: step.position,
+                step: short(step),
+                what,
+                offline: self.ctx.sources.offline,
+            },
+            None => self.exec_error(step, source),
+        }
+    }
+
+    fn layer_error(&self, step: &PlanStep, source: LayerFailure) -> StepError {
+        StepError::Layer {
+            position: step.position,
+            step: short(step),
+            layer: step.layer.map(|l| l.index).unwrap_or(0),
+            source,
+        }
+    }
+}
+
+/// The verdict of a base layer rebuilt from its tarball: the profile and builder variant that
+/// gave the published digest, or every one tried.
+fn base_verdict(row: &mut LayerReport, outcome: &crate::add::AddOutcome) {
+    row.variants_tried = outcome
+        .tried
+        .iter()
+        .map(|t| format!("{} {}", t.profile, t.variant))
+        .collect();
+    if outcome.matched {
+        row.verdict = Verdict::Match;
+        row.reason = format!(
+            "byte for byte ({}, builder variant {})",
+            outcome.profile, outcome.variant
+        );
+        row.variant = Some(outcome.variant.clone());
+    } else {
+        row.verdict = Verdict::Differs;
+        row.reason = format!(
+            "no release profile or builder variant gives the published digest (tried {})",
+            row.variants_tried.join(", ")
+        );
+    }
+}
+
+/// The verdict of a layer the recipe supplied as the published blob: taken, not rebuilt.
+fn imported(row: &mut LayerReport, origin: &str, same_bytes: bool) {
+    row.verdict = Verdict::Imported;
+    row.reason = if same_bytes {
+        format!("published blob taken from {origin}, not rebuilt")
+    } else {
+        format!("published blob taken from {origin}, not rebuilt; retrace's rewrite of it differs")
+    };
+}
+
+fn short(step: &PlanStep) -> String {
+    super::report::truncate(&step.text, 60)
+}

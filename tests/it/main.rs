@@ -1,0 +1,41 @@
+//! The integration tests, one binary grouped by capability (one link of bollard, tokio and reqwest
+//! instead of one per file). Tests needing an outside facility are `needs_<facility>_` and `#[ignore]`d;
+//! `cargo xtask test` runs them where the facility answers.
+
+mod build_cli_docker;
+mod build_demo;
+mod build_outputs;
+mod builder_fixture;
+mod cli_layer;
+mod common;
+mod daemon_kill_docker;
+mod deflate_go;
+mod deflate_prop;
+mod demo_docker;
+mod describe_seeds;
+mod diff;
+mod diff_fixtures;
+mod hostile;
+mod layer_add;
+mod layer_compress_cli;
+mod layer_docker;
+mod oci_output;
+mod parse_cli;
+mod parse_corpus;
+mod parse_golden;
+mod parse_robustness;
+mod parse_variants;
+mod plan_seed;
+mod platform_rule;
+mod published_layers;
+mod recipe_errors;
+mod registry_local;
+mod registry_no_panic;
+mod replay_docker;
+mod report_html;
+mod report_json;
+mod reproduce_reusable_gzip;
+mod reproduce_seeds;
+mod seeds_offline;
+mod sources;
+mod tar_oracle;

@@ -1,0 +1,163 @@
+//! The seed images rebuilt offline from public inputs (`../shared/rootfs`: the very rootfs
+//! tarballs and UTC file they were built from), through Docker and QEMU: every layer before the
+//! first step that needs the network must be rebuilt (`match` or `match-after-timestamps`, never
+//! `imported`), the rest `not-built` with a reason naming the network, and the builder variants
+//! each platform needed recorded. Tests are `needs_seeds_`: `cargo xtask test` runs them where
+//! Docker and `../shared/rootfs` are present, and under CI always.
+
+use crate::common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds `recipe` offline with `--inputs rootfs` for `platforms` and returns the report; the exit
+/// code must be 1 (layers not built, nothing failed).
+fn build_offline(recipe: &str, rootfs: &Path, platforms: &[&str], out: &Path) -> Value {
+    let mut args = vec![
+        "build".to_string(),
+        root().join(recipe).display().to_string(),
+        "--offline".into(),
+        "--inputs".into(),
+        rootfs.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--jobs".into(),
+        "4".into(),
+        "--keep-going".into(),
+    ];
+    for p in platforms {
+        args.extend(["--platform".to_string(), p.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = common::build::retrace(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// Checks that each platform rebuilt exactly `rebuilt` leading layers and stopped at a step that
+/// needs the network; returns the number of rebuilt layers.
+fn check_platforms(report: &Value, rebuilt: &[(&str, usize)]) -> usize {
+    let platforms = report["platforms"].as_array().unwrap();
+    assert_eq!(platforms.len(), rebuilt.len());
+    let mut total = 0;
+    for (platform, n) in rebuilt {
+        let p = platforms.iter().find(|p| p["platform"] == *platform).expect(platform);
+        assert!(p.get("error").is_none(), "{platform}: {}", p["error"]);
+        assert!(
+            p["stopped"].as_str().unwrap().contains("needs the network"),
+            "{platform}: {}",
+            p["stopped"]
+        );
+        for l in p["layers"].as_array().unwrap() {
+            let (index, verdict) = (l["index"].as_u64().unwrap() as usize, l["verdict"].as_str().unwrap());
+            if index <= *n {
+                assert!(
+                    verdict == "match" || verdict == "match-after-timestamps",
+                    "{platform} layer {index}: {verdict} ({})",
+                    l["reason"]
+                );
+                total += 1;
+            } else {
+                assert_eq!(verdict, "not-built", "{platform} layer {index}");
+                assert!(
+                    l["reason"].as_str().unwrap().contains("needs the network"),
+                    "{}",
+                    l["reason"]
+                );
+            }
+        }
+    }
+    total
+}
+
+fn layer<'a>(report: &'a Value, platform: &str, index: usize) -> &'a Value {
+    let p = report["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == platform)
+        .unwrap();
+    &p["layers"][index - 1]
+}
+
+#[test]
+#[ignore = "needs Docker, QEMU and ../shared/rootfs"]
+fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
+    let test = "needs_seeds_httpd_rebuilds_offline_from_public_inputs";
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = build_offline("recipes/httpd-2-alpine.yaml", &rootfs, &[], dir.path());
+    // amd64 has no /etc/localtime layer: ADD, adduser, mkdir; the foreign platforms four layers.
+    let rebuilt = check_platforms(
+        &report,
+        &[
+            ("linux/amd64", 3),
+            ("linux/arm/v6", 4),
+            ("linux/arm64/v8", 4),
+            ("linux/386", 4),
+            ("linux/ppc64le", 4),
+            ("linux/s390x", 4),
+        ],
+    );
+    assert_eq!(rebuilt, 23);
+    // The day adduser wrote into /etc/shadow is the recorded step's, recovered before the search.
+    let adduser = layer(&report, "linux/arm64/v8", 3);
+    assert_eq!(adduser["recovered_dates"]["etc/shadow"], "17933 (2019-02-06)");
+    // The builders checked the context out under umask 002: the UTC file hashed as mode 0664.
+    assert_eq!(layer(&report, "linux/s390x", 2)["context_mode"], "0664");
+    // The ppc64le and arm/v6 builders marked new directories opaque; the others did not.
+    for (platform, variant) in [
+        ("linux/ppc64le", "opaque-new-dirs"),
+        ("linux/arm/v6", "opaque-new-dirs"),
+        ("linux/arm64/v8", "plain"),
+    ] {
+        let mkdir = layer(&report, platform, 4);
+        assert_eq!(mkdir["variant"], variant, "{platform}: {}", mkdir["reason"]);
+    }
+}
+
+#[test]
+#[ignore = "needs Docker, QEMU and ../shared/rootfs"]
+fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
+    let test = "needs_seeds_postgres_rebuilds_offline_from_public_inputs";
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let platforms = ["linux/amd64", "linux/arm64/v8", "linux/386", "linux/ppc64le"];
+    let report = build_offline("recipes/postgres-alpine.yaml", &rootfs, &platforms, dir.path());
+    let rebuilt = check_platforms(
+        &report,
+        &[
+            ("linux/amd64", 3),
+            ("linux/arm64/v8", 4),
+            ("linux/386", 4),
+            ("linux/ppc64le", 4),
+        ],
+    );
+    assert_eq!(rebuilt, 15);
+    // Layer 1 rebuilt from its tarball without the engine: the 386 blob was first pushed by a
+    // Go <= 1.7 daemon, the ppc64le builder's kernel marked the init layer's new directories opaque.
+    for (platform, variant) in [
+        ("linux/amd64", "plain"),
+        ("linux/386", "go1.7-gzip-header"),
+        ("linux/ppc64le", "opaque-init-dirs"),
+    ] {
+        let base = layer(&report, platform, 1);
+        assert_eq!(base["verdict"], "match", "{platform}: {}", base["reason"]);
+        assert_eq!(base["variant"], variant, "{platform}: {}", base["reason"]);
+    }
+}
