@@ -118,14 +118,22 @@ pub fn gzip_generation(data: &[u8], level: i32, generation: Generation) -> Resul
 /// fraction of the setup cost.
 pub struct ReusableGzip {
     level: i32,
+    mtime: [u8; 4],
     deflate: crate::deflate::ReusableDeflate,
 }
 
 impl ReusableGzip {
     pub fn new(level: i32) -> Result<ReusableGzip, DeflateError> {
+        ReusableGzip::with_header_mtime(level, Generation::Go17, [0; 4])
+    }
+
+    /// A reusable compressor with the DEFLATE of `generation` and the header MTIME bytes `mtime`
+    /// (zeros, or [`GO17_HEADER_MTIME`]), as [`GzipWriter::with_header_mtime`] writes them.
+    pub fn with_header_mtime(level: i32, generation: Generation, mtime: [u8; 4]) -> Result<ReusableGzip, DeflateError> {
         Ok(ReusableGzip {
             level,
-            deflate: crate::deflate::ReusableDeflate::new(level)?,
+            mtime,
+            deflate: crate::deflate::ReusableDeflate::with_generation(level, generation)?,
         })
     }
 
@@ -133,6 +141,7 @@ impl ReusableGzip {
     pub fn gzip_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(&header(self.level));
+        set_header_mtime(out, self.mtime);
         self.deflate.deflate_into(data, out);
         out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());

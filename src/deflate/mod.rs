@@ -113,10 +113,11 @@ impl Engine {
 impl Engine {
     /// Readies the engine for a new stream: the lazy matcher keeps its tables (see
     /// `Lazy::reset`), the others are cheap to make anew.
-    fn reset(&mut self, level: i32) -> Result<(), DeflateError> {
+    fn reset(&mut self, level: i32, generation: Generation) -> Result<(), DeflateError> {
         match self {
             Engine::Lazy(l) => l.reset(),
-            other => *other = Engine::new(level)?,
+            Engine::Lazy15(l) => l.reset(),
+            other => *other = Engine::with_generation(level, generation)?,
         }
         Ok(())
     }
@@ -127,15 +128,22 @@ impl Engine {
 /// result is byte for byte what [`deflate`] returns for the same input.
 pub struct ReusableDeflate {
     level: i32,
+    generation: Generation,
     engine: Engine,
     bw: BitWriter,
 }
 
 impl ReusableDeflate {
     pub fn new(level: i32) -> Result<ReusableDeflate, DeflateError> {
+        ReusableDeflate::with_generation(level, Generation::Go17)
+    }
+
+    /// A reusable compressor reproducing the compress/flate of `generation`.
+    pub fn with_generation(level: i32, generation: Generation) -> Result<ReusableDeflate, DeflateError> {
         Ok(ReusableDeflate {
             level,
-            engine: Engine::new(level)?,
+            generation,
+            engine: Engine::with_generation(level, generation)?,
             bw: BitWriter::new(Vec::new()),
         })
     }
@@ -143,8 +151,8 @@ impl ReusableDeflate {
     /// Appends the raw DEFLATE stream of `data` to `out`.
     pub fn deflate_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
         self.engine
-            .reset(self.level)
-            // The engine checked the level when it was made; resetting reuses it.
+            .reset(self.level, self.generation)
+            // The engine checked the level and generation when it was made; resetting reuses them.
             .expect("the level was valid when the engine was made");
         // The bit writer ends every stream flushed, so only its output vector changes hands.
         std::mem::swap(&mut self.bw.sink.out, out);

@@ -266,10 +266,25 @@ impl Profile {
     /// and DEFLATE of the release's Go.
     pub fn gzip(&self, tar: &[u8]) -> Vec<u8> {
         let mut blob = crate::gzip::layer_gzip(tar, self.deflate_generation());
-        if self.go17_gzip_header() {
-            crate::gzip::set_header_mtime(&mut blob, crate::gzip::GO17_HEADER_MTIME);
-        }
+        crate::gzip::set_header_mtime(&mut blob, self.gzip_header_mtime());
         blob
+    }
+
+    /// The gzip header MTIME bytes the release's Go wrote for an empty `Header`.
+    pub fn gzip_header_mtime(&self) -> [u8; 4] {
+        if self.go17_gzip_header() {
+            crate::gzip::GO17_HEADER_MTIME
+        } else {
+            [0; 4]
+        }
+    }
+
+    /// A compressor for many layer blobs in a row (the timestamp search), byte for byte
+    /// [`Profile::gzip`].
+    pub fn reusable_gzip(&self) -> crate::gzip::ReusableGzip {
+        crate::gzip::ReusableGzip::with_header_mtime(6, self.deflate_generation(), self.gzip_header_mtime())
+            // Level 6 exists in every DEFLATE generation (Go 1.5's encoder lacks only some others).
+            .expect("every generation implements level 6")
     }
 
     /// The `uname` field for a uid: empty unless the release looked names up and the id is known.

@@ -10,18 +10,19 @@ use crate::Digest;
 
 use super::{search_with_progress, BlobHasher, ReproduceError, SearchInput, SearchReport};
 
-/// The blob Docker pushed for a tar: Go's gzip at level 6, then sha256. Keeps one compressor and
-/// one output buffer per worker thread across candidates.
+/// The blob a Docker release pushed for a tar: its Go's gzip at level 6 (that Go's DEFLATE and
+/// header), then sha256. Keeps one compressor and one output buffer per worker thread across
+/// candidates.
 pub struct GzipSha256 {
     gzip: ReusableGzip,
     blob: Vec<u8>,
 }
 
-impl Default for GzipSha256 {
-    fn default() -> GzipSha256 {
+impl GzipSha256 {
+    /// The hasher of the blobs `profile`'s release pushed, the same bytes as [`Profile::gzip`].
+    pub fn for_profile(profile: &Profile) -> GzipSha256 {
         GzipSha256 {
-            // 6 is one of the levels 0 to 9 that `ReusableGzip` accepts.
-            gzip: ReusableGzip::new(6).expect("level 6 is a valid level"),
+            gzip: profile.reusable_gzip(),
             blob: Vec::with_capacity(4096),
         }
     }
@@ -55,7 +56,7 @@ pub fn reproduce_entries_with_progress(
         write_tar(entries, profile, &mut out)?;
         Ok(out)
     };
-    search_with_progress(entries, input, tar, GzipSha256::default, progress)
+    search_with_progress(entries, input, tar, || GzipSha256::for_profile(profile), progress)
 }
 
 /// Why a directory could not be reproduced at all (as opposed to not matching).

@@ -36,6 +36,7 @@ mod report_html;
 mod report_json;
 mod reproduce_reusable_gzip;
 mod reproduce_seeds;
+mod search_profiles;
 mod seeds_offline;
 mod sources;
 mod tar_oracle;
