@@ -448,7 +448,7 @@ impl Resolver<'_> {
 
     fn check_profile(&self, profile: Option<&str>) -> Result<(), RecipeError> {
         let Some(p) = profile else { return Ok(()) };
-        if KNOWN_PROFILES.contains(&p) || Profile::release_for_docker_version(p).is_ok() {
+        if Profile::resolve_release(p).is_ok() {
             return Ok(());
         }
         Err(self.semantic(

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::ir::{Instruction, Source};
+use crate::layer::Profile;
 use crate::mapping::map_platform;
 use crate::model::PlatformImage;
 use crate::parse::parse_file;
@@ -18,8 +19,9 @@ pub struct BaseStep {
     pub file_hash: Digest,
     /// The published layer digest.
     pub expected: Digest,
-    /// The document's `Docker Version`, such as `17.06.2-ce`.
-    pub docker_version: String,
+    /// The profile of the release that wrote the layer: the document's `Docker Version`, or the
+    /// recipe's `profile:` that overrides it, resolved once by [`Profile::resolve`].
+    pub profile: Profile,
     /// The step's `created` time (seconds), if recorded.
     pub created: Option<i64>,
 }
@@ -91,6 +93,11 @@ fn step_of(name: &str, image: &PlatformImage, layer: usize) -> Result<BaseStep, 
             doc: name.to_string(),
             platform: platform.clone(),
         })?;
+    let profile = Profile::resolve(&docker_version).map_err(|source| FactsError::Profile {
+        doc: name.to_string(),
+        platform: platform.clone(),
+        source,
+    })?;
     let mapping = map_platform(image);
     let step = mapping
         .steps
@@ -119,7 +126,7 @@ fn step_of(name: &str, image: &PlatformImage, layer: usize) -> Result<BaseStep, 
     Ok(BaseStep {
         file_hash,
         expected: image.layers[layer - 1].digest,
-        docker_version,
+        profile,
         created: step.created.map(|c| c.unix),
     })
 }

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::archive::{ArchiveError, Limits};
 use crate::deflate::Generation;
 use crate::gzip::{self, GO17_HEADER_MTIME};
-use crate::layer::{context_file_hash_with, write_tar_digest, Entry, EntryKind, Profile, ProfileError, CONTEXT_MODES};
+use crate::layer::{context_file_hash_with, write_tar_digest, Entry, EntryKind, Profile, CONTEXT_MODES};
 use crate::Digest;
 
 pub use facts::{base_steps, BaseFactsError, BaseStep};
@@ -62,12 +62,6 @@ pub enum AddError {
         path: PathBuf,
         #[source]
         source: ArchiveError,
-    },
-    #[error("Docker {version}")]
-    Profile {
-        version: String,
-        #[source]
-        source: ProfileError,
     },
     #[error("{path}: writing the layer")]
     Write {
@@ -207,18 +201,10 @@ fn select_step<'s>(
 ) -> Result<(&'s BaseStep, Profile, SourceMatch), AddError> {
     let mut expected = Vec::new();
     for step in steps {
-        let profile = Profile::for_docker_version(&step.docker_version);
         // Releases up to 17.06 sent the context with owner names `root`, later ones empty.
-        let owner = match &profile {
-            Ok(p) => crate::layer::filehash::ContextConventions::for_profile(p).owner_name,
-            Err(_) => "root",
-        };
+        let owner = crate::layer::filehash::ContextConventions::for_profile(&step.profile).owner_name;
         if let Some(m) = verify_source(name, content, step, owner) {
-            let profile = profile.map_err(|e| AddError::Profile {
-                version: step.docker_version.clone(),
-                source: e,
-            })?;
-            return Ok((step, profile, m));
+            return Ok((step, step.profile.clone(), m));
         }
         expected.push(step.file_hash.hex());
     }

@@ -130,7 +130,7 @@ fn sources_verify_under_any_context_mode_and_owner_convention() {
     let step = |hash| BaseStep {
         file_hash: hash,
         expected: Digest::of(b""),
-        docker_version: "17.06.2-ce".to_string(),
+        profile: Profile::docker_17_06(),
         created: None,
     };
     let h = context_file_hash_with("rootfs.tar.gz", 0o775, content, "");
@@ -149,7 +149,7 @@ fn sources_and_extractions_are_bounded() {
     let step = BaseStep {
         file_hash: context_file_hash_with("rootfs.tar", 0o644, &blob, "root"),
         expected: Digest::of(b""),
-        docker_version: "17.06.2-ce".to_string(),
+        profile: Profile::docker_17_06(),
         created: None,
     };
     let mut opts = AddOptions::default();

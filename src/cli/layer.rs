@@ -156,7 +156,8 @@ pub struct AddArgs {
     /// Without a document: the published layer digest.
     #[arg(long)]
     expected: Option<String>,
-    /// Without a document: the `Docker Version` that wrote the layer.
+    /// Without a document: the `Docker Version` that wrote the layer (`17.06.2-ce`), or its profile
+    /// name (`docker-17.06`).
     #[arg(long)]
     docker_version: Option<String>,
     /// The source's path relative to the build context, as hashed (default: its file name).
@@ -211,7 +212,8 @@ impl AddArgs {
             (None, Some(hash)) => StepFacts::Given(BaseStep {
                 file_hash: retrace::Digest::from_hex(hash.trim_start_matches("file:"))?,
                 expected: expected.unwrap_or_default().parse()?,
-                docker_version: docker_version.unwrap_or_default(),
+                // clap's `requires_all` makes a missing --docker-version a usage error first.
+                profile: retrace::layer::Profile::resolve(&docker_version.unwrap_or_default())?,
                 created: None,
             }),
             (None, None) => anyhow::bail!("give --document or --file-hash"),

@@ -223,6 +223,21 @@ impl Profile {
         Profile::of_release(Profile::release_for_docker_version(version)?)
     }
 
+    /// The release named by a profile name (`docker-18.06`, as a recipe's `profile:` or
+    /// `--docker-version` may give) or by a Docker version (`18.06.1-ce`, as documents record
+    /// it): the one rule every command and the replay resolve a release with.
+    pub fn resolve_release(name_or_version: &str) -> Result<Release, ProfileError> {
+        match Release::ALL.into_iter().find(|r| r.name() == name_or_version) {
+            Some(release) => Ok(release),
+            None => Profile::release_for_docker_version(name_or_version),
+        }
+    }
+
+    /// The profile of [`Profile::resolve_release`]'s release.
+    pub fn resolve(name_or_version: &str) -> Result<Profile, ProfileError> {
+        Profile::of_release(Profile::resolve_release(name_or_version)?)
+    }
+
     pub fn release(&self) -> Release {
         self.release
     }

@@ -21,7 +21,7 @@ pub use crate::layer::BlobInfo;
 /// profile (`docker-18.06`) or a version (`18.06.1-ce`).
 pub fn profile_for(docker_version: Option<&str>) -> Result<Profile, ProfileChoiceError> {
     let v = docker_version.ok_or(ProfileChoiceError::NoDockerVersion)?;
-    Ok(Profile::from_name(v).or_else(|_| Profile::for_docker_version(v))?)
+    Ok(Profile::resolve(v)?)
 }
 
 /// Why no profile could be chosen for a platform.

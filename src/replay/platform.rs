@@ -312,7 +312,7 @@ impl<'a> PlatformRun<'a> {
         let base = crate::add::BaseStep {
             file_hash,
             expected: slot.expected,
-            docker_version: self.plan.docker_version.clone().unwrap_or_default(),
+            profile: self.profile.clone(),
             created: step.created,
         };
         let outcome = crate::add::rebuild_base_layer(tarball, &base, &crate::add::AddOptions::default())

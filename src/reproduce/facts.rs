@@ -135,7 +135,7 @@ pub fn layer_facts_in(
             doc: name.clone(),
             platform: platform.clone(),
         })?;
-    let profile = Profile::for_docker_version(&docker_version).map_err(|source| FactsError::Profile {
+    let profile = Profile::resolve(&docker_version).map_err(|source| FactsError::Profile {
         doc: name.clone(),
         platform: platform.clone(),
         source,

@@ -161,3 +161,33 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
         assert_eq!(base["variant"], variant, "{platform}: {}", base["reason"]);
     }
 }
+
+/// A recipe's `profile:` names a release by its profile name (docs/recipes.md); the base layer's
+/// rebuild takes that profile as the replay does (issue 19's second bug: the name was stored as a
+/// Docker version, which `layer add` refused, so the platform failed at its first step).
+#[test]
+#[ignore = "needs Docker, QEMU and ../shared/rootfs"]
+fn needs_seeds_a_recipe_profile_name_rebuilds_the_base_layer() {
+    let test = "needs_seeds_a_recipe_profile_name_rebuilds_the_base_layer";
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(root().join("recipes/httpd-2-alpine.yaml")).unwrap();
+    let document = root().join("testdata/seeds/000_14e1ce55d27fd598.txt");
+    let recipe: String = original
+        .lines()
+        .filter(|l| !l.starts_with("output:"))
+        .map(|l| match l.strip_prefix("document:") {
+            Some(_) => format!("document: {}\nprofile: docker-18.06\n", document.display()),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let path = dir.path().join("httpd-profile.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let out = dir.path().join("out");
+    let report = build_offline(path.to_str().unwrap(), &rootfs, &["linux/amd64"], &out);
+    let rebuilt = check_platforms(&report, &[("linux/amd64", 3)]);
+    assert_eq!(rebuilt, 3);
+    assert_eq!(layer(&report, "linux/amd64", 1)["verdict"], "match");
+}
