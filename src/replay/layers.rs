@@ -10,7 +10,6 @@ use crate::layer::{read_tree, Entry, EntryKind, Profile, WalkOptions};
 use crate::replay::exec::{tar_header, Diff};
 use crate::reproduce::SearchInput;
 
-use super::report::Verdict;
 use super::sources::{Part, Resolved};
 use crate::layer::filehash::{join_rel, SourceKind};
 
@@ -185,6 +184,7 @@ pub use crate::report_json::Recovered;
 pub const BUILD_SEARCH_CANDIDATES: u64 = 4_000_000;
 
 /// The build's own facts for the timestamp search of one layer.
+#[derive(Debug, Clone, Copy)]
 pub struct TimestampQuery {
     pub max_candidates: u64,
     /// When the platform's replay began, and when this layer's step did.
@@ -194,7 +194,8 @@ pub struct TimestampQuery {
 
 /// What the timestamp search concluded about one layer.
 pub struct TimestampOutcome {
-    pub verdict: Verdict,
+    /// Whether recovered mtimes give the published digest ([`super::check`] makes it a verdict).
+    pub matched: bool,
     pub reason: String,
     /// The recovered mtimes, for the report.
     pub recovered: Recovered,
@@ -205,7 +206,7 @@ pub struct TimestampOutcome {
 impl TimestampOutcome {
     fn differs(reason: String) -> TimestampOutcome {
         TimestampOutcome {
-            verdict: Verdict::Differs,
+            matched: false,
             reason,
             recovered: Recovered::new(),
             times: Default::default(),
@@ -240,7 +241,7 @@ pub fn search_timestamps(
     input.own_step_since = Some(query.step_began);
     match crate::reproduce::cli::reproduce_entries(entries, &input, profile) {
         Ok(report) if report.matched => TimestampOutcome {
-            verdict: Verdict::MatchAfterTimestamps,
+            matched: true,
             reason: format!(
                 "matched after {} ({:.1} s)",
                 candidates(report.candidates),

@@ -14,6 +14,7 @@
 
 mod add_archive;
 pub mod cache;
+pub mod check;
 pub mod exec;
 pub mod input;
 pub mod inputs;

@@ -7,11 +7,13 @@
 use std::io::Write;
 use std::time::Instant;
 
+use super::check::{self, Built, LayerContext};
 use super::layers::{self, BlobInfo};
 use super::report::{LayerReport, PlatformReport, Verdict};
 use super::sources::{BaseOrigin, Resolved, SourceError};
-use super::variants::{self, LowerDirs, Variant};
+use super::variants::{LowerDirs, Variant};
 use super::{cache, network, Ctx, LayerFailure, StepError};
+use crate::digest::Digest;
 use crate::error::chain;
 use crate::layer::{Entry, Profile};
 use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
@@ -121,7 +123,7 @@ fn report_unreached(plan: &PlatformPlan, layers: &mut Vec<LayerReport>, why: Opt
             None => "no replayed step made this layer: the replay made fewer layers than the document lists".into(),
         };
         let mut row = LayerReport::new(slot, step.map(|s| s.text.clone()).unwrap_or_default());
-        row.reason = reason;
+        row.record(check::Checked::not_built(reason));
         layers.push(row);
     }
     layers.sort_by_key(|l| l.index);
@@ -502,8 +504,8 @@ impl<'a> PlatformRun<'a> {
         layers::resolve_chown(spec, passwd.as_deref(), group.as_deref()).map_err(|e| self.layer_error(step, e.into()))
     }
 
-    /// Writes the committed layer, compares it with the published digest, and when it differs
-    /// tries the builder variants and the timestamp search, then names the cause.
+    /// Writes the committed layer, has [`check`] decide its verdict, and when it still differs
+    /// names the cause.
     fn check_layer(
         &mut self,
         step: &PlanStep,
@@ -518,24 +520,32 @@ impl<'a> PlatformRun<'a> {
             None => layers::write_blob(&entries, &self.profile, &crate::blob::blobs_dir(&self.ctx.out))
                 .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?,
         };
+        let built = match (source.and_then(|s| s.imported.as_deref()), rebuilt_base) {
+            (Some(origin), _) => Built::Imported {
+                origin,
+                same_bytes: blob.digest == slot.expected,
+            },
+            (None, Some(outcome)) => Built::Base(outcome),
+            (None, None) => Built::Committed {
+                entries: &entries,
+                digest: blob.digest,
+            },
+        };
+        let context = self.layer_context(step, slot, snap, &entries);
+        let checked =
+            check::check(built, slot.expected, &context).map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
         let mut row = LayerReport::new(slot, step.text.clone());
-        // The published mtimes of this layer's replayed entries, once a verdict says they are known.
-        let mut recovered = std::collections::BTreeMap::new();
         row.rebuilt = Some(blob.digest);
         row.context_mode = source.and_then(|s| s.context_mode).map(|m| format!("{m:04o}"));
-        match (source.and_then(|s| s.imported.as_ref()), rebuilt_base) {
-            (Some(origin), _) => imported(&mut row, origin, blob.digest == slot.expected),
-            (None, Some(outcome)) => {
-                base_verdict(&mut row, outcome);
-                if row.verdict == Verdict::Differs {
-                    self.ctx.explain(&mut row);
-                }
-            }
-            (None, None) if blob.digest == slot.expected => {
-                row.verdict = Verdict::Match;
-                row.reason = "byte for byte".into();
-            }
-            (None, None) => recovered = self.recover(step, snap, &entries, &mut row)?,
+        if checked.tried.len() > 1 && checked.builder.is_some() {
+            self.seen = checked.builder;
+        }
+        self.lower.apply(&entries);
+        self.lower_times
+            .apply(&entries, checked.times_known().then_some(&checked.recovered_times));
+        row.record(checked);
+        if row.verdict == Verdict::Differs {
+            self.ctx.explain(&mut row);
         }
         let _ = writeln!(
             self.log,
@@ -545,18 +555,36 @@ impl<'a> PlatformRun<'a> {
             row.verdict.as_str(),
             row.reason
         );
-        self.lower.apply(&entries);
-        let known = matches!(
-            row.verdict,
-            Verdict::Match | Verdict::MatchAfterTimestamps | Verdict::Imported
-        );
-        self.lower_times.apply(&entries, known.then_some(&recovered));
         self.layers.push(row);
         self.blobs.push(blob);
         if let Some(b) = self.bar {
             b.inc(1);
         }
         Ok(())
+    }
+
+    /// What [`check`] needs to know around a committed layer: the profile, the layers below, the
+    /// step's times and the timestamp search's input and budget.
+    fn layer_context(
+        &self,
+        step: &PlanStep,
+        slot: LayerSlot,
+        snap: &Snapshot,
+        committed: &[Entry],
+    ) -> LayerContext<'_> {
+        LayerContext {
+            profile: &self.profile,
+            lower: &self.lower,
+            seen: self.seen,
+            replayed: (snap.started, snap.finished),
+            recorded: step.created,
+            search: self.search_input(slot.expected, committed, snap.started),
+            query: layers::TimestampQuery {
+                max_candidates: self.ctx.search_candidates,
+                replay_began: self.replay_began,
+                step_began: snap.started,
+            },
+        }
     }
 
     /// Writes a rebuilt base layer's blob into the output under its digest.
@@ -570,112 +598,18 @@ impl<'a> PlatformRun<'a> {
         })
     }
 
-    /// For a layer whose committed bytes differ: recovers embedded dates, tries each builder
-    /// variant exactly and then through the timestamp search, and explains what still differs.
-    /// Returns the mtimes the search recovered (Unix seconds, by path).
-    fn recover(
-        &mut self,
-        step: &PlanStep,
-        snap: &Snapshot,
-        committed: &[Entry],
-        row: &mut LayerReport,
-    ) -> Result<std::collections::BTreeMap<String, i64>, StepError> {
-        let mut base = committed.to_vec();
-        if let Some(recorded) = step.created {
-            row.recovered_dates = variants::recover_shadow_days(&mut base, (snap.started, snap.finished), recorded);
-        }
-        let candidates = self.variant_candidates(base);
-        row.variants_tried = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
-        for (variant, entries) in &candidates {
-            let digest = layers::blob_digest(entries, &self.profile)
-                .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
-            if digest == row.expected {
-                self.matched(row, *variant, Verdict::Match, "byte for byte".into());
-                return Ok(Default::default());
-            }
-        }
-        let Some(input) = self.search_input(row.expected) else {
-            row.verdict = Verdict::Differs;
-            row.reason =
-                "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
-            self.ctx.explain(row);
-            return Ok(Default::default());
-        };
-        let mut reason = String::new();
-        for (variant, entries) in &candidates {
-            let query = layers::TimestampQuery {
-                max_candidates: self.ctx.search_candidates,
-                replay_began: self.replay_began,
-                step_began: snap.started,
-            };
-            let input = SearchInput {
-                kept: self.lower_times.kept(committed, snap.started),
-                ..input.clone()
-            };
-            let found = layers::search_timestamps(entries, &self.profile, input, query);
-            if found.verdict == Verdict::MatchAfterTimestamps {
-                row.recovered_mtimes = found.recovered;
-                self.matched(row, *variant, found.verdict, found.reason);
-                return Ok(found.times);
-            }
-            reason = found.reason;
-        }
-        row.verdict = Verdict::Differs;
-        row.reason = reason;
-        self.ctx.explain(row);
-        Ok(Default::default())
-    }
-
     /// What the timestamp search is told of this layer: the recorded times of the steps that made
     /// the layers up to it in this replay (the replay, not the document's guess, knows which step
-    /// made which layer).
-    fn search_input(&self, expected: crate::digest::Digest) -> Option<SearchInput> {
+    /// made which layer), and the entries the step kept from the layers below.
+    fn search_input(&self, expected: Digest, committed: &[Entry], step_began: i64) -> Option<SearchInput> {
         Some(SearchInput {
             expected,
             steps: self.made.iter().copied().collect::<Option<Vec<_>>>()?,
             replayed_after: self.plan.recorded_latest.unwrap_or(i64::MAX),
             own_step_since: None,
-            kept: Default::default(),
+            kept: self.lower_times.kept(committed, step_began),
             limits: SearchLimits::default(),
         })
-    }
-
-    /// The entries of each builder variant that gives other bytes, the one an earlier layer of
-    /// this platform matched with first.
-    fn variant_candidates(&self, base: Vec<Entry>) -> Vec<(Variant, Vec<Entry>)> {
-        let opaque = variants::opaque_new_dirs(&base, &self.lower);
-        let shared = variants::shared_whiteouts(&base);
-        let mut candidates = vec![(Variant::Plain, base)];
-        if let Some(marked) = opaque {
-            candidates.push((Variant::OpaqueNewDirs, marked));
-        }
-        if let Some(linked) = shared {
-            candidates.push((Variant::SharedWhiteouts, linked));
-        }
-        if let Some(i) = candidates.iter().position(|(v, _)| Some(*v) == self.seen) {
-            let seen = candidates.remove(i);
-            candidates.insert(0, seen);
-        }
-        candidates
-    }
-
-    fn matched(&mut self, row: &mut LayerReport, variant: Variant, verdict: Verdict, reason: String) {
-        let dates = if row.recovered_dates.is_empty() {
-            String::new()
-        } else {
-            ", embedded dates recovered".to_string()
-        };
-        // A recovered date is a lost time found, like an mtime: the match is not byte for byte.
-        row.verdict = if dates.is_empty() {
-            verdict
-        } else {
-            Verdict::MatchAfterTimestamps
-        };
-        row.reason = format!("{reason} (builder variant {}{dates})", variant.name());
-        row.variant = Some(variant.name().to_string());
-        if row.variants_tried.len() > 1 {
-            self.seen = Some(variant);
-        }
     }
 
     /// A failed command's error also says what the step could not fetch: the hint is a fact of
@@ -719,40 +653,6 @@ impl<'a> PlatformRun<'a> {
             source,
         }
     }
-}
-
-/// The verdict of a base layer rebuilt from its tarball: the profile and builder variant that
-/// gave the published digest, or every one tried.
-fn base_verdict(row: &mut LayerReport, outcome: &crate::add::AddOutcome) {
-    row.variants_tried = outcome
-        .tried
-        .iter()
-        .map(|t| format!("{} {}", t.profile, t.variant))
-        .collect();
-    if outcome.matched {
-        row.verdict = Verdict::Match;
-        row.reason = format!(
-            "byte for byte ({}, builder variant {})",
-            outcome.profile, outcome.variant
-        );
-        row.variant = Some(outcome.variant.clone());
-    } else {
-        row.verdict = Verdict::Differs;
-        row.reason = format!(
-            "no release profile or builder variant gives the published digest (tried {})",
-            row.variants_tried.join(", ")
-        );
-    }
-}
-
-/// The verdict of a layer the recipe supplied as the published blob: taken, not rebuilt.
-fn imported(row: &mut LayerReport, origin: &str, same_bytes: bool) {
-    row.verdict = Verdict::Imported;
-    row.reason = if same_bytes {
-        format!("published blob taken from {origin}, not rebuilt")
-    } else {
-        format!("published blob taken from {origin}, not rebuilt; retrace's rewrite of it differs")
-    };
 }
 
 fn short(step: &PlanStep) -> String {

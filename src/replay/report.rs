@@ -26,6 +26,18 @@ impl LayerReport {
     }
 }
 
+impl LayerReport {
+    /// Takes the verdict [`super::check`] decided, with what explains it.
+    pub fn record(&mut self, checked: super::check::Checked) {
+        self.verdict = checked.verdict;
+        self.reason = checked.reason;
+        self.variant = checked.variant;
+        self.variants_tried = checked.tried;
+        self.recovered_mtimes = checked.recovered_mtimes;
+        self.recovered_dates = checked.recovered_dates;
+    }
+}
+
 impl Report {
     pub fn any_error(&self) -> bool {
         self.platforms.iter().any(|p| p.error.is_some())
