@@ -37,7 +37,7 @@ use rayon::prelude::*;
 use crate::error::{chain, Chain};
 use crate::plan::PlatformPlan;
 use crate::recipe::{Platform, Recipe, RecipeError};
-use crate::replay::exec::{ExecError, Executor};
+use crate::replay::exec::{Engines, ExecError, Executor};
 use platform::PlatformResult;
 pub use report::{LayerReport, PlatformReport, Report, Verdict};
 use sources::{SourceEnv, SourceError};
@@ -195,6 +195,7 @@ pub struct BuildOptions {
 
 /// Shared state of one build.
 struct Ctx<'a> {
+    engines: &'a dyn Engines,
     sources: SourceEnv<'a>,
     out: PathBuf,
     cache: cache::BuildCache,
@@ -264,6 +265,16 @@ fn refuse_symlinks(out: &Path) -> Result<(), BuildError> {
 
 /// Replays `plans` and writes every output. Returns the report; the caller maps it to an exit code.
 pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> Result<Report, BuildError> {
+    replay_with(&exec::docker::DockerEngines, recipe, plans, opts)
+}
+
+/// [`replay`] on the engines `engines` connects each platform to.
+pub fn replay_with(
+    engines: &dyn Engines,
+    recipe: &Recipe,
+    plans: &[&PlatformPlan],
+    opts: &BuildOptions,
+) -> Result<Report, BuildError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| BuildError::Io { path, source }
@@ -276,6 +287,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         None
     };
     let ctx = Ctx {
+        engines,
         sources: SourceEnv::new(recipe, opts.offline, opts.inputs.clone()),
         out: opts.out.clone(),
         cache: cache::BuildCache::new(&recipe.cache.join("build")),

@@ -17,7 +17,6 @@ use crate::digest::Digest;
 use crate::error::chain;
 use crate::layer::{Entry, Profile};
 use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
-use crate::replay::exec::docker::DockerExecutor;
 use crate::replay::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
 use crate::reproduce::{SearchInput, SearchLimits, StepTime};
 
@@ -48,7 +47,7 @@ struct StepSource {
 pub(super) struct PlatformRun<'a> {
     ctx: &'a Ctx<'a>,
     plan: &'a PlatformPlan,
-    exec: DockerExecutor,
+    exec: Box<dyn Executor>,
     profile: Profile,
     log: std::fs::File,
     bar: Option<&'a indicatif::ProgressBar>,
@@ -144,7 +143,9 @@ impl<'a> PlatformRun<'a> {
             .open(&log_path)
             .map_err(|source| StepError::Log { path: log_path, source })?;
         let recipe = ctx.sources.recipe;
-        let exec = DockerExecutor::connect(&recipe.endpoint_for(&plan.platform), &recipe.cache.join("exports"))
+        let exec = ctx
+            .engines
+            .connect(&recipe.endpoint_for(&plan.platform), &recipe.cache)
             .map_err(|e| StepError::Engine(Box::new(e)))?;
         let profile = layers::profile_for(plan.docker_version.as_deref()).map_err(StepError::Profile)?;
         Ok(PlatformRun {
@@ -395,7 +396,7 @@ impl<'a> PlatformRun<'a> {
                 _,
             ) => {
                 let mut env = env.clone();
-                if let Some(p) = self.ctx.download_proxy(&self.exec) {
+                if let Some(p) = self.ctx.download_proxy(&*self.exec) {
                     p.take_misses();
                     env.extend(p.env());
                 }
@@ -615,7 +616,7 @@ impl<'a> PlatformRun<'a> {
     /// A failed command's error also says what the step could not fetch: the hint is a fact of
     /// the failure, so it goes into the exec error, after the exit status.
     fn exec_error(&self, step: &PlanStep, mut source: ExecError) -> StepError {
-        let misses = self.ctx.download_proxy(&self.exec).map(|p| p.take_misses());
+        let misses = self.ctx.download_proxy(&*self.exec).map(|p| p.take_misses());
         let extra = network::hint(&step.text, self.ctx, &source, misses.as_ref());
         if let ExecError::StepFailed { hint, .. } = &mut source {
             if !extra.is_empty() {

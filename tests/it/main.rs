@@ -32,6 +32,7 @@ mod recipe_errors;
 mod registry_local;
 mod registry_no_panic;
 mod replay_docker;
+mod replay_fake;
 mod report_html;
 mod report_json;
 mod reproduce_reusable_gzip;

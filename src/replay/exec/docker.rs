@@ -75,6 +75,15 @@ pub struct DockerExecutor {
     export_dir: PathBuf,
 }
 
+/// The Docker Engine API at each platform's endpoint.
+pub struct DockerEngines;
+
+impl super::Engines for DockerEngines {
+    fn connect(&self, endpoint: &str, cache: &Path) -> Result<Box<dyn super::Executor>, ExecError> {
+        Ok(Box::new(DockerExecutor::connect(endpoint, &cache.join("exports"))?))
+    }
+}
+
 impl DockerExecutor {
     /// Connects to `endpoint` (`unix://…`, `tcp://…`, `http://…`) and checks the engine answers.
     pub fn connect(endpoint: &str, export_dir: &Path) -> Result<DockerExecutor, ExecError> {
@@ -210,11 +219,11 @@ fn ensure_dir(dir: &Path) -> io::Result<&Path> {
     Ok(dir)
 }
 
-impl DockerExecutor {
+impl Executor for DockerExecutor {
     /// Which of the absolute `paths` do not exist in `image` (asked with the archive API's `HEAD`
     /// in one idle container). The builder owns a directory a COPY creates by `--chown` only
     /// when it was missing, so the replay needs to know.
-    pub fn missing_paths(&self, image: &ImageId, paths: &[String]) -> Result<Vec<String>, ExecError> {
+    fn missing_paths(&self, image: &ImageId, paths: &[String]) -> Result<Vec<String>, ExecError> {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
@@ -243,9 +252,7 @@ impl DockerExecutor {
             result.map(|()| missing)
         })
     }
-}
 
-impl Executor for DockerExecutor {
     fn endpoint(&self) -> &str {
         &self.endpoint
     }

@@ -103,10 +103,23 @@ pub enum ExecError {
     SavedImage(#[source] crate::archive::ArchiveError),
 }
 
+/// Connects each platform's replay to its engine: the one way the replay reaches an engine, so a
+/// fake that serves recorded diff trees (`tests/it/common/fake.rs`) runs every replay and
+/// verdict path without a daemon.
+pub trait Engines: Sync {
+    /// The engine at `endpoint` (the recipe's, for this platform); `cache` is the recipe's cache
+    /// directory, where an engine may keep what it exports.
+    fn connect(&self, endpoint: &str, cache: &std::path::Path) -> Result<Box<dyn Executor>, ExecError>;
+}
+
 /// A container engine that can replay steps for one platform.
 pub trait Executor: Send + Sync {
     /// A name for messages (`unix:///var/run/docker.sock`).
     fn endpoint(&self) -> &str;
+
+    /// Which of the absolute `paths` do not exist in `image`. The builder owns a directory a COPY
+    /// creates by `--chown` only when it was missing, so the replay needs to know.
+    fn missing_paths(&self, image: &ImageId, paths: &[String]) -> Result<Vec<String>, ExecError>;
 
     /// Whether `image` still exists (a build cache entry is only reusable if it does).
     fn has_image(&self, image: &ImageId) -> bool;

@@ -5,6 +5,7 @@
 pub mod bounded;
 pub mod build;
 pub mod docker;
+pub mod fake;
 pub mod gobuild;
 pub mod mixture;
 pub mod oracle;
