@@ -135,7 +135,7 @@ fn entry(e: &YamlEntry, state: &State) -> Entry {
     }
     out.opaque = e.opaque;
     let mtime = match e.set_by {
-        1 => *state.base.get(&e.path).unwrap_or_else(|| {
+        1 => *state.base.get(&e.path).unwrap_or_else(|| panic!("{} is not in the base layer", e.path)),
             panic!(
                 "{} not in the base layer ({} entries, first {:?})",
                 e.path,
