@@ -135,14 +135,10 @@ fn entry(e: &YamlEntry, state: &State) -> Entry {
     }
     out.opaque = e.opaque;
     let mtime = match e.set_by {
-        1 => *state.base.get(&e.path).unwrap_or_else(|| panic!("{} is not in the base layer", e.path)),
-            panic!(
-                "{} not in the base layer ({} entries, first {:?})",
-                e.path,
-                state.base.len(),
-                state.base.keys().next()
-            )
-        }),
+        1 => *state
+            .base
+            .get(&e.path)
+            .unwrap_or_else(|| panic!("{} is not in the base layer", e.path)),
         n if n <= state.times.len() => state.times[n - 1],
         // The step being committed: its time is the one it is about to get.
         _ => next_start(state),
