@@ -60,7 +60,9 @@ impl Platform {
             Some((a, v)) => (a.trim(), Some(v.trim())),
             None => (rest, None),
         };
-        if os.trim().is_empty() || arch.is_empty() || arch.contains(' ') {
+        // Each part must be one word that the slash form can print back: no slash, semicolon or space.
+        let word = |p: &str| !p.is_empty() && !p.contains(|c: char| c == '/' || c == ';' || c.is_whitespace());
+        if !word(os.trim()) || !word(arch) || variant.is_some_and(|v| !word(v)) {
             return None;
         }
         Some(Platform::new(os.trim(), arch, variant))
