@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::common;
 
@@ -161,8 +161,6 @@ fn needs_registry_builder_image_replays_every_layer_on_both_platforms() {
         }
     }
     assert_eq!(run.status.code(), Some(0), "{stderr}");
-    assert!(
-        took < Duration::from_secs(120),
-        "the build took {took:?}, over two minutes"
-    );
+    // How long it takes is `cargo xtask bench build`'s business; the log keeps the figure.
+    eprintln!("builder fixture replay: {took:?}");
 }

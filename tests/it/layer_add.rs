@@ -93,8 +93,9 @@ fn variants() -> HashMap<String, (String, String)> {
 }
 
 #[test]
-fn shared_bases_match_their_published_digests() {
-    let Some(shared) = common::shared::shared_dir("shared_bases_match_their_published_digests") else {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_bases_match_their_published_digests() {
+    let Some(shared) = common::shared::shared_dir("needs_shared_bases_match_their_published_digests") else {
         return;
     };
     // file_hash tarball mode_for_hash hash_profile docker_version layer1_digest document platform
@@ -119,8 +120,9 @@ fn shared_bases_match_their_published_digests() {
 }
 
 #[test]
-fn seed_bases_match_their_documents() {
-    let Some(shared) = common::shared::shared_dir("seed_bases_match_their_documents") else {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_seed_bases_match_their_documents() {
+    let Some(shared) = common::shared::shared_dir("needs_shared_seed_bases_match_their_documents") else {
         return;
     };
     let cases: Vec<Case> = rows(&testdata("layer/seed-bases.tsv"))
@@ -149,8 +151,10 @@ fn seed_bases_match_their_documents() {
 /// whose `file:` hash the tarball gives is the one rebuilt, and `--tag` narrows the choice (here
 /// to an image it then does not match, which is exit 2 naming the hash).
 #[test]
-fn the_image_whose_hash_the_source_gives_is_chosen() {
-    let Some(shared) = common::shared::shared_dir("the_image_whose_hash_the_source_gives_is_chosen") else {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_the_image_whose_hash_the_source_gives_is_chosen() {
+    let Some(shared) = common::shared::shared_dir("needs_shared_the_image_whose_hash_the_source_gives_is_chosen")
+    else {
         return;
     };
     let seed = std::fs::read_to_string(testdata("seeds/002_016ef913fa1bb703.txt")).unwrap();
@@ -188,8 +192,9 @@ fn the_image_whose_hash_the_source_gives_is_chosen() {
 
 /// The right source with a digest no variant gives: exit 1, every trial listed.
 #[test]
-fn no_matching_variant_exits_1() {
-    let Some(shared) = common::shared::shared_dir("no_matching_variant_exits_1") else {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_no_matching_variant_exits_1() {
+    let Some(shared) = common::shared::shared_dir("needs_shared_no_matching_variant_exits_1") else {
         return;
     };
     let row = &rows(&shared.join("bases/entries.tsv"))[14];

@@ -34,7 +34,8 @@ fn documents(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn every_corpus_document_parses_and_maps() {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_every_corpus_document_parses_and_maps() {
     let Some(dir) = corpus_dir() else { return };
     let mut files = Vec::new();
     documents(&dir, &mut files);
@@ -107,7 +108,8 @@ fn every_corpus_document_parses_and_maps() {
 /// assignment, per-step config): none panics and none is refused. The tally is printed so a
 /// change in coverage shows.
 #[test]
-fn every_corpus_platform_plans_or_says_why_not() {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_every_corpus_platform_plans_or_says_why_not() {
     let Some(dir) = corpus_dir() else { return };
     let mut files = Vec::new();
     documents(&dir, &mut files);

@@ -13,8 +13,9 @@ use crate::common;
 use crate::common::fake::FakeEngines;
 
 #[test]
-fn postgres_amd64_replays_on_the_fake_engine_with_every_verdict_from_the_document() {
-    let Some(rootfs) = common::shared::seed_inputs("postgres_amd64_replays_on_the_fake_engine") else {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_postgres_amd64_replays_on_the_fake_engine_with_every_verdict_from_the_document() {
+    let Some(rootfs) = common::shared::seed_inputs("needs_shared_postgres_amd64_replays_on_the_fake_engine") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

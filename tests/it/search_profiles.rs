@@ -24,9 +24,10 @@ const ORIGINAL: i64 = 1_488_540_019;
 const REPLAYED: i64 = 1_800_000_000;
 
 #[test]
-fn a_docker_1_12_layer_is_recovered_by_the_search_with_its_release_gzip() {
+#[ignore = "needs ../shared; run by `cargo xtask test`"]
+fn needs_shared_a_docker_1_12_layer_is_recovered_by_the_search_with_its_release_gzip() {
     let Some(shared) =
-        common::shared::shared_dir("a_docker_1_12_layer_is_recovered_by_the_search_with_its_release_gzip")
+        common::shared::shared_dir("needs_shared_a_docker_1_12_layer_is_recovered_by_the_search_with_its_release_gzip")
     else {
         return;
     };

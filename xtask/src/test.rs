@@ -38,6 +38,11 @@ const FACILITIES: &[Facility] = &[
         available: registry_available,
     },
     Facility {
+        prefix: "needs_shared_",
+        what: "the shared data beside the clone (../shared: corpus, bases, rootfs)",
+        available: shared_available,
+    },
+    Facility {
         prefix: "needs_seeds_",
         what: "a Docker daemon and the seed inputs in ../shared/rootfs",
         available: seeds_available,
@@ -161,6 +166,13 @@ fn go_available() -> bool {
 
 fn docker_available() -> bool {
     command_ok("docker", &["info"])
+}
+
+fn shared_available() -> bool {
+    let shared = crate::setup::repo_root().join("../shared");
+    ["corpus", "bases/entries.tsv", "rootfs/README.md"]
+        .iter()
+        .all(|p| shared.join(p).exists())
 }
 
 fn seeds_available() -> bool {
