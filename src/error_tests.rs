@@ -3,10 +3,11 @@
 use std::error::Error as StdError;
 use std::io;
 
-use super::{chain, Error};
+use super::chain;
 use crate::registry::RegistryError;
 use crate::replay::exec::ExecError;
 use crate::replay::{BuildError, StepError};
+use crate::Error;
 
 /// A test error with its own text and an optional cause.
 #[derive(Debug)]

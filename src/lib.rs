@@ -33,8 +33,8 @@ pub mod reproduce;
 pub mod time;
 pub mod verdict;
 
+pub use commands::error::{Error, Result};
 pub use digest::Digest;
-pub use error::{Error, Result};
 
 /// What a command found, mapped by the CLI to the documented exit codes: 0 when every checked
 /// layer matches, 1 when some differ. Errors (exit 2) travel as `Err`.

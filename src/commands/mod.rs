@@ -15,6 +15,7 @@ use std::io::{self, Write};
 pub mod build;
 pub mod describe;
 pub mod diff;
+pub mod error;
 pub mod hash_file;
 pub mod layer_add;
 pub mod layer_compress;

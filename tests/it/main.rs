@@ -2,6 +2,7 @@
 //! instead of one per file). Tests needing an outside facility are `needs_<facility>_` and `#[ignore]`d;
 //! `cargo xtask test` runs them where the facility answers.
 
+mod architecture;
 mod build_cli_docker;
 mod build_demo;
 mod build_outputs;
