@@ -9,6 +9,7 @@ use std::io::Read;
 use sha2::{Digest as _, Sha256};
 
 use crate::archive::{read_archive, ArchiveEntry, ArchiveError, ArchiveSummary, Kind, Limits};
+use crate::layer::whiteout;
 use crate::Digest;
 
 /// What the index keeps of one entry: the archive reader's facts, plus the content digest and the
@@ -174,10 +175,15 @@ impl LayerIndex {
                 Some((d, n)) => (d, n),
                 None => ("", entry.path.as_str()),
             };
-            if name == ".wh..wh..opq" {
-                index.opaque.insert(dir.to_string());
-            } else if let Some(hidden) = name.strip_prefix(".wh.") {
-                index.whiteouts.insert(join(dir, hidden));
+            match whiteout::classify(name.as_bytes()) {
+                whiteout::Name::Opaque => {
+                    index.opaque.insert(dir.to_string());
+                }
+                whiteout::Name::Hides(hidden) => {
+                    // `name` is text, so the part after its ASCII prefix is text too.
+                    index.whiteouts.insert(join(dir, &String::from_utf8_lossy(hidden)));
+                }
+                whiteout::Name::Plain | whiteout::Name::Bookkeeping => {}
             }
             index
                 .nodes
@@ -239,7 +245,7 @@ impl LayerIndex {
         } = upper;
         for (path, node) in nodes {
             let name = path.rsplit('/').next().unwrap_or(&path);
-            if name.starts_with(".wh.") {
+            if whiteout::classify(name.as_bytes()) != whiteout::Name::Plain {
                 continue;
             }
             if node.kind != Kind::Dir {

@@ -22,6 +22,7 @@ pub mod name;
 pub mod profile;
 pub mod tar;
 pub mod walk;
+pub mod whiteout;
 
 pub use entry::{Entry, EntryKind};
 pub use filehash::{context_file_hash, context_file_hash_with, context_mode_for, hash_file_on_disk, CONTEXT_MODES};

@@ -323,7 +323,7 @@ fn set_kind(h: &mut GoHeader, kind: &EntryKind) -> Result<(), HeaderError> {
         EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_) => {
             // overlay2 whiteout: becomes the empty regular file `.wh.<name>`, mode exactly 0600,
             // keeping owner, names and mtime of the device node.
-            h.name = whiteout_name(&h.name);
+            h.name = super::whiteout::file_for(&h.name);
             h.mode = 0o600;
             if let EntryKind::SharedWhiteout(first) = kind {
                 h.linkname = first.clone();
@@ -344,17 +344,11 @@ fn set_kind(h: &mut GoHeader, kind: &EntryKind) -> Result<(), HeaderError> {
     Ok(())
 }
 
-/// `dir/.wh.base` for the whiteout of `dir/base`.
-fn whiteout_name(path: &[u8]) -> Vec<u8> {
-    let cut = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    [&path[..cut], b".wh.", &path[cut..]].concat()
-}
-
 /// The overlay converter's marker after an opaque directory: a fresh header (Format unknown,
 /// zero ModTime) with the directory's permission bits only and its owner.
 fn opaque_marker(entry: &Entry, dir: &GoHeader) -> GoHeader {
     GoHeader {
-        name: [entry.path.as_slice(), b"/.wh..wh..opq"].concat(),
+        name: [entry.path.as_slice(), b"/", super::whiteout::OPAQUE].concat(),
         mode: dir.mode & 0o777,
         uid: dir.uid,
         gid: dir.gid,

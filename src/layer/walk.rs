@@ -252,7 +252,7 @@ pub fn unshare_whiteouts(entries: &mut [Entry]) {
 /// aufs keeps its own bookkeeping in top-level `.wh..wh.*` entries (`.wh..wh.aufs`,
 /// `.wh..wh.plnk`, `.wh..wh.orph`), which Docker excluded; the opaque marker is data.
 fn is_aufs_metadata(name: &[u8]) -> bool {
-    name.starts_with(b".wh..wh.") && name != b".wh..wh..opq"
+    super::whiteout::classify(name) == super::whiteout::Name::Bookkeeping
 }
 
 /// Linux `major()`/`minor()` of a `dev_t`.

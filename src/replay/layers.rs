@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::blob::BlobWriter;
 use crate::digest::Digest;
-use crate::layer::{read_tree, Entry, EntryKind, Profile, WalkOptions};
+use crate::layer::{read_tree, whiteout, Entry, EntryKind, Profile, WalkOptions};
 use crate::replay::exec::{tar_header, Diff};
 use crate::reproduce::SearchInput;
 
@@ -72,15 +72,19 @@ fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
         }
         let cut = name.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
         let (dir, base) = (name[..cut.saturating_sub(1)].to_vec(), name[cut..].to_vec());
-        if base == b".wh..wh..opq" {
-            if let Some(d) = out.iter_mut().rev().find(|x| x.path == dir) {
-                d.opaque = true;
+        let hides = match whiteout::classify(&base) {
+            whiteout::Name::Opaque => {
+                if let Some(d) = out.iter_mut().rev().find(|x| x.path == dir) {
+                    d.opaque = true;
+                }
+                continue;
             }
-            continue;
-        }
+            whiteout::Name::Hides(hidden) => Some(hidden),
+            whiteout::Name::Plain | whiteout::Name::Bookkeeping => None,
+        };
         let link = e.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
         let mut entry = Entry::dir(name.clone(), e.header().mode()? & 0o7777);
-        entry.kind = match base.strip_prefix(b".wh.") {
+        entry.kind = match hides {
             Some(hidden) => {
                 entry.path = [&name[..cut], hidden].concat();
                 entry.mode = 0;
@@ -107,10 +111,7 @@ fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
                 }
             }
         }
-        if matches!(
-            entry.kind,
-            EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
-        ) {
+        if entry.kind.is_whiteout() {
             entry.xattrs.clear();
         }
         out.push(entry);

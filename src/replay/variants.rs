@@ -123,10 +123,7 @@ pub fn shared_whiteouts(entries: &[Entry]) -> Option<Vec<Entry>> {
     let mut first: Option<Vec<u8>> = None;
     let mut any = false;
     for e in linked.iter_mut() {
-        if !matches!(
-            e.kind,
-            EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
-        ) {
+        if !e.kind.is_whiteout() {
             continue;
         }
         match &first {
@@ -155,7 +152,7 @@ impl LowerDirs {
     pub fn apply(&mut self, entries: &[Entry]) {
         for e in entries {
             let hides = match &e.kind {
-                EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_) => Some(e.path.as_slice()),
+                kind if kind.is_whiteout() => Some(e.path.as_slice()),
                 _ if e.opaque => Some(e.path.as_slice()),
                 _ => None,
             };

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::layer::{Entry, EntryKind};
+use crate::layer::Entry;
 
 /// One path of the tree below: its replayed mtime, and its published one when known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +34,7 @@ impl LowerTimes {
         for e in entries {
             // Keyed by the text form of the name, as the search reports its mtimes.
             let path = e.path_text();
-            let whiteout = matches!(
-                e.kind,
-                EntryKind::CharDevice { major: 0, minor: 0 } | EntryKind::SharedWhiteout(_)
-            );
+            let whiteout = e.kind.is_whiteout();
             if whiteout || e.opaque {
                 self.remove_below(&path);
             }
@@ -89,6 +86,7 @@ impl LowerTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::EntryKind;
 
     fn at(e: Entry, t: i64) -> Entry {
         e.with_mtime(t)
