@@ -42,6 +42,17 @@ pub struct TagSection {
     pub note: Option<String>,
 }
 
+impl TagSection {
+    /// Whether a user's `want` names this section: its whole `name:tag` (`httpd:2-alpine`,
+    /// `127.0.0.1:5000/retrace/demo:latest`) or only the tag after the repository's last `:`
+    /// (`2-alpine`, `latest`); a registry's port is never taken for a tag. The one tag rule of
+    /// every command.
+    pub fn answers_to(&self, want: &str) -> bool {
+        let tag = self.tag.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/'));
+        self.tag == want || tag == Some(want)
+    }
+}
+
 /// An OCI platform as repo-info writes it: `linux; arm variant v7`, `windows version 10.0.14393.2007; amd64`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Platform {
@@ -317,5 +328,34 @@ mod tests {
         };
         assert_eq!(p.to_string(), "linux/arm/v7");
         assert_eq!(p.platform().to_string(), "linux/arm/v7");
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::TagSection;
+
+    fn section(tag: &str) -> TagSection {
+        TagSection {
+            tag: tag.to_string(),
+            line: 1,
+            digest: None,
+            media_type: None,
+            platform_count: None,
+            declared_platforms: Vec::new(),
+            platforms: Vec::new(),
+            extra_fields: Vec::new(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_tag_answers_to_its_whole_name_or_its_tag_but_never_to_a_registry_port() {
+        let demo = section("127.0.0.1:5000/retrace/demo:latest");
+        assert!(demo.answers_to("latest") && demo.answers_to("127.0.0.1:5000/retrace/demo:latest"));
+        assert!(!demo.answers_to("5000/retrace/demo:latest"));
+        let untagged = section("127.0.0.1:5000/demo");
+        assert!(!untagged.answers_to("5000/demo"));
+        assert!(section("httpd:2-alpine").answers_to("2-alpine"));
     }
 }

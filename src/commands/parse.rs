@@ -85,10 +85,6 @@ struct Selected<'a> {
     tags: Vec<(&'a TagSection, Vec<(&'a PlatformImage, Mapping)>)>,
 }
 
-fn tag_matches(section: &TagSection, want: &str) -> bool {
-    section.tag == want || section.tag.split_once(':').is_some_and(|(_, t)| t == want)
-}
-
 fn select<'a>(docs: &'a [(String, Document)], opts: &ParseOptions) -> Result<Vec<Selected<'a>>, Error> {
     let tags: Vec<(&str, Vec<&TagSection>)> = docs
         .iter()
@@ -96,7 +92,7 @@ fn select<'a>(docs: &'a [(String, Document)], opts: &ParseOptions) -> Result<Vec
             let kept = doc
                 .tags
                 .iter()
-                .filter(|t| opts.tag.as_ref().is_none_or(|want| tag_matches(t, want)))
+                .filter(|t| opts.tag.as_ref().is_none_or(|want| t.answers_to(want)))
                 .collect();
             (path.as_str(), kept)
         })

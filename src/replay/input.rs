@@ -30,17 +30,13 @@ pub enum NoTagError {
 
 /// The plan inputs of `tag` in `doc`; `tag` may be `name:tag` or just the tag part.
 pub fn inputs_of(doc: &Document, tag: &str) -> Result<Vec<PlanInput>, NoTagError> {
-    let section = doc
-        .tags
-        .iter()
-        .find(|t| t.tag == tag || t.tag.split_once(':').is_some_and(|(_, t)| t == tag))
-        .ok_or_else(|| {
-            let have: Vec<&str> = doc.tags.iter().map(|t| t.tag.as_str()).collect();
-            NoTagError::Missing {
-                tag: tag.to_string(),
-                have: have.join(", "),
-            }
-        })?;
+    let section = doc.tags.iter().find(|t| t.answers_to(tag)).ok_or_else(|| {
+        let have: Vec<&str> = doc.tags.iter().map(|t| t.tag.as_str()).collect();
+        NoTagError::Missing {
+            tag: tag.to_string(),
+            have: have.join(", "),
+        }
+    })?;
     if let Some(note) = &section.note {
         return Err(NoTagError::NoImage {
             tag: section.tag.clone(),

@@ -66,9 +66,7 @@ pub(crate) fn platform_images<'d>(
     platform: &Platform,
     tag: Option<&str>,
 ) -> Result<Vec<&'d PlatformImage>, FactsError> {
-    let in_tag = |t: &&TagSection| {
-        tag.is_none_or(|want| t.tag == want || t.tag.rsplit_once(':').is_some_and(|(_, x)| x == want))
-    };
+    let in_tag = |t: &&TagSection| tag.is_none_or(|want| t.answers_to(want));
     let images = doc.tags.iter().filter(in_tag).flat_map(|t| &t.platforms);
     select(platform, images, |p| p.platform.platform()).map_err(|source| FactsError::Platform {
         doc: name.to_string(),
