@@ -80,6 +80,23 @@ pub enum Compression {
     Gzip,
     Xz,
     Bzip2,
+    /// Recognised so that a reader can refuse it by name; retrace reads no zstd stream.
+    Zstd,
+}
+
+impl Compression {
+    /// The compression of a stream by its first bytes, as moby's `DetectCompression` reads them:
+    /// gzip `1f 8b 08`, bzip2 `BZh`, xz `fd 37 7a 58 5a 00`, zstd `28 b5 2f fd`. The one
+    /// sniffing rule of every reader.
+    pub fn sniff(magic: &[u8]) -> Compression {
+        match magic {
+            [0x1f, 0x8b, 0x08, ..] => Compression::Gzip,
+            [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+            [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
 }
 
 impl fmt::Display for Compression {
@@ -89,6 +106,7 @@ impl fmt::Display for Compression {
             Compression::Gzip => "gzip",
             Compression::Xz => "xz",
             Compression::Bzip2 => "bzip2",
+            Compression::Zstd => "zstd",
         })
     }
 }
@@ -423,7 +441,8 @@ fn decoded<'b>(
         // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
         Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
-        Compression::None => Box::new(raw),
+        // `detect_compression` refused zstd already.
+        Compression::None | Compression::Zstd => Box::new(raw),
     };
     let side = TarSide {
         inner,
@@ -451,14 +470,10 @@ pub fn decompress(
 
 /// The compression of a blob, by its magic bytes.
 fn detect_compression(magic: &[u8]) -> Result<Compression, ArchiveError> {
-    Ok(match magic {
-        [0x1f, 0x8b, ..] => Compression::Gzip,
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => return Err(ArchiveError::UnsupportedCompression("zstd")),
-        // The magic numbers pkg/archive's DetectCompression checks.
-        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
-        _ => Compression::None,
-    })
+    match Compression::sniff(magic) {
+        Compression::Zstd => Err(ArchiveError::UnsupportedCompression("zstd")),
+        known => Ok(known),
+    }
 }
 
 /// The error behind a failed read: the one a meter parked (a limit), else the read's own.

@@ -16,7 +16,7 @@
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::archive::Limits;
+use crate::archive::{Compression, Limits};
 use crate::layer::{write_tar, EntryKind, Profile};
 
 /// Go archive/tar's `maxSpecialFileSize`: the largest PAX or GNU long-name record it reads.
@@ -27,30 +27,15 @@ const MAX_SPECIAL: u64 = 1 << 20;
 const MAX_SPECIAL_HEADERS: usize = 64;
 
 /// The compression pkg/archive's `DetectCompression` of Docker 20.10 finds in a file's first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
-    None,
-    Gzip,
-    Bzip2,
-    Xz,
-}
-
-fn detect(head: &[u8]) -> Compression {
-    match head {
-        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
-        [0x1f, 0x8b, 0x08, ..] => Compression::Gzip,
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
-        _ => Compression::None,
-    }
-}
 
 /// Whether the classic builder's ADD extracts the file at `path` (see the module notes).
 pub fn is_tar_archive(path: &Path) -> io::Result<bool> {
     let mut raw = BufReader::with_capacity(64 << 10, std::fs::File::open(path)?);
     let head = raw.fill_buf()?;
     // Multi-stream readers, like Go's gzip and bzip2 readers and `xz -d` that Docker used.
-    let mut decoded: Box<dyn Read> = match detect(head) {
-        Compression::None => Box::new(raw),
+    let mut decoded: Box<dyn Read> = match Compression::sniff(head) {
+        // retrace reads no zstd: such a file is looked at as it is, and is no tar.
+        Compression::None | Compression::Zstd => Box::new(raw),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
         Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),

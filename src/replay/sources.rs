@@ -684,9 +684,9 @@ fn pushed_digest(path: &Path) -> io::Result<Digest> {
 }
 
 fn is_gzip(path: &Path) -> io::Result<bool> {
-    let mut magic = [0u8; 2];
-    let n = std::fs::File::open(path)?.read(&mut magic)?;
-    Ok(n == 2 && magic == [0x1f, 0x8b])
+    let mut magic = Vec::with_capacity(8);
+    std::fs::File::open(path)?.take(8).read_to_end(&mut magic)?;
+    Ok(crate::archive::Compression::sniff(&magic) == crate::archive::Compression::Gzip)
 }
 
 /// The uncompressed tar of a (possibly gzip-compressed) layer, stored once in the cache dir under
