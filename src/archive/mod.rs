@@ -15,6 +15,7 @@
 
 mod docker;
 mod extract;
+pub mod gotar;
 mod members;
 
 use std::cell::RefCell;

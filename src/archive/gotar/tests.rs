@@ -1,0 +1,61 @@
+//! The reader's own bounds and its sticky errors; its agreement with Go is proven by the
+//! differential test (`tests/it/tar_reader_go.rs`).
+
+use std::io::Read;
+
+use super::{GoTarError, GoTime, Reader};
+
+fn block(name: &[u8], typeflag: u8, size: u64) -> Vec<u8> {
+    let mut b = vec![0u8; 512];
+    b[..name.len()].copy_from_slice(name);
+    b[100..108].copy_from_slice(b"0000644\0");
+    b[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    b[156] = typeflag;
+    b[257..265].copy_from_slice(b"ustar\x0000");
+    b[148..156].fill(b' ');
+    let sum: u32 = b.iter().map(|&c| u32::from(c)).sum();
+    b[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    b
+}
+
+fn padded(mut data: Vec<u8>) -> Vec<u8> {
+    data.resize(data.len().div_ceil(512) * 512, 0);
+    data
+}
+
+#[test]
+fn a_sparse_map_line_past_its_bound_is_refused_not_buffered() {
+    let record = b"29 GNU.sparse.realsize=10000\n";
+    let major = b"22 GNU.sparse.major=1\n22 GNU.sparse.minor=0\n";
+    let pax = [&major[..], &record[..]].concat();
+    let mut tar = block(b"p", b'x', pax.len() as u64);
+    tar.extend(padded(pax));
+    let map = vec![b'1'; 8192];
+    tar.extend(block(b"s", b'0', map.len() as u64));
+    tar.extend(padded(map));
+    let err = Reader::new(tar.as_slice()).next().unwrap_err();
+    assert!(matches!(err, GoTarError::Limit(_)), "{err:?}");
+}
+
+#[test]
+fn an_error_while_reading_content_stops_the_reader() {
+    let mut tar = block(b"f", b'0', 1000);
+    tar.extend(vec![b'x'; 100]);
+    let mut reader = Reader::new(tar.as_slice());
+    assert!(reader.next().unwrap().is_some());
+    let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+    assert_eq!(GoTarError::from(err).go_class(), "eof");
+    assert_eq!(reader.next().unwrap_err().go_class(), "eof");
+}
+
+#[test]
+fn negative_nanoseconds_borrow_a_second_as_go_time_does() {
+    assert_eq!(
+        GoTime::new(-1, -250_000_000),
+        GoTime {
+            secs: -2,
+            nanos: 750_000_000
+        }
+    );
+    assert_eq!(GoTime::new(5, 0), GoTime::unix(5));
+}
