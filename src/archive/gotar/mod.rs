@@ -168,6 +168,16 @@ pub struct Reader<R> {
     blk: [u8; BLOCK],
     /// Go's reader keeps the first error (or the end) and returns it ever after.
     stopped: Option<Result<(), GoTarError>>,
+    /// Passes over bytes of `r`, returning how many there were (fewer at its end): by reading,
+    /// or by seeking where `r` can (Go's `discard` seeks an `io.Seeker`).
+    skip: Skip<R>,
+}
+
+/// How a [`Reader`] passes over `n` bytes of its input; the bytes passed over.
+pub type Skip<R> = fn(&mut R, u64) -> io::Result<u64>;
+
+fn skip_by_reading<R: Read>(r: &mut R, n: u64) -> io::Result<u64> {
+    io::copy(&mut r.take(n), &mut io::sink())
 }
 
 /// What `next` gathers from the meta headers (`x`, `L`, `K`) before an entry's own header.
@@ -180,7 +190,13 @@ struct Pending {
 
 impl<R: Read> Reader<R> {
     pub fn new(r: R) -> Reader<R> {
+        Reader::with_skip(r, skip_by_reading::<R>)
+    }
+
+    /// A reader that passes over content it is not asked for with `skip`.
+    pub fn with_skip(r: R, skip: Skip<R>) -> Reader<R> {
         Reader {
+            skip,
             r,
             remaining: 0,
             pad: 0,
@@ -197,6 +213,10 @@ impl<R: Read> Reader<R> {
         self.r
     }
 
+    pub fn get_ref(&self) -> &R {
+        &self.r
+    }
+
     /// Bytes of the current entry stored in the archive: its size, unless it is sparse (then
     /// its data fragments and, in format 1.0, its map) or of a type without content.
     pub fn stored_size(&self) -> u64 {
@@ -204,7 +224,9 @@ impl<R: Read> Reader<R> {
     }
 
     /// The next entry's header, or `None` at the end of the archive. Content the caller did not
-    /// read is skipped.
+    /// read is skipped. Not an `Iterator`: the reader is also the content's `Read`, which an
+    /// iterator's items could not borrow.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Header>, GoTarError> {
         if let Some(stopped) = &self.stopped {
             return stopped.clone().map(|()| None);
@@ -286,13 +308,13 @@ impl<R: Read> Reader<R> {
     /// ends inside the padding, which Go takes as its end.
     fn skip_rest(&mut self) -> Result<bool, GoTarError> {
         let left = self.remaining;
-        let skipped = io::copy(&mut (&mut self.r).take(left), &mut io::sink())?;
+        let skipped = (self.skip)(&mut self.r, left)?;
         self.remaining = 0;
         if skipped < left {
             return Err(GoTarError::UnexpectedEof);
         }
         let pad = std::mem::take(&mut self.pad);
-        let padded = io::copy(&mut (&mut self.r).take(pad), &mut io::sink())?;
+        let padded = (self.skip)(&mut self.r, pad)?;
         Ok(padded == pad)
     }
 

@@ -40,8 +40,11 @@ pub fn parse(mut buf: &[u8]) -> Result<Records, GoTarError> {
     Ok(records)
 }
 
+/// A record's key and value, and the bytes after it.
+type Record<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
 /// One `"%d %s=%s\n"` record: its key, value and what follows it.
-fn record(s: &[u8]) -> Result<(&[u8], &[u8], &[u8]), GoTarError> {
+fn record(s: &[u8]) -> Result<Record<'_>, GoTarError> {
     let space = s.iter().position(|&b| b == b' ').ok_or_else(|| bad("no length"))?;
     let n = parse_int(&s[..space]).ok_or_else(|| bad("length does not parse"))?;
     if n < 5 || n > s.len() as i64 {

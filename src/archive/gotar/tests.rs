@@ -59,3 +59,23 @@ fn negative_nanoseconds_borrow_a_second_as_go_time_does() {
     );
     assert_eq!(GoTime::new(5, 0), GoTime::unix(5));
 }
+
+#[test]
+fn octal_and_base_256_fields_parse_as_go_parses_them() {
+    let cases: [(&[u8], Option<i64>); 9] = [
+        (b"0000644\0", Some(0o644)),
+        (b"  644 \0\0", Some(0o644)),
+        (b"\0\0\0\0\0\0\0\0", Some(0)),
+        (b"644\0junk", Some(0o644)),
+        (b"+644\0\0\0\0", None),
+        (b"6 44\0\0\0\0", None),
+        (b"0000698\0", None),
+        (&[0x80, 0, 0, 0, 0, 0, 1, 0], Some(256)),
+        (&[0xff; 8], Some(-1)),
+    ];
+    for (field, want) in cases {
+        let mut p = super::block::Parser::default();
+        let got = p.numeric(field);
+        assert_eq!(p.failed.is_none().then_some(got), want, "{field:?}");
+    }
+}
