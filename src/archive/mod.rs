@@ -392,10 +392,8 @@ pub fn read_archive(
         };
         visit(&mut walker, &meter, &hdr, &mut reader, &mut on_entry)?;
     }
-    // Read what follows the end-of-archive marker so the digests cover the whole blob, exactly as
-    // a registry computed them.
     let mut rest = reader.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| parked(&meter, e, "(end of archive)"))?;
+    drain(&mut rest, &meter)?;
     drop(rest);
     // The tar reader and decoder holding the other references were dropped above.
     let m = Rc::try_unwrap(meter).ok().expect("all readers dropped").into_inner();
@@ -418,12 +416,44 @@ pub fn read_archive(
     })
 }
 
+/// The raw blob as the decompressors read it: buffered, every byte hashed and counted on its way
+/// into the buffer.
+type Raw<R> = BufReader<BlobSide<R>>;
+
+/// One of the decompressors `DecompressStream` picks, over the raw blob.
+enum Decoder<R: Read> {
+    None(Raw<R>),
+    Gzip(MultiGzDecoder<Raw<R>>),
+    Xz(xz2::bufread::XzDecoder<Raw<R>>),
+    Bzip2(bzip2::bufread::MultiBzDecoder<Raw<R>>),
+}
+
+impl<R: Read> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::None(r) => r.read(buf),
+            Decoder::Gzip(r) => r.read(buf),
+            Decoder::Xz(r) => r.read(buf),
+            Decoder::Bzip2(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: Read> Decoder<R> {
+    /// The raw blob past what the decompressor has buffered (those bytes are hashed already).
+    fn raw_rest(&mut self) -> &mut BlobSide<R> {
+        match self {
+            Decoder::None(r) => r.get_mut(),
+            Decoder::Gzip(r) => r.get_mut().get_mut(),
+            Decoder::Xz(r) => r.get_mut().get_mut(),
+            Decoder::Bzip2(r) => r.get_mut().get_mut(),
+        }
+    }
+}
+
 /// The decompressed side of `blob` (gzip, xz, bzip2 or none, by its magic bytes), metered by
 /// `meter` so every byte it yields counts against the limits.
-fn decoded<'b>(
-    blob: impl Read + 'b,
-    meter: &Shared,
-) -> Result<(Compression, TarSide<Box<dyn Read + 'b>>), ArchiveError> {
+fn decoded<R: Read>(blob: R, meter: &Shared) -> Result<(Compression, TarSide<Decoder<R>>), ArchiveError> {
     let mut raw = BufReader::with_capacity(
         256 << 10,
         BlobSide {
@@ -433,18 +463,32 @@ fn decoded<'b>(
     );
     let compression = detect_compression(raw.fill_buf().map_err(ArchiveError::Io)?)?;
     meter.borrow_mut().compressed_input = compression != Compression::None;
-    let inner: Box<dyn Read + 'b> = match compression {
-        Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
+    let inner = match compression {
+        Compression::Gzip => Decoder::Gzip(MultiGzDecoder::new(raw)),
         // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
-        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
-        Compression::None => Box::new(raw),
+        Compression::Xz => Decoder::Xz(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
+        Compression::Bzip2 => Decoder::Bzip2(bzip2::bufread::MultiBzDecoder::new(raw)),
+        Compression::None => Decoder::None(raw),
     };
     let side = TarSide {
         inner,
         meter: meter.clone(),
     };
     Ok((compression, side))
+}
+
+/// Reads what follows the end-of-archive marker so the digests cover the whole blob, exactly as
+/// a registry computed them. Docker's reader stops at the marker and its layer store discards the
+/// rest ignoring errors (`layer_store.go` `applyTar`), so bytes after the compressed stream that do
+/// not decompress are read raw, not refused; only a limit stops it.
+fn drain<R: Read>(rest: &mut TarSide<Decoder<R>>, meter: &Shared) -> Result<(), ArchiveError> {
+    if io::copy(rest, &mut io::sink()).is_err() {
+        if let Some(limit) = meter.borrow_mut().error.take() {
+            return Err(limit);
+        }
+        io::copy(rest.inner.raw_rest(), &mut io::sink()).map_err(|e| parked(meter, e, "(end of archive)"))?;
+    }
+    Ok(())
 }
 
 /// Copies the decompressed bytes of `blob` (gzip, xz, bzip2, or a plain stream copied as it is)

@@ -579,3 +579,15 @@ fn docker_skips_global_headers_and_refuses_types_it_cannot_extract() {
         );
     }
 }
+
+#[test]
+fn bytes_after_the_compressed_stream_are_hashed_not_refused() {
+    // Docker's reader stops at the end-of-archive marker and its layer store discards the rest,
+    // errors ignored; the blob's digest still covers every byte.
+    let mut blob = gzip(&tar_of(&[raw_entry(b"a", b'0', b"hello", b"")]));
+    blob.extend_from_slice(b"trailing bytes that are not gzip");
+    let summary = read_archive(blob.as_slice(), None, &Limits::default(), |_, _| Ok(())).unwrap();
+    assert_eq!(summary.blob_size, blob.len() as u64);
+    let sha: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&blob).into();
+    assert_eq!(summary.blob_digest, Digest::from_bytes(sha));
+}
