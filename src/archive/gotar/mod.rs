@@ -146,8 +146,8 @@ impl From<io::Error> for GoTarError {
     }
 }
 
-/// Where the current entry's content stands: the stored bytes still to read and, for a sparse
-/// file, its holes and the logical position.
+/// How the current entry's content is read: as stored, or (a sparse file) expanded from its data
+/// fragments and holes, at a logical position.
 enum Content {
     Regular,
     Sparse {
@@ -160,9 +160,11 @@ enum Content {
 /// Go's archive/tar reader over `r`.
 pub struct Reader<R> {
     r: R,
-    /// Stored bytes of the current entry not yet read, and the padding after them.
+    /// Stored bytes of the current entry not yet read.
     remaining: u64,
+    /// Padding after the stored bytes, up to the next block.
     pad: u64,
+    /// The current entry's stored size.
     stored: u64,
     content: Content,
     blk: [u8; BLOCK],
