@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{detect_compression, malformed, malformed_tar, normalize, ArchiveError, Compression, Kind, Limits, Walker};
+use std::io::BufReader;
+
+use super::gotar::{self, GoTarError};
+use super::{detect_compression, malformed, normalize, ArchiveError, Compression, Kind, Limits, Walker};
 
 /// Symbolic links followed from one member to another (`docker save` links a layer shared by
 /// several images to its first copy); a longer chain is refused rather than followed in a loop.
@@ -53,15 +56,26 @@ impl TarMembers {
     pub fn index_with(path: &Path, limits: &Limits) -> Result<TarMembers, ArchiveError> {
         let mut file = File::open(path)?;
         refuse_compressed(&mut file)?;
-        let file_len = file.metadata()?.len();
-        let mut archive = tar::Archive::new(file);
+        let len = file.metadata()?.len();
+        let file = Positioned {
+            inner: BufReader::new(file),
+            pos: 0,
+            len,
+        };
+        let mut reader = gotar::Reader::with_skip(file, Positioned::skip);
         let mut walker = Walker::new(limits);
         let mut members = BTreeMap::new();
         let mut previous = String::from("(start of archive)");
-        let entries = archive.entries_with_seek().map_err(|e| malformed_tar(&previous, e))?;
-        for item in entries {
-            let item = item.map_err(|e| malformed_tar(&format!("after {previous}"), e))?;
-            let member = member(&mut walker, &item, file_len)?;
+        loop {
+            let hdr = match reader.next() {
+                Ok(Some(hdr)) => hdr,
+                Ok(None) => break,
+                Err(source) => return Err(refused(source, &format!("after {previous}"))),
+            };
+            if super::docker_extracts(hdr.typeflag) == super::Extraction::Ignore {
+                continue;
+            }
+            let member = member(&mut walker, &hdr, &reader)?;
             previous = member.path.clone();
             // The archive root (`./`) names no member.
             if !previous.is_empty() {
@@ -154,14 +168,19 @@ fn refuse_compressed(file: &mut File) -> Result<(), ArchiveError> {
 
 /// Checks one header and records where its content lies, refusing content that would run past
 /// the end of the file (a truncated archive, or a header that lies about its size).
-fn member<R: Read>(walker: &mut Walker, item: &tar::Entry<'_, R>, file_len: u64) -> Result<Member, ArchiveError> {
-    let (path, kind, size) = walker.locate(item)?;
-    if item.header().entry_type().is_gnu_sparse() {
+fn member(
+    walker: &mut Walker,
+    hdr: &gotar::Header,
+    reader: &gotar::Reader<Positioned>,
+) -> Result<Member, ArchiveError> {
+    let (path, kind, size) = walker.locate(hdr)?;
+    if reader.stored_size() != size {
         return Err(malformed(&path, "a sparse member cannot be read in place".into()));
     }
-    let offset = item.raw_file_position();
-    if offset.saturating_add(size) > file_len {
-        let left = file_len.saturating_sub(offset);
+    let file = reader.get_ref();
+    let offset = file.pos;
+    if offset.saturating_add(size) > file.len {
+        let left = file.len.saturating_sub(offset);
         return Err(malformed(
             &path,
             format!("truncated: {size} content bytes declared, {left} left in the file"),
@@ -173,6 +192,44 @@ fn member<R: Read>(walker: &mut Walker, item: &tar::Entry<'_, R>, file_len: u64)
         size,
         offset,
     })
+}
+
+/// The tar reader's refusal, or its read's failure, at `entry`.
+fn refused(source: GoTarError, entry: &str) -> ArchiveError {
+    match source {
+        GoTarError::Io(e) => ArchiveError::Io(io::Error::new(e.kind(), e.to_string())),
+        source => ArchiveError::Tar {
+            entry: entry.to_string(),
+            source,
+        },
+    }
+}
+
+/// The file being indexed, with the position the tar reader reached: where a member's content
+/// starts once its header is read. Content is passed over by seeking, as Go's reader seeks a file.
+struct Positioned {
+    inner: BufReader<File>,
+    pos: u64,
+    len: u64,
+}
+
+impl Read for Positioned {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Positioned {
+    /// Seeks over `n` bytes, or to the end of the file when fewer are left.
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let n = n.min(self.len.saturating_sub(self.pos));
+        let step = i64::try_from(n).map_err(io::Error::other)?;
+        self.inner.seek_relative(step)?;
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// The member a symbolic link names: `a/layer.tar` linking to `../b/layer.tar` means `b/layer.tar`.

@@ -15,6 +15,8 @@
 
 mod docker;
 mod extract;
+pub mod gotar;
+mod headers;
 mod members;
 
 use std::cell::RefCell;
@@ -25,15 +27,18 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::Digest;
+use gotar::GoTarError;
 
 pub use docker::{DockerManifest, MAX_MANIFEST_BYTES};
 pub use extract::extract_to;
+pub use headers::{docker_extracts, Extraction};
 pub use members::{Member, TarMembers, MAX_MEMBERS, MAX_MEMBER_LINKS};
 
 /// Bounds applied while reading one archive. The defaults admit any real image layer seen so far
@@ -159,13 +164,23 @@ pub enum ArchiveError {
     /// A fact retrace found wrong (content cut short, a bad PAX record).
     #[error("malformed archive at entry `{}`: {message}", shown(.entry))]
     Malformed { entry: String, message: String },
-    /// The tar reader refused the entry; its error says why.
+    /// Reading failed (a corrupt compressed stream); the error says why.
     #[error("malformed archive at entry `{}`", shown(.entry))]
     MalformedTar {
         entry: String,
         #[source]
         source: io::Error,
     },
+    /// The tar reader refused the archive where Go's archive/tar refuses it; its error says why.
+    #[error("malformed archive at entry `{}`", shown(.entry))]
+    Tar {
+        entry: String,
+        #[source]
+        source: GoTarError,
+    },
+    /// An entry of a type Docker's extraction fails on ([`docker_extracts`]).
+    #[error("entry `{}`: type `{}`, which Docker does not extract (moby's createTarFile: unhandled tar header type)", shown(.entry), (*.typeflag as char).escape_default())]
+    Unextractable { entry: String, typeflag: u8 },
     /// serde_json's message already ends with the line and column.
     #[error("member `{}`: {message}", shown(.member))]
     MemberJson {
@@ -323,11 +338,10 @@ impl Meter {
 
     /// Starts counting `entry`. A sparse entry expands to its full size while holding only its
     /// data: the holes are counted now, before any of them is read.
-    fn enter(&mut self, entry: &ArchiveEntry, header: &tar::Header) -> Result<(), ArchiveError> {
+    fn enter(&mut self, entry: &ArchiveEntry, stored: u64) -> Result<(), ArchiveError> {
         self.current = entry.path.clone();
-        if header.entry_type().is_gnu_sparse() {
-            let stored = header.entry_size().unwrap_or(0);
-            self.holes += entry.size.saturating_sub(stored);
+        if entry.size > stored {
+            self.holes += entry.size - stored;
             if let Some(err) = self.refusal() {
                 return Err(err);
             }
@@ -385,20 +399,19 @@ pub fn read_archive(
 ) -> Result<ArchiveSummary, ArchiveError> {
     let meter: Shared = Rc::new(RefCell::new(Meter::new(limits)));
     let (compression, tar_side) = decoded(blob, &meter)?;
-    let mut archive = tar::Archive::new(tar_side);
+    let mut reader = gotar::Reader::new(tar_side);
     let mut walker = Walker::new(limits);
-    {
-        let entries = archive.entries().map_err(|e| parked(&meter, e, "(start of archive)"))?;
-        for item in entries {
-            let previous = meter.borrow().current.clone();
-            let mut item = item.map_err(|e| parked(&meter, e, &format!("after {previous}")))?;
-            visit(&mut walker, &meter, &mut item, &mut on_entry)?;
-        }
+    loop {
+        let previous = meter.borrow().current.clone();
+        let hdr = match reader.next() {
+            Ok(Some(hdr)) => hdr,
+            Ok(None) => break,
+            Err(e) => return Err(parked(&meter, e, &format!("after {previous}"))),
+        };
+        visit(&mut walker, &meter, &hdr, &mut reader, &mut on_entry)?;
     }
-    // Read what follows the end-of-archive marker so the digests cover the whole blob, exactly as
-    // a registry computed them.
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| parked(&meter, e, "(end of archive)"))?;
+    let mut rest = reader.into_inner();
+    drain(&mut rest, &meter)?;
     drop(rest);
     // The tar reader and decoder holding the other references were dropped above.
     let m = Rc::try_unwrap(meter).ok().expect("all readers dropped").into_inner();
@@ -421,12 +434,44 @@ pub fn read_archive(
     })
 }
 
+/// The raw blob as the decompressors read it: buffered, every byte hashed and counted on its way
+/// into the buffer.
+type Raw<R> = BufReader<BlobSide<R>>;
+
+/// One of the decompressors `DecompressStream` picks, over the raw blob.
+enum Decoder<R: Read> {
+    None(Raw<R>),
+    Gzip(MultiGzDecoder<Raw<R>>),
+    Xz(xz2::bufread::XzDecoder<Raw<R>>),
+    Bzip2(bzip2::bufread::MultiBzDecoder<Raw<R>>),
+}
+
+impl<R: Read> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::None(r) => r.read(buf),
+            Decoder::Gzip(r) => r.read(buf),
+            Decoder::Xz(r) => r.read(buf),
+            Decoder::Bzip2(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: Read> Decoder<R> {
+    /// The raw blob past what the decompressor has buffered (those bytes are hashed already).
+    fn raw_rest(&mut self) -> &mut BlobSide<R> {
+        match self {
+            Decoder::None(r) => r.get_mut(),
+            Decoder::Gzip(r) => r.get_mut().get_mut(),
+            Decoder::Xz(r) => r.get_mut().get_mut(),
+            Decoder::Bzip2(r) => r.get_mut().get_mut(),
+        }
+    }
+}
+
 /// The decompressed side of `blob` (gzip, xz, bzip2 or none, by its magic bytes), metered by
 /// `meter` so every byte it yields counts against the limits.
-fn decoded<'b>(
-    blob: impl Read + 'b,
-    meter: &Shared,
-) -> Result<(Compression, TarSide<Box<dyn Read + 'b>>), ArchiveError> {
+fn decoded<R: Read>(blob: R, meter: &Shared) -> Result<(Compression, TarSide<Decoder<R>>), ArchiveError> {
     let mut raw = BufReader::with_capacity(
         256 << 10,
         BlobSide {
@@ -436,19 +481,33 @@ fn decoded<'b>(
     );
     let compression = detect_compression(raw.fill_buf().map_err(ArchiveError::Io)?)?;
     meter.borrow_mut().compressed_input = compression != Compression::None;
-    let inner: Box<dyn Read + 'b> = match compression {
-        Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
+    let inner = match compression {
+        Compression::Gzip => Decoder::Gzip(MultiGzDecoder::new(raw)),
         // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
-        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
+        Compression::Xz => Decoder::Xz(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
+        Compression::Bzip2 => Decoder::Bzip2(bzip2::bufread::MultiBzDecoder::new(raw)),
         // `detect_compression` refused zstd already.
-        Compression::None | Compression::Zstd => Box::new(raw),
+        Compression::None | Compression::Zstd => Decoder::None(raw),
     };
     let side = TarSide {
         inner,
         meter: meter.clone(),
     };
     Ok((compression, side))
+}
+
+/// Reads what follows the end-of-archive marker so the digests cover the whole blob, exactly as
+/// a registry computed them. Docker's reader stops at the marker and its layer store discards the
+/// rest ignoring errors (`layer_store.go` `applyTar`), so bytes after the compressed stream that do
+/// not decompress are read raw, not refused; only a limit stops it.
+fn drain<R: Read>(rest: &mut TarSide<Decoder<R>>, meter: &Shared) -> Result<(), ArchiveError> {
+    if io::copy(rest, &mut io::sink()).is_err() {
+        if let Some(limit) = meter.borrow_mut().error.take() {
+            return Err(limit);
+        }
+        io::copy(rest.inner.raw_rest(), &mut io::sink()).map_err(|e| parked(meter, e, "(end of archive)"))?;
+    }
+    Ok(())
 }
 
 /// Copies the decompressed bytes of `blob` (gzip, xz, bzip2, or a plain stream copied as it is)
@@ -476,41 +535,53 @@ fn detect_compression(magic: &[u8]) -> Result<Compression, ArchiveError> {
     }
 }
 
-/// The error behind a failed read: the one a meter parked (a limit), else the read's own.
-fn parked(meter: &Shared, e: io::Error, entry: &str) -> ArchiveError {
-    meter.borrow_mut().error.take().unwrap_or_else(|| match e.kind() {
-        // The tar crate reports every parse failure as `Other`; genuine I/O failures (a
-        // truncated file, a full disk while extracting) keep their own kind.
-        io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            ArchiveError::MalformedTar {
-                entry: entry.to_string(),
-                source: e,
+/// The error behind a failed read: the limit a meter parked, else the tar reader's refusal, else
+/// the read's own failure (a corrupt compressed stream is a malformed archive; other I/O failures,
+/// a full disk while extracting, keep their kind).
+fn parked(meter: &Shared, e: impl Into<GoTarError>, entry: &str) -> ArchiveError {
+    if let Some(limit) = meter.borrow_mut().error.take() {
+        return limit;
+    }
+    let entry = entry.to_string();
+    match e.into() {
+        GoTarError::Io(shared) => {
+            let e = Arc::try_unwrap(shared).unwrap_or_else(|e| io::Error::new(e.kind(), e.to_string()));
+            match e.kind() {
+                io::ErrorKind::Other | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+                    ArchiveError::MalformedTar { entry, source: e }
+                }
+                _ => ArchiveError::Io(e),
             }
         }
-        _ => ArchiveError::Io(e),
-    })
+        source => ArchiveError::Tar { entry, source },
+    }
 }
 
 /// Describes one tar entry, hands it to `on_entry` and skips what the callback left of its content.
+/// A PAX global header is passed over, as Docker passes over it.
 fn visit<R: Read>(
     walker: &mut Walker,
     meter: &Shared,
-    item: &mut tar::Entry<'_, R>,
+    hdr: &gotar::Header,
+    reader: &mut gotar::Reader<R>,
     on_entry: &mut impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<(), ArchiveError> {
-    let entry = walker.describe(item)?;
+    if headers::docker_extracts(hdr.typeflag) == headers::Extraction::Ignore {
+        return Ok(());
+    }
+    let entry = walker.describe(hdr)?;
     if entry.path.is_empty() {
         // The archive root itself (`./`) describes no file of the layer.
         if entry.kind != Kind::Dir {
             return Err(ArchiveError::PathEscape {
-                entry: display_bytes(&item.path_bytes()),
+                entry: display_bytes(&hdr.name),
                 reason: "non-directory entry at the archive root",
             });
         }
         return Ok(());
     }
-    meter.borrow_mut().enter(&entry, item.header())?;
-    let mut content = Counted { inner: item, n: 0 };
+    meter.borrow_mut().enter(&entry, reader.stored_size())?;
+    let mut content = Counted { inner: reader, n: 0 };
     let outcome = on_entry(&entry, &mut content).and_then(|()| {
         // Skip what the callback left, counting it, so a blob cut short is reported
         // against the entry it cut rather than the next one.
@@ -638,145 +709,6 @@ impl<'l> Walker<'l> {
         }
         Ok(())
     }
-
-    /// Counts and checks one entry's path, size and kind, the facts every reader needs.
-    fn locate<R: Read>(&mut self, item: &tar::Entry<'_, R>) -> Result<(String, Kind, u64), ArchiveError> {
-        let path = self.entry_path(item)?;
-        let size = item.size();
-        if size > self.limits.max_entry_size {
-            return Err(ArchiveError::EntryTooLarge {
-                entry: path,
-                size,
-                limit: self.limits.max_entry_size,
-            });
-        }
-        let kind = self.kind(item, &path)?;
-        self.record_links(&path, &kind)?;
-        Ok((path, kind, size))
-    }
-
-    fn describe<R: Read>(&mut self, item: &mut tar::Entry<'_, R>) -> Result<ArchiveEntry, ArchiveError> {
-        let (path, kind, size) = self.locate(item)?;
-        let header = item.header();
-        let malformed = |e: std::io::Error| malformed_tar(&path, e);
-        let mode = header.mode().map_err(malformed)? & 0o7777;
-        let uid = header.uid().map_err(malformed)?;
-        let gid = header.gid().map_err(malformed)?;
-        let mut mtime = header.mtime().map_err(malformed)? as i64;
-        let uname = header.username_bytes().map(display_bytes).unwrap_or_default();
-        let gname = header.groupname_bytes().map(display_bytes).unwrap_or_default();
-        let mut format = if header.as_ustar().is_some() {
-            "ustar".to_string()
-        } else if header.as_gnu().is_some() {
-            "gnu".to_string()
-        } else {
-            "v7".to_string()
-        };
-        let mut xattrs = BTreeMap::new();
-        if let Some(pax) = read_pax(item, &path)? {
-            format.push_str("+pax");
-            mtime = pax.mtime.unwrap_or(mtime);
-            xattrs = pax.xattrs;
-        }
-        Ok(ArchiveEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-            uname,
-            gname,
-            mtime,
-            size,
-            xattrs,
-            format,
-        })
-    }
-
-    /// Counts the entry and returns its path, normalized and checked against the limits and the
-    /// symbolic links seen so far.
-    fn entry_path<R: Read>(&mut self, item: &tar::Entry<'_, R>) -> Result<String, ArchiveError> {
-        let raw_path = item.path_bytes().into_owned();
-        let shown = display_bytes(&raw_path);
-        self.count += 1;
-        if self.count > self.limits.max_entries {
-            return Err(ArchiveError::TooManyEntries {
-                entry: shown,
-                limit: self.limits.max_entries,
-            });
-        }
-        let path = normalize(&raw_path, self.limits.max_path_len).map_err(|reason| reason.into_error(shown.clone()))?;
-        self.charge_path(path.len(), &path)?;
-        if let Some(symlink) = self.symlink_ancestor(&path) {
-            return Err(ArchiveError::ThroughSymlink {
-                entry: path.clone(),
-                symlink: symlink.to_string(),
-            });
-        }
-        Ok(path)
-    }
-
-    /// The entry's type, with a hard link's target checked to stay inside the archive.
-    fn kind<R: Read>(&self, item: &tar::Entry<'_, R>, path: &str) -> Result<Kind, ArchiveError> {
-        let header = item.header();
-        let device = || -> Result<(u32, u32), ArchiveError> {
-            let number = |n: std::io::Result<Option<u32>>| n.map_err(|e| malformed_tar(path, e));
-            Ok((
-                number(header.device_major())?.unwrap_or(0),
-                number(header.device_minor())?.unwrap_or(0),
-            ))
-        };
-        use tar::EntryType as T;
-        Ok(match header.entry_type() {
-            T::Regular | T::Continuous | T::GNUSparse => Kind::File,
-            T::Directory => Kind::Dir,
-            T::Symlink => Kind::Symlink(self.link_target(item, path)?),
-            T::Link => {
-                let target = self.link_target(item, path)?;
-                let escape = || ArchiveError::HardlinkEscape {
-                    entry: path.to_string(),
-                    target: target.clone(),
-                };
-                let normal = normalize(target.as_bytes(), self.limits.max_path_len).map_err(|_| escape())?;
-                if normal.is_empty() || self.symlink_ancestor(&normal).is_some() {
-                    return Err(escape());
-                }
-                Kind::Hardlink(normal)
-            }
-            T::Char => {
-                let (a, b) = device()?;
-                Kind::Char(a, b)
-            }
-            T::Block => {
-                let (a, b) = device()?;
-                Kind::Block(a, b)
-            }
-            T::Fifo => Kind::Fifo,
-            other => {
-                return Err(malformed(
-                    path,
-                    format!("unsupported entry type {:?}", other.as_byte() as char),
-                ))
-            }
-        })
-    }
-
-    /// A symbolic or hard link's target as written, bounded like a path.
-    fn link_target<R: Read>(&self, item: &tar::Entry<'_, R>, path: &str) -> Result<String, ArchiveError> {
-        let bytes = item.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
-        if bytes.contains(&0) {
-            return Err(ArchiveError::NulInPath {
-                entry: path.to_string(),
-            });
-        }
-        if bytes.len() > self.limits.max_path_len {
-            return Err(ArchiveError::PathTooLong {
-                entry: path.to_string(),
-                limit: self.limits.max_path_len,
-            });
-        }
-        Ok(display_bytes(&bytes))
-    }
 }
 
 fn malformed(path: &str, message: String) -> ArchiveError {
@@ -784,45 +716,6 @@ fn malformed(path: &str, message: String) -> ArchiveError {
         entry: path.to_string(),
         message,
     }
-}
-
-fn malformed_tar(path: &str, source: io::Error) -> ArchiveError {
-    ArchiveError::MalformedTar {
-        entry: path.to_string(),
-        source,
-    }
-}
-
-/// What an entry's PAX header says that the archive reader keeps.
-struct Pax {
-    xattrs: BTreeMap<String, Vec<u8>>,
-    mtime: Option<i64>,
-}
-
-/// The entry's PAX records, if it has any: its extended attributes and its whole-second mtime.
-fn read_pax<R: Read>(item: &mut tar::Entry<'_, R>, path: &str) -> Result<Option<Pax>, ArchiveError> {
-    let Some(records) = item.pax_extensions().map_err(|e| malformed_tar(path, e))? else {
-        return Ok(None);
-    };
-    let mut pax = Pax {
-        xattrs: BTreeMap::new(),
-        mtime: None,
-    };
-    for ext in records {
-        let ext = ext.map_err(|e| malformed_tar(path, e))?;
-        let key = ext.key_bytes();
-        if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-            pax.xattrs.insert(display_bytes(name), ext.value_bytes().to_vec());
-        } else if key == b"mtime" {
-            // PAX times may carry a fraction; Docker floors to whole seconds.
-            if let Ok(text) = std::str::from_utf8(ext.value_bytes()) {
-                if let Ok(secs) = text.split('.').next().unwrap_or("").parse::<i64>() {
-                    pax.mtime = Some(secs);
-                }
-            }
-        }
-    }
-    Ok(Some(pax))
 }
 
 /// Why a path was refused, turned into an error once the entry's display name is known.

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::archive::gotar;
 use crate::blob::BlobWriter;
 use crate::digest::Digest;
 use crate::layer::{read_tree, whiteout, Entry, EntryKind, Profile, WalkOptions};
@@ -61,12 +62,11 @@ pub fn capture(diff: &Diff) -> Result<Vec<Entry>, CaptureError> {
 /// 2262, which the engine's layer store keeps only in its tar headers) wins over the header field.
 fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out: Vec<Entry> = Vec::new();
-    // The tar is the top layer of retrace's own engine's `docker save`, not outside input, so the
-    // tar crate reads it directly (keeping the raw name bytes and PAX records the writer needs).
-    let mut ar = tar::Archive::new(std::io::BufReader::new(std::fs::File::open(path)?));
-    for e in ar.entries()? {
-        let mut e = e?;
-        let mut name = e.path_bytes().into_owned();
+    // The tar is the top layer of retrace's own engine's `docker save`, not outside input, so it
+    // is read without the archive module's bounds, by the same Go-compatible reader.
+    let mut reader = gotar::Reader::new(std::io::BufReader::new(std::fs::File::open(path)?));
+    while let Some(h) = reader.next().map_err(std::io::Error::other)? {
+        let mut name = h.name.clone();
         while name.len() > 1 && name.ends_with(b"/") {
             name.pop();
         }
@@ -82,37 +82,32 @@ fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
             whiteout::Name::Hides(hidden) => Some(hidden),
             whiteout::Name::Plain | whiteout::Name::Bookkeeping => None,
         };
-        let link = e.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
-        let mut entry = Entry::dir(name.clone(), e.header().mode()? & 0o7777);
+        let mut entry = Entry::dir(name.clone(), (h.mode & 0o7777) as u32);
         entry.kind = match hides {
             Some(hidden) => {
                 entry.path = [&name[..cut], hidden].concat();
                 entry.mode = 0;
                 // A whiteout sharing an inode keeps the first path of that inode as its link name.
-                if link.is_empty() {
+                if h.linkname.is_empty() {
                     EntryKind::CharDevice { major: 0, minor: 0 }
                 } else {
-                    EntryKind::SharedWhiteout(link)
+                    EntryKind::SharedWhiteout(h.linkname.clone())
                 }
             }
-            None => kind_of_tar_entry(&mut e, link)?,
+            None => kind_of_header(&h, &mut reader)?,
         };
-        let h = e.header();
-        entry.uid = h.uid()?;
-        entry.gid = h.gid()?;
-        entry.mtime = h.mtime()? as i64;
-        if let Some(exts) = e.pax_extensions()? {
-            for ext in exts {
-                let ext = ext?;
-                if let Some(attr) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
-                    entry.xattrs.insert(attr.to_string(), ext.value_bytes().to_vec());
-                } else if ext.key_bytes() == b"mtime" {
-                    entry.mtime = pax_time(ext.value_bytes()).unwrap_or(entry.mtime);
+        let id = |n: i64| u64::try_from(n).map_err(std::io::Error::other);
+        entry.uid = id(h.uid)?;
+        entry.gid = id(h.gid)?;
+        // Go's reader has taken a PAX `mtime` over the header field, floored to whole seconds as
+        // pkg/archive truncated every time it wrote.
+        entry.mtime = h.mtime.map_or(0, |t| t.secs);
+        if !entry.kind.is_whiteout() {
+            for (k, v) in &h.xattrs {
+                if let Ok(k) = std::str::from_utf8(k) {
+                    entry.xattrs.insert(k.to_string(), v.clone());
                 }
             }
-        }
-        if entry.kind.is_whiteout() {
-            entry.xattrs.clear();
         }
         out.push(entry);
     }
@@ -120,42 +115,27 @@ fn entries_of_tar(path: &Path) -> std::io::Result<Vec<Entry>> {
 }
 
 /// The kind of a tar entry that is not a whiteout, reading a regular file's content.
-fn kind_of_tar_entry<R: std::io::Read>(e: &mut tar::Entry<R>, link: Vec<u8>) -> std::io::Result<EntryKind> {
-    let h = e.header();
-    let device =
-        || -> std::io::Result<(u32, u32)> { Ok((h.device_major()?.unwrap_or(0), h.device_minor()?.unwrap_or(0))) };
-    Ok(match h.entry_type() {
-        tar::EntryType::Directory => EntryKind::Dir,
-        tar::EntryType::Symlink => EntryKind::Symlink(link),
-        tar::EntryType::Link => EntryKind::Hardlink(link),
-        tar::EntryType::Char => {
-            let (major, minor) = device()?;
-            EntryKind::CharDevice { major, minor }
-        }
-        tar::EntryType::Block => {
-            let (major, minor) = device()?;
-            EntryKind::BlockDevice { major, minor }
-        }
-        tar::EntryType::Fifo => EntryKind::Fifo,
+fn kind_of_header<R: std::io::Read>(h: &gotar::Header, reader: &mut gotar::Reader<R>) -> std::io::Result<EntryKind> {
+    let number = |n: i64| u32::try_from(n).map_err(std::io::Error::other);
+    Ok(match h.typeflag {
+        b'5' => EntryKind::Dir,
+        b'2' => EntryKind::Symlink(h.linkname.clone()),
+        b'1' => EntryKind::Hardlink(h.linkname.clone()),
+        b'3' => EntryKind::CharDevice {
+            major: number(h.devmajor)?,
+            minor: number(h.devminor)?,
+        },
+        b'4' => EntryKind::BlockDevice {
+            major: number(h.devmajor)?,
+            minor: number(h.devminor)?,
+        },
+        b'6' => EntryKind::Fifo,
         _ => {
             let mut data = Vec::new();
-            std::io::Read::read_to_end(e, &mut data)?;
+            std::io::Read::read_to_end(reader, &mut data)?;
             EntryKind::File(data)
         }
     })
-}
-
-/// A PAX time record (`-315619200`, `1.5`, `-1.5`: Go's `formatPAXTime`) floored to whole
-/// seconds, as pkg/archive truncated every time it wrote; `None` when it is not a number.
-fn pax_time(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?;
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let secs: i64 = whole.parse().ok()?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let below_zero = whole.starts_with('-') && frac.bytes().any(|b| b != b'0');
-    Some(if below_zero { secs - 1 } else { secs })
 }
 
 /// Writes `entries` as the layer blob `docker push` made with the profile's release (the profile's
@@ -559,22 +539,6 @@ mod tests {
         .unwrap();
         std::fs::write(&tar, bytes).unwrap();
         assert_eq!(entries_of_tar(&tar).unwrap(), entries);
-    }
-
-    #[test]
-    fn pax_times_floor_to_whole_seconds() {
-        let cases: [(&[u8], Option<i64>); 7] = [
-            (b"-315619200", Some(-315_619_200)),
-            (b"10413792000", Some(10_413_792_000)),
-            (b"1.5", Some(1)),
-            (b"-1.5", Some(-2)),
-            (b"-1.000", Some(-1)),
-            (b"x", None),
-            (b"1.x", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(pax_time(text), want, "{}", String::from_utf8_lossy(text));
-        }
     }
 
     #[test]

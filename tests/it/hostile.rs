@@ -247,25 +247,50 @@ fn deeply_nested_recipe_is_refused_before_yaml_parsing() {
         .refused(&["nested.yaml:3:", "nested deeper than the limit of 32"]);
 }
 
-/// One old-GNU sparse entry whose 512 stored bytes sit at the end of `real` bytes of holes.
-fn sparse_entry(name: &str, real: u64) -> Vec<u8> {
+/// One raw header block (ustar, or GNU magic for an old GNU sparse header), checksummed.
+fn raw_header(name: &[u8], typeflag: u8, size: u64, gnu: bool, fields: &[(usize, Vec<u8>)]) -> Vec<u8> {
     let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[..name.len()].copy_from_slice(name);
     h[100..108].copy_from_slice(b"0000644\0");
     h[108..116].copy_from_slice(b"0000000\0");
     h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", 512).as_bytes());
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
     h[136..148].copy_from_slice(b"00000000000\0");
-    h[156] = b'S';
-    h[257..265].copy_from_slice(b"ustar  \0");
-    // sparse[0]: offset, numbytes; then realsize.
-    h[386..398].copy_from_slice(format!("{:011o}\0", real - 512).as_bytes());
-    h[398..410].copy_from_slice(format!("{:011o}\0", 512).as_bytes());
-    h[483..495].copy_from_slice(format!("{real:011o}\0").as_bytes());
+    h[156] = typeflag;
+    h[257..265].copy_from_slice(if gnu { b"ustar  \0" } else { b"ustar\x0000" });
+    for (at, bytes) in fields {
+        h[*at..*at + bytes.len()].copy_from_slice(bytes);
+    }
     h[148..156].copy_from_slice(b"        ");
     let sum: u32 = h.iter().map(|&b| b as u32).sum();
     h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    let mut out = h.to_vec();
+    h.to_vec()
+}
+
+/// One PAX (format 0.1) sparse entry whose 512 stored bytes sit at the end of `real` bytes of
+/// holes: a file Docker extracts at its full size.
+fn sparse_entry(name: &str, real: u64) -> Vec<u8> {
+    let records = [
+        ("GNU.sparse.major", "0".to_string()),
+        ("GNU.sparse.minor", "1".to_string()),
+        ("GNU.sparse.name", name.to_string()),
+        ("GNU.sparse.realsize", real.to_string()),
+        ("GNU.sparse.numblocks", "1".to_string()),
+        ("GNU.sparse.map", format!("{},512", real - 512)),
+    ];
+    let mut body = String::new();
+    for (k, v) in records {
+        let rest = k.len() + v.len() + 3;
+        let mut len = rest + 1;
+        while len.to_string().len() + rest != len {
+            len += 1;
+        }
+        body.push_str(&format!("{len} {k}={v}\n"));
+    }
+    let mut out = raw_header(b"PaxHeaders/x", b'x', body.len() as u64, false, &[]);
+    out.extend_from_slice(body.as_bytes());
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend(raw_header(b"GNUSparseFile.0/x", b'0', 512, false, &[]));
     out.extend_from_slice(&[7u8; 512]);
     out
 }
@@ -282,6 +307,24 @@ fn sparse_entries_count_at_their_expanded_size() {
     std::fs::write(&a, &tar).unwrap();
     let a = a.to_str().unwrap();
     retrace(&["diff", a, a], 30).refused(&["holes0", "decompression bomb refused", "ratio 1000:1"]);
+}
+
+#[test]
+fn an_old_gnu_sparse_entry_is_refused_as_docker_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // sparse[0]: offset, numbytes; then realsize.
+    let fields = [
+        (386, format!("{:011o}\0", 1000).into_bytes()),
+        (398, format!("{:011o}\0", 512).into_bytes()),
+        (483, format!("{:011o}\0", 1512).into_bytes()),
+    ];
+    let mut tar = raw_header(b"old-sparse", b'S', 512, true, &fields);
+    tar.extend_from_slice(&[7u8; 512]);
+    tar.extend([0u8; 1024]);
+    let a = dir.path().join("a.tar");
+    std::fs::write(&a, &tar).unwrap();
+    let a = a.to_str().unwrap();
+    retrace(&["diff", a, a], 30).refused(&["old-sparse", "which Docker does not extract"]);
 }
 
 /// A ustar header with every numeric field set (root, mode 0644, time 0).

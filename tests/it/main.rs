@@ -42,3 +42,4 @@ mod search_profiles;
 mod seeds_offline;
 mod sources;
 mod tar_oracle;
+mod tar_reader_go;

@@ -26,6 +26,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "local registry for pull/push tests and the demo image",
     ),
     ("golang-go", "test oracle (Go's archive/tar, compress/gzip)"),
+    (
+        "golang-src",
+        "Go's own archive/tar test data, read by the tar reader's differential test",
+    ),
     ("skopeo", "independent registry client used to cross-check"),
     ("busybox-static", "demo image binaries"),
     ("chromium", "renders the report HTML in a real browser test"),

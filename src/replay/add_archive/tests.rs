@@ -152,24 +152,6 @@ fn add_extracts_what_docker_20_10_would_and_copies_the_rest() {
 }
 
 #[test]
-fn octal_and_base_256_fields_parse_as_go_parses_them() {
-    let cases: [(&[u8], Option<i64>); 8] = [
-        (b"0000644\0", Some(0o644)),
-        (b"  644 \0\0", Some(0o644)),
-        (b"\0\0\0\0\0\0\0\0", Some(0)),
-        (b"644\0junk", Some(0o644)),
-        (b"+644\0\0\0\0", None),
-        (b"6 44\0\0\0\0", None),
-        (b"0000698\0", None),
-        (&[0x80, 0, 0, 0, 0, 0, 1, 0], Some(256)),
-    ];
-    for (field, want) in cases {
-        assert_eq!(parse_numeric(field), want, "{field:?}");
-    }
-    assert_eq!(parse_numeric(&[0xff; 8]), Some(-1));
-}
-
-#[test]
 fn an_xz_archive_is_extracted_under_the_destination_with_long_names() {
     let dir = tempfile::tempdir().unwrap();
     let mut entries = vec![

@@ -463,20 +463,19 @@ impl Executor for DockerExecutor {
             }
             self.remove(&id).await;
             result?;
-            // The engine's own archive of one file, already held to `limit` bytes above, so the
-            // tar crate may read it directly.
-            let mut archive = tar::Archive::new(tar.as_slice());
-            let entries = archive.entries().map_err(read_err)?;
+            // The engine's own archive of one file, already held to `limit` bytes above, read
+            // by the same Go-compatible reader as every archive.
+            let mut reader = crate::archive::gotar::Reader::new(tar.as_slice());
+            let first = reader.next().map_err(|e| read_err(std::io::Error::other(e)))?;
             // The archive of a single file has that file as its first and only entry.
-            if let Some(Ok(mut entry)) = entries.into_iter().next() {
-                if entry.header().entry_type() != tar::EntryType::Regular {
-                    return Ok(None);
+            match first {
+                Some(h) if h.typeflag == b'0' => {
+                    let mut data = Vec::new();
+                    reader.read_to_end(&mut data).map_err(read_err)?;
+                    Ok(Some(data))
                 }
-                let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(read_err)?;
-                return Ok(Some(data));
+                _ => Ok(None),
             }
-            Ok(None)
         })
     }
 
