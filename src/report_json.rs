@@ -30,8 +30,15 @@ pub struct LayerReport {
     #[serde(default)]
     pub step: String,
     pub expected: Digest,
+    /// The blob the build output's OCI layout holds for this layer: for `match` and
+    /// `match-after-timestamps`, the one whose sha256 is the published digest.
     #[serde(default)]
     pub rebuilt: Option<Digest>,
+    /// The blob the replay itself wrote, when a builder variant, recovered dates or recovered
+    /// mtimes were needed to turn it into `rebuilt`: kept apart from the layout, under
+    /// `replayed/blobs/sha256/` in the build output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<Digest>,
     pub verdict: Verdict,
     #[serde(default)]
     pub reason: String,
@@ -39,7 +46,7 @@ pub struct LayerReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<Cause>,
     /// For `match-after-timestamps`: the original mtime of every entry the replay re-timed, as the
-    /// search recovered it (the rebuilt blob keeps the replay's own times).
+    /// search recovered it (`rebuilt` has them, `replayed` the replay's own times).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recovered_mtimes: Recovered,
     /// Dates written into files (`/etc/shadow` last-change days) set back to the recorded step's

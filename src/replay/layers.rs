@@ -167,6 +167,29 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> std
     Ok(info)
 }
 
+/// Writes the proof of a layer that matched only once lost facts were recovered: `entries` (the
+/// builder variant that matched, embedded dates already set back) with the recovered `mtimes`
+/// (by path, in the text form the search reports) written in, as the profile's blob. It is kept
+/// in `blobs_dir` only when it hashes to `expected`, the published digest, so the output holds the
+/// very bytes the document names rather than retrace's word that they exist.
+pub fn write_recovered_blob(
+    mut entries: Vec<Entry>,
+    mtimes: &std::collections::BTreeMap<String, i64>,
+    profile: &Profile,
+    blobs_dir: &Path,
+    expected: &Digest,
+) -> Result<BlobInfo, crate::blob::BlobError> {
+    for entry in &mut entries {
+        if let Some(&t) = mtimes.get(&entry.path_text()) {
+            entry.mtime = t;
+        }
+    }
+    let mut blob = BlobWriter::new(blobs_dir)?;
+    let info = crate::layer::write_blob(&entries, profile, &mut blob)?;
+    blob.complete_expecting(expected)?;
+    Ok(info)
+}
+
 /// The digest of the blob `entries` make, without writing it anywhere.
 pub fn blob_digest(entries: &[Entry], profile: &Profile) -> std::io::Result<Digest> {
     crate::layer::write_blob(entries, profile, &mut std::io::sink()).map(|b| b.digest)

@@ -168,6 +168,10 @@ pub enum LayerFailure {
     Source(std::io::Error),
     #[error("writing the layer blob")]
     Blob(#[source] std::io::Error),
+    /// The blob of a layer matched after recovering lost times did not hash to the published
+    /// digest when written: the search and the writer disagree, so the match is not claimed.
+    #[error("writing the recovered layer's blob")]
+    Proof(#[source] crate::blob::BlobError),
 }
 
 #[derive(Debug, Clone)]
@@ -307,15 +311,22 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     };
     let notes = std::mem::take(&mut *ctx.notes.lock().unwrap_or_else(|p| p.into_inner()));
 
-    let built: Vec<(&PlatformPlan, &Vec<layers::BlobInfo>)> = plans
+    let built: Vec<output::Built> = plans
         .iter()
         .zip(&results)
-        .filter_map(|(p, r)| r.layers.as_ref().map(|l| (*p, l)))
+        .filter(|(_, r)| !r.layers.is_empty())
+        .map(|(plan, r)| output::Built {
+            plan,
+            layers: &r.layers,
+            partial: (!r.complete).then(|| partial_reason(plan, r)),
+        })
         .collect();
     output::write_layout(&opts.out, &recipe.tag, &built, opts.docker_archives).map_err(BuildError::Output)?;
+    let platforms: Vec<PlatformReport> = results.into_iter().map(|r| r.report).collect();
+    output::set_apart_replayed(&opts.out, &platforms).map_err(io_err(&opts.out.join("replayed")))?;
     let report = Report {
         recipe: recipe.file.display().to_string(),
-        platforms: results.into_iter().map(|r| r.report).collect(),
+        platforms,
         notes,
         lines,
     };
@@ -326,6 +337,19 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     })
     .map_err(io_err(&report_path))?;
     Ok(report)
+}
+
+/// What the annotation of a platform's partial image says: how far it was rebuilt, and why not
+/// further.
+fn partial_reason(plan: &PlatformPlan, result: &PlatformResult) -> String {
+    let report = &result.report;
+    let why = report.error.as_deref().or(report.stopped.as_deref());
+    format!(
+        "{} of {} layers rebuilt{}",
+        result.layers.len(),
+        plan.layers.len(),
+        why.map(|w| format!("; stopped: {w}")).unwrap_or_default()
+    )
 }
 
 impl Ctx<'_> {

@@ -22,8 +22,20 @@ use crate::reproduce::{SearchInput, SearchLimits, StepTime};
 /// What a platform's replay produced, for the report and the OCI layout.
 pub(super) struct PlatformResult {
     pub report: PlatformReport,
-    /// The blobs written, by layer, when every layer of the platform was built.
-    pub layers: Option<Vec<BlobInfo>>,
+    /// The blobs of the layers built, bottom first: every layer's, or those below where the
+    /// platform stopped.
+    pub layers: Vec<BlobInfo>,
+    /// Whether every layer of the platform was built.
+    pub complete: bool,
+}
+
+/// What recovering a differing layer found.
+#[derive(Default)]
+struct Recovery {
+    /// The mtimes the timestamp search recovered (Unix seconds, by path), for the layers above.
+    times: std::collections::BTreeMap<String, i64>,
+    /// The blob of the published digest, written into the output, when the layer matched.
+    proof: Option<BlobInfo>,
 }
 
 /// A step's verified input: what it reads, and whether the layer is a published blob taken as is.
@@ -102,7 +114,8 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
     };
     ctx.summarize(&report, bar.as_ref());
     PlatformResult {
-        layers: complete.then_some(blobs),
+        layers: blobs,
+        complete,
         report,
     }
 }
@@ -513,7 +526,7 @@ impl<'a> PlatformRun<'a> {
         entries: Vec<Entry>,
     ) -> Result<(), StepError> {
         let rebuilt_base = source.and_then(|s| s.rebuilt_base.as_ref());
-        let blob = match rebuilt_base {
+        let mut blob = match rebuilt_base {
             Some(outcome) => self.store_blob(step, outcome)?,
             None => layers::write_blob(&entries, &self.profile, &crate::blob::blobs_dir(&self.ctx.out))
                 .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?,
@@ -535,7 +548,17 @@ impl<'a> PlatformRun<'a> {
                 row.verdict = Verdict::Match;
                 row.reason = "byte for byte".into();
             }
-            (None, None) => recovered = self.recover(step, snap, &entries, &mut row)?,
+            (None, None) => {
+                let found = self.recover(step, snap, &entries, &mut row)?;
+                recovered = found.times;
+                // The layout holds the proof, the replay's own bytes are kept apart (named in
+                // report.json as `replayed`).
+                if let Some(proof) = found.proof {
+                    row.replayed = Some(blob.digest);
+                    row.rebuilt = Some(proof.digest);
+                    blob = proof;
+                }
+            }
         }
         let _ = writeln!(
             self.log,
@@ -572,37 +595,44 @@ impl<'a> PlatformRun<'a> {
 
     /// For a layer whose committed bytes differ: recovers embedded dates, tries each builder
     /// variant exactly and then through the timestamp search, and explains what still differs.
-    /// Returns the mtimes the search recovered (Unix seconds, by path).
+    /// A match writes its proof, the blob of the published digest, into the output.
     fn recover(
         &mut self,
         step: &PlanStep,
         snap: &Snapshot,
         committed: &[Entry],
         row: &mut LayerReport,
-    ) -> Result<std::collections::BTreeMap<String, i64>, StepError> {
+    ) -> Result<Recovery, StepError> {
         let mut base = committed.to_vec();
         if let Some(recorded) = step.created {
             row.recovered_dates = variants::recover_shadow_days(&mut base, (snap.started, snap.finished), recorded);
         }
-        let candidates = self.variant_candidates(base);
+        let mut candidates = self.variant_candidates(base);
         row.variants_tried = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
-        for (variant, entries) in &candidates {
+        let mut exact = None;
+        for (i, (_, entries)) in candidates.iter().enumerate() {
             let digest = layers::blob_digest(entries, &self.profile)
                 .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
             if digest == row.expected {
-                self.matched(row, *variant, Verdict::Match, "byte for byte".into());
-                return Ok(Default::default());
+                exact = Some(i);
+                break;
             }
+        }
+        if let Some(i) = exact {
+            let (variant, entries) = candidates.swap_remove(i);
+            self.matched(row, variant, Verdict::Match, "byte for byte".into());
+            return self.proof(step, entries, Default::default(), row.expected);
         }
         let Some(input) = self.search_input(row.expected) else {
             row.verdict = Verdict::Differs;
             row.reason =
                 "rebuilt bytes differ; timestamp search impossible: a layer-making step has no recorded time".into();
             self.ctx.explain(row);
-            return Ok(Default::default());
+            return Ok(Recovery::default());
         };
         let mut reason = String::new();
-        for (variant, entries) in &candidates {
+        for i in 0..candidates.len() {
+            let (variant, entries) = &candidates[i];
             let query = layers::TimestampQuery {
                 max_candidates: self.ctx.search_candidates,
                 replay_began: self.replay_began,
@@ -614,16 +644,36 @@ impl<'a> PlatformRun<'a> {
             };
             let found = layers::search_timestamps(entries, &self.profile, input, query);
             if found.verdict == Verdict::MatchAfterTimestamps {
+                let variant = *variant;
                 row.recovered_mtimes = found.recovered;
-                self.matched(row, *variant, found.verdict, found.reason);
-                return Ok(found.times);
+                self.matched(row, variant, found.verdict, found.reason);
+                let entries = candidates.swap_remove(i).1;
+                return self.proof(step, entries, found.times, row.expected);
             }
             reason = found.reason;
         }
         row.verdict = Verdict::Differs;
         row.reason = reason;
         self.ctx.explain(row);
-        Ok(Default::default())
+        Ok(Recovery::default())
+    }
+
+    /// Writes the blob of a layer that matched after recovery (the matching variant's entries
+    /// with the recovered `times`) into the output, kept only under the published digest.
+    fn proof(
+        &self,
+        step: &PlanStep,
+        entries: Vec<Entry>,
+        times: std::collections::BTreeMap<String, i64>,
+        expected: crate::digest::Digest,
+    ) -> Result<Recovery, StepError> {
+        let blobs = crate::blob::blobs_dir(&self.ctx.out);
+        let proof = layers::write_recovered_blob(entries, &times, &self.profile, &blobs, &expected)
+            .map_err(|e| self.layer_error(step, LayerFailure::Proof(e)))?;
+        Ok(Recovery {
+            times,
+            proof: Some(proof),
+        })
     }
 
     /// What the timestamp search is told of this layer: the recorded times of the steps that made

@@ -162,6 +162,9 @@ fn needs_docker_demo_build_matches_every_layer_and_its_outputs_load() {
         }
     }
 
+    // The layout holds every layer under its published digest, as sha256sum and skopeo see it.
+    assert_eq!(common::proof::published_blobs_in_layout(&out), 21);
+
     // skopeo reads the layout: the default platform and every platform by override.
     let manifests = layout_manifests(&out);
     assert_eq!(manifests.len(), 7);

@@ -23,6 +23,7 @@ fn layer(index: usize, verdict: Verdict, rebuilt: Option<char>) -> LayerReport {
         step: format!("RUN step {index}"),
         expected: digest('e'),
         rebuilt: rebuilt.map(digest),
+        replayed: None,
         verdict,
         reason: String::new(),
         causes: Vec::new(),

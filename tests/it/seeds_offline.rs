@@ -2,7 +2,8 @@
 //! tarballs and UTC file they were built from), through Docker and QEMU: every layer before the
 //! first step that needs the network must be rebuilt (`match` or `match-after-timestamps`, never
 //! `imported`), the rest `not-built` with a reason naming the network, and the builder variants
-//! each platform needed recorded. Tests are `needs_seeds_`: `cargo xtask test` runs them where
+//! each platform needed recorded. The output holds the proof: every rebuilt layer's blob under its
+//! published digest, listed by each platform's (partial) image. Tests are `needs_seeds_`: `cargo xtask test` runs them where
 //! Docker and `../shared/rootfs` are present, and under CI always.
 
 use crate::common;
@@ -81,6 +82,17 @@ fn check_platforms(report: &Value, rebuilt: &[(&str, usize)]) -> usize {
     total
 }
 
+/// Every one of the `platforms` stopped at a step that needs the network, so the layout holds
+/// each one's image as far as it was rebuilt, annotated as partial with the reason.
+fn stopped_images_are_partial(out: &Path, platforms: usize) {
+    let images = common::proof::layout_platforms(out);
+    assert_eq!(images.len(), platforms, "{images:?}");
+    for (platform, partial) in images {
+        let partial = partial.unwrap_or_else(|| panic!("{platform}: no partial annotation"));
+        assert!(partial.contains("needs the network"), "{platform}: {partial}");
+    }
+}
+
 fn layer<'a>(report: &'a Value, platform: &str, index: usize) -> &'a Value {
     let p = report["platforms"]
         .as_array()
@@ -113,6 +125,8 @@ fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
         ],
     );
     assert_eq!(rebuilt, 23);
+    assert_eq!(common::proof::published_blobs_in_layout(dir.path()), 23);
+    stopped_images_are_partial(dir.path(), 6);
     // The day adduser wrote into /etc/shadow is the recorded step's, recovered before the search.
     let adduser = layer(&report, "linux/arm64/v8", 3);
     assert_eq!(adduser["recovered_dates"]["etc/shadow"], "17933 (2019-02-06)");
@@ -149,6 +163,8 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
         ],
     );
     assert_eq!(rebuilt, 15);
+    assert_eq!(common::proof::published_blobs_in_layout(dir.path()), 15);
+    stopped_images_are_partial(dir.path(), 4);
     // Layer 1 rebuilt from its tarball without the engine: the 386 blob was first pushed by a
     // Go <= 1.7 daemon, the ppc64le builder's kernel marked the init layer's new directories opaque.
     for (platform, variant) in [

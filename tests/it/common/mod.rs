@@ -8,6 +8,7 @@ pub mod docker;
 pub mod gobuild;
 pub mod mixture;
 pub mod oracle;
+pub mod proof;
 pub mod shared;
 
 use std::io::{Read, Write};
