@@ -156,19 +156,7 @@ pub const MAX_REPORT_BYTES: u64 = 16 << 20;
 impl Report {
     /// Reads the report.json at `path`.
     pub fn read(path: &Path) -> Result<Report, ReportJsonError> {
-        let io = |source| ReportJsonError::Io {
-            path: path.into(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > MAX_REPORT_BYTES {
-            return Err(ReportJsonError::TooLarge {
-                path: path.into(),
-                limit: MAX_REPORT_BYTES,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
-        Report::parse(&bytes, path)
+        Report::parse(&read_bounded(path)?, path)
     }
 
     /// Parses report.json's bytes; `path` names them in an error.
@@ -186,6 +174,90 @@ impl Report {
         // Plain data with string map keys (serde_json writes a non-finite float as `null`), so
         // serializing cannot fail.
         serde_json::to_vec_pretty(self).expect("a build report serializes")
+    }
+}
+
+/// The bytes of a report.json (or of the `verify.json` beside it), refused before reading when
+/// larger than [`MAX_REPORT_BYTES`].
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ReportJsonError> {
+    let io = |source| ReportJsonError::Io {
+        path: path.into(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_REPORT_BYTES {
+        return Err(ReportJsonError::TooLarge {
+            path: path.into(),
+            limit: MAX_REPORT_BYTES,
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// The file beside report.json where `retrace verify` records what it found.
+pub const VERIFY_FILE: &str = "verify.json";
+
+/// What `retrace verify` last found for a build output (`verify.json`), which `retrace report`
+/// shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// sha256 of the report.json checked: a report changed since makes the record stale.
+    pub report: Digest,
+    /// The document whose digests were the published ones; none: report.json's `expected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    /// Rebuilt layers and platform images checked.
+    #[serde(default)]
+    pub layers: usize,
+    #[serde(default)]
+    pub images: usize,
+    /// The first claim that did not hold; none when all held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_claim: Option<String>,
+}
+
+impl Verification {
+    /// Writes the record into the build output `dir`, replacing an earlier one.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        // Plain data with string map keys, so serializing cannot fail.
+        let json = serde_json::to_vec_pretty(self).expect("a verification serializes");
+        crate::fsutil::write_atomic(&dir.join(VERIFY_FILE), |w| {
+            std::io::Write::write_all(w, &json)?;
+            std::io::Write::write_all(w, b"\n")
+        })
+    }
+
+    /// One line on whether the build output `dir` was verified: never, successfully, with a false
+    /// claim, or before its report.json last changed.
+    pub fn status(dir: &Path) -> String {
+        let path = dir.join(VERIFY_FILE);
+        if !path.exists() {
+            return "not verified (retrace verify)".into();
+        }
+        let record = read_bounded(&path).and_then(|bytes| {
+            serde_json::from_slice::<Verification>(&bytes).map_err(|e| ReportJsonError::Json {
+                line: e.line(),
+                column: e.column(),
+                message: json_message(&e),
+                path: path.clone(),
+            })
+        });
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => return format!("verification unreadable: {}", crate::error::Chain(&e)),
+        };
+        let report = read_bounded(&dir.join("report.json")).map(|b| Digest::of(&b));
+        if report.ok() != Some(record.report) {
+            return "verification stale: report.json changed since retrace verify".into();
+        }
+        let against = record.document.as_deref().unwrap_or("report.json's expected digests");
+        match &record.false_claim {
+            None => format!(
+                "verified against {against}: {} rebuilt layers, {} platform image(s)",
+                record.layers, record.images
+            ),
+            Some(claim) => format!("verification failed: {claim}"),
+        }
     }
 }
 

@@ -39,3 +39,4 @@ mod reproduce_seeds;
 mod seeds_offline;
 mod sources;
 mod tar_oracle;
+mod verify;

@@ -93,6 +93,29 @@ fn stopped_images_are_partial(out: &Path, platforms: usize) {
     }
 }
 
+/// `retrace verify` finds every one of the `layers` rebuilt layers under the document's digests.
+fn verifies(out: &Path, document: &str, layers: usize) {
+    let run = common::build::retrace(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--document",
+        root().join(document).to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(" {layers} rebuilt layers under their published digests")),
+        "{stdout}"
+    );
+}
+
 fn layer<'a>(report: &'a Value, platform: &str, index: usize) -> &'a Value {
     let p = report["platforms"]
         .as_array()
@@ -127,6 +150,7 @@ fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
     assert_eq!(rebuilt, 23);
     assert_eq!(common::proof::published_blobs_in_layout(dir.path()), 23);
     stopped_images_are_partial(dir.path(), 6);
+    verifies(dir.path(), "testdata/seeds/000_14e1ce55d27fd598.txt", 23);
     // The day adduser wrote into /etc/shadow is the recorded step's, recovered before the search.
     let adduser = layer(&report, "linux/arm64/v8", 3);
     assert_eq!(adduser["recovered_dates"]["etc/shadow"], "17933 (2019-02-06)");
@@ -165,6 +189,7 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
     assert_eq!(rebuilt, 15);
     assert_eq!(common::proof::published_blobs_in_layout(dir.path()), 15);
     stopped_images_are_partial(dir.path(), 4);
+    verifies(dir.path(), "testdata/seeds/002_016ef913fa1bb703.txt", 15);
     // Layer 1 rebuilt from its tarball without the engine: the 386 blob was first pushed by a
     // Go <= 1.7 daemon, the ppc64le builder's kernel marked the init layer's new directories opaque.
     for (platform, variant) in [

@@ -1,0 +1,24 @@
+use std::path::PathBuf;
+
+use retrace::commands::verify::VerifyOptions;
+
+/// Re-hash every blob a build output's report.json calls rebuilt and check it, and each
+/// platform's manifest and config, against the published digests.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The `retrace build` output directory (report.json and its OCI layout).
+    out: PathBuf,
+    /// The repo-info document whose layer digests are the published ones (default: report.json's
+    /// `expected` digests).
+    #[arg(long)]
+    document: Option<PathBuf>,
+}
+
+impl VerifyArgs {
+    pub fn options(self) -> VerifyOptions {
+        VerifyOptions {
+            out: self.out,
+            document: self.document,
+        }
+    }
+}
