@@ -66,11 +66,69 @@ pub struct LayerReport {
     pub context_mode: Option<String>,
 }
 
+/// One input a platform's replay read, by content: what `retrace build --from-record` must find
+/// again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// The step that read it, by its position in the history as the platform's log numbers it.
+    pub step: usize,
+    /// The document's name for it: `file:<hex>`, `dir:<hex>`, `multi:<hex>`, a layer digest.
+    pub reference: String,
+    /// Its content: `sha256:<hex>` of a file (with the context mode its hash was verified under),
+    /// `tree:sha256:<hex>` of a directory's files, modes and times, a layer's diff_id.
+    pub content: String,
+    /// Where this build found it (a path, or the published blob's origin).
+    pub origin: String,
+}
+
+/// A file the build read, by path and sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub sha256: Digest,
+}
+
+/// A download the recipe pins for RUN steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadRecord {
+    pub url: String,
+    pub sha256: Digest,
+}
+
+/// What the build was made from, like a `.buildinfo`: the recipe and document by sha256, the
+/// options that change what is built, and the downloads; each platform adds its engine, profile
+/// and inputs. `retrace build --from-record` redoes the build from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRecord {
+    /// The retrace version that built.
+    pub retrace: String,
+    pub recipe: FileRecord,
+    pub document: FileRecord,
+    /// The platforms built, in the `--platform` form.
+    pub platforms: Vec<String>,
+    pub offline: bool,
+    /// The `--inputs` directories.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    pub search_candidates: u64,
+    #[serde(default)]
+    pub downloads: Vec<DownloadRecord>,
+}
+
 /// One platform's rows and how its replay went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlatformReport {
     pub platform: String,
     pub layers: Vec<LayerReport>,
+    /// The Docker Engine version that replayed the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The layer byte profile the blobs were written with (`docker-18.06`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Every input the replay read, by content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputRecord>,
     /// Why the platform stopped early, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -94,6 +152,9 @@ pub struct Report {
     /// Build-wide notes: downloads that could not be had, a proxy that could not start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the build was made from (absent in reports of an earlier retrace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<BuildRecord>,
     /// One line per platform for a terminal without progress bars (CI logs, pipes); not part of
     /// the file.
     #[serde(skip)]

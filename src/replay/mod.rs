@@ -22,6 +22,7 @@ mod network;
 pub mod output;
 mod platform;
 pub mod proxy;
+pub mod record;
 pub mod report;
 pub mod sources;
 pub mod trees;
@@ -74,6 +75,9 @@ pub enum BuildError {
 
     #[error("writing the images")]
     Output(#[source] crate::oci::OciError),
+
+    #[error("the record of the build's inputs")]
+    Record(#[source] record::RecordError),
 
     #[error("{}", path.display())]
     Io {
@@ -132,6 +136,14 @@ pub enum StepError {
         position: usize,
         step: String,
         action: String,
+    },
+    /// A build redone from a record found an input other than the recorded one.
+    #[error("step {position} `{step}`")]
+    Record {
+        position: usize,
+        step: String,
+        #[source]
+        source: record::RecordError,
     },
     #[error("skipped: another platform failed (use --keep-going to build the rest)")]
     Skipped,
@@ -194,6 +206,9 @@ pub struct BuildOptions {
     pub offline: bool,
     /// `--inputs DIR`: directories whose files satisfy sources by content.
     pub inputs: Vec<PathBuf>,
+    /// `--from-record`: the inputs the recorded build read, by platform and step; any other input
+    /// stops the platform before it is used.
+    pub expected_inputs: Option<record::Expected>,
 }
 
 /// Shared state of one build.
@@ -214,6 +229,7 @@ struct Ctx<'a> {
     /// Why fetching a published layer failed, once it has: later differing layers are then not
     /// fetched again (an offline machine would otherwise wait out every retry).
     published_unreachable: Mutex<Option<String>>,
+    expected_inputs: Option<&'a record::Expected>,
 }
 
 /// Why the download proxy did not start; the build notes it and goes on without one.
@@ -272,6 +288,8 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         move |source| BuildError::Io { path, source }
     };
     refuse_symlinks(&opts.out)?;
+    let platforms: Vec<String> = plans.iter().map(|p| p.platform.to_string()).collect();
+    let build_record = record::build_record(recipe, &platforms, opts).map_err(BuildError::Record)?;
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io_err(&opts.out))?;
     let multi = if opts.progress {
         Some(indicatif::MultiProgress::new())
@@ -291,6 +309,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         notes: Mutex::new(Vec::new()),
         proxy: std::sync::OnceLock::new(),
         published_unreachable: Mutex::new(None),
+        expected_inputs: opts.expected_inputs.as_ref(),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -328,6 +347,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
         recipe: recipe.file.display().to_string(),
         platforms,
         notes,
+        record: Some(build_record),
         lines,
     };
     let report_path = opts.out.join("report.json");

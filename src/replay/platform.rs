@@ -17,6 +17,7 @@ use crate::layer::{Entry, Profile};
 use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
 use crate::replay::exec::docker::DockerExecutor;
 use crate::replay::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
+use crate::report_json::InputRecord;
 use crate::reproduce::{SearchInput, SearchLimits, StepTime};
 
 /// What a platform's replay produced, for the report and the OCI layout.
@@ -52,6 +53,8 @@ struct StepSource {
     /// A base layer rebuilt from its tarball without the engine (`retrace layer add`'s code):
     /// its blob and verdict; the engine only imports it for the steps after it.
     rebuilt_base: Option<crate::add::AddOutcome>,
+    /// The input by content, for the record (a base layer's tarball, not the layer made of it).
+    input: InputRecord,
 }
 
 /// The state one platform's steps share.
@@ -78,6 +81,8 @@ pub(super) struct PlatformRun<'a> {
     /// `None` for a step without a recorded time.
     made: Vec<Option<StepTime>>,
     cached_steps: usize,
+    /// The inputs read so far, for the record.
+    inputs: Vec<InputRecord>,
 }
 
 /// Replays one platform and reports every layer of it, built or not.
@@ -90,7 +95,11 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
     } else {
         PlatformRun::start(ctx, plan, bar.as_ref()).and_then(|r| run.insert(r).run())
     };
-    let (mut layers, blobs, cached_steps) = run.map(|r| (r.layers, r.blobs, r.cached_steps)).unwrap_or_default();
+    let engine = run.as_ref().and_then(|r| r.exec.engine_version().ok().flatten());
+    let profile = run.as_ref().map(|r| r.profile.name().to_string());
+    let (mut layers, blobs, cached_steps, inputs) = run
+        .map(|r| (r.layers, r.blobs, r.cached_steps, r.inputs))
+        .unwrap_or_default();
     // A step that needs the network stops an offline platform without an error: its layers are
     // reported as not built, with the reason (exit 1, not 2).
     let (error, stopped) = match result {
@@ -111,6 +120,9 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
         stopped,
         seconds,
         cached_steps,
+        engine,
+        profile,
+        inputs,
     };
     ctx.summarize(&report, bar.as_ref());
     PlatformResult {
@@ -174,6 +186,7 @@ impl<'a> PlatformRun<'a> {
             blobs: Vec::new(),
             made: Vec::new(),
             cached_steps: 0,
+            inputs: Vec::new(),
         })
     }
 
@@ -190,6 +203,9 @@ impl<'a> PlatformRun<'a> {
             let _ = writeln!(self.log, "==> step {} {}", step.position, step.text);
             let slot = plan.layers.get(self.layers.len()).copied();
             let source = self.source(step, slot)?;
+            if let Some(s) = &source {
+                self.record_input(step, &s.input)?;
+            }
             let snap = self.snapshot(step, source.as_ref())?;
             let _ = writeln!(
                 self.log,
@@ -265,11 +281,16 @@ impl<'a> PlatformRun<'a> {
             (Action::Base { source }, None) => slot.map(|slot| (source.clone(), slot)),
             _ => None,
         };
+        let record = |reference: &str, resolved: &Resolved, origin: Option<&str>| {
+            super::record::input(step.position, reference, resolved, origin)
+                .map_err(|e| self.layer_error(step, LayerFailure::Source(e)))
+        };
         if let Some((reference, slot)) = base {
             let (resolved, origin) =
                 super::sources::resolve_base(env, platform, &reference, &slot.expected, &self.profile).map_err(err)?;
             return Ok(Some(match origin {
                 BaseOrigin::Published { origin } => StepSource {
+                    input: record(&slot.expected.to_string(), &resolved, Some(&origin))?,
                     resolved,
                     imported: Some(origin),
                     mtime: None,
@@ -278,6 +299,7 @@ impl<'a> PlatformRun<'a> {
                     rebuilt_base: None,
                 },
                 BaseOrigin::Tarball { path, context_mode } => {
+                    let input = record(&reference, &resolved, None)?;
                     let (resolved, outcome) = self.rebuild_base(step, slot, &reference, &path)?;
                     StepSource {
                         resolved,
@@ -286,6 +308,7 @@ impl<'a> PlatformRun<'a> {
                         mtimes: Default::default(),
                         context_mode: Some(context_mode),
                         rebuilt_base: Some(outcome),
+                        input,
                     }
                 }
             }));
@@ -300,6 +323,7 @@ impl<'a> PlatformRun<'a> {
         };
         let stated = env.recipe.source_for(source, platform);
         Ok(Some(StepSource {
+            input: record(source, &resolved, None)?,
             resolved,
             imported: None,
             context_mode,
@@ -307,6 +331,22 @@ impl<'a> PlatformRun<'a> {
             mtime: stated.and_then(|s| s.mtime),
             mtimes: stated.map(|s| s.mtimes.clone()).unwrap_or_default(),
         }))
+    }
+
+    /// Adds a step's input to the record; in a build redone from a record, first checks it is the
+    /// recorded one.
+    fn record_input(&mut self, step: &PlanStep, input: &InputRecord) -> Result<(), StepError> {
+        if let Some(expected) = self.ctx.expected_inputs {
+            super::record::check(expected, &self.plan.platform.to_string(), input).map_err(|source| {
+                StepError::Record {
+                    position: step.position,
+                    step: short(step),
+                    source,
+                }
+            })?;
+        }
+        self.inputs.push(input.clone());
+        Ok(())
     }
 
     /// Rebuilds a base layer from its verified tarball as `retrace layer add` does (the document's

@@ -202,3 +202,94 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
         assert_eq!(base["variant"], variant, "{platform}: {}", base["reason"]);
     }
 }
+
+/// Each platform's (index, verdict, rebuilt) rows of a report. (The replayed blobs differ: they
+/// carry the times of their own replay.)
+fn rows(report: &Value) -> Vec<(String, Vec<(u64, Value, Value)>)> {
+    let platforms = report["platforms"].as_array().unwrap();
+    platforms
+        .iter()
+        .map(|p| {
+            let layers = p["layers"].as_array().unwrap().iter();
+            let rows = layers.map(|l| (l["index"].as_u64().unwrap(), l["verdict"].clone(), l["rebuilt"].clone()));
+            (p["platform"].as_str().unwrap().to_string(), rows.collect())
+        })
+        .collect()
+}
+
+/// The blob files of a build output's layout, by name.
+fn blob_names(out: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+#[ignore = "needs Docker, QEMU and ../shared/rootfs"]
+fn needs_seeds_a_build_redone_from_its_record_gives_the_same_verdicts_and_blobs() {
+    let test = "needs_seeds_a_build_redone_from_its_record_gives_the_same_verdicts_and_blobs";
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
+    let report = build_offline(
+        "recipes/postgres-alpine.yaml",
+        &rootfs,
+        &["linux/amd64", "linux/386"],
+        &first,
+    );
+    // The record names the recipe and document by sha256, the options, and each input by content.
+    let record = &report["record"];
+    assert!(record["document"]["sha256"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(record["offline"], true);
+    for p in report["platforms"].as_array().unwrap() {
+        assert!(p["engine"].is_string() && p["profile"].is_string(), "{}", p["platform"]);
+        let base = &p["inputs"][0];
+        assert!(base["reference"].as_str().unwrap().starts_with("file:"), "{base}");
+        assert!(base["content"].as_str().unwrap().starts_with("sha256:"), "{base}");
+    }
+
+    // Redone from the record alone, every step run again: the same verdicts and blobs.
+    let record_path = first.join("report.json");
+    let args = [
+        "build",
+        "--from-record",
+        record_path.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--no-cache",
+        "--keep-going",
+    ];
+    let run = common::build::retrace(&args).current_dir(root()).output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let redone: Value = serde_json::from_slice(&std::fs::read(again.join("report.json")).unwrap()).unwrap();
+    assert_eq!(rows(&redone), rows(&report));
+    assert_eq!(redone["record"], report["record"]);
+    assert_eq!(blob_names(&again), blob_names(&first));
+
+    // A record whose input is not what the inputs hold stops the platform before the input is used.
+    let mut altered = report.clone();
+    let content = &mut altered["platforms"][0]["inputs"][0]["content"];
+    *content = format!("sha256:{}", "0".repeat(64)).into();
+    let altered_path = dir.path().join("altered.json");
+    std::fs::write(&altered_path, serde_json::to_vec(&altered).unwrap()).unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let args = [
+        "build",
+        "--from-record",
+        altered_path.to_str().unwrap(),
+        "--out",
+        elsewhere.to_str().unwrap(),
+        "--keep-going",
+    ];
+    let run = common::build::retrace(&args).current_dir(root()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    let redone: Value = serde_json::from_slice(&std::fs::read(elsewhere.join("report.json")).unwrap()).unwrap();
+    let error = redone["platforms"][0]["error"].as_str().unwrap();
+    assert!(error.contains("but the record names sha256:0000"), "{error}");
+}

@@ -98,6 +98,14 @@ impl DockerExecutor {
         })
     }
 
+    /// The engine's version (`20.10.24+dfsg1`), for the record of the build's inputs.
+    pub fn engine_version(&self) -> Result<Option<String>, ExecError> {
+        let version = runtime()
+            .block_on(self.docker.version())
+            .map_err(self.engine_err("version"))?;
+        Ok(version.version)
+    }
+
     fn engine_err(&self, operation: &'static str) -> impl Fn(bollard::errors::Error) -> ExecError + '_ {
         move |source| ExecError::Engine {
             endpoint: self.endpoint.clone(),
