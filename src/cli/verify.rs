@@ -12,6 +12,13 @@ pub struct VerifyArgs {
     /// `expected` digests).
     #[arg(long)]
     document: Option<PathBuf>,
+    /// Once every claim holds, write a signed in-toto attestation per platform into
+    /// OUT/attestations/ (a PKCS#8 PEM ed25519 or ECDSA P-256 private key; docs/attestations.md).
+    #[arg(long, value_name = "KEY.pem")]
+    sign: Option<PathBuf>,
+    /// Also check each platform's attestation with this PEM public key.
+    #[arg(long, value_name = "PUB.pem")]
+    key: Option<PathBuf>,
 }
 
 impl VerifyArgs {
@@ -19,6 +26,8 @@ impl VerifyArgs {
         VerifyOptions {
             out: self.out,
             document: self.document,
+            sign: self.sign,
+            key: self.key,
         }
     }
 }

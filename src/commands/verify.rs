@@ -23,6 +23,11 @@ pub struct VerifyOptions {
     pub out: PathBuf,
     /// The repo-info document whose digests are the published ones.
     pub document: Option<PathBuf>,
+    /// Once every claim holds, sign an attestation per platform with this private key.
+    pub sign: Option<PathBuf>,
+    /// Check each platform's attestation with this public key (a missing or unsigned one, or one
+    /// that disagrees with report.json, is a false claim).
+    pub key: Option<PathBuf>,
 }
 
 /// Why the output could not be checked at all (exit 2), as opposed to a claim that does not hold.
@@ -32,6 +37,10 @@ pub enum VerifyError {
     Report(crate::report_json::ReportJsonError),
     #[error(transparent)]
     Document(crate::parse::ParseError),
+    #[error(transparent)]
+    Key(crate::attest::AttestError),
+    #[error("writing the attestation")]
+    Attestation(#[source] crate::attest::AttestError),
 }
 
 /// A claim of the build output that does not hold, in words naming the platform and layer.
@@ -42,6 +51,8 @@ type FalseClaim = String;
 struct Checked {
     layers: usize,
     images: usize,
+    /// The published manifest of each platform, when the document names it.
+    manifests: Vec<(String, Option<Digest>)>,
 }
 
 /// Checks the output, prints the verdict and records it in `verify.json`.
@@ -53,7 +64,23 @@ pub fn run(opts: &VerifyOptions, console: &mut Console<'_>) -> Result<Outcome, E
         Some(path) => Some(crate::parse::parse_file(path).map_err(VerifyError::Document)?),
         None => None,
     };
-    let result = check(&opts.out, &report, document.as_ref());
+    let signing = opts.sign.as_deref().map(crate::attest::SigningKey::read).transpose();
+    let signing = signing.map_err(VerifyError::Key)?;
+    let public = opts.key.as_deref().map(crate::attest::VerifyingKey::read).transpose();
+    let public = public.map_err(VerifyError::Key)?;
+    let mut result = check(&opts.out, &report, document.as_ref());
+    if let (Ok(checked), Some(key)) = (&result, &signing) {
+        let against = opts.document.as_ref().map(|d| d.display().to_string());
+        let verified = serde_json::json!({
+            "against": against.unwrap_or_else(|| "report.json's expected digests".to_string()),
+            "layers": checked.layers,
+            "images": checked.images,
+        });
+        attest(&opts.out, &report, &checked.manifests, &verified, key)?;
+    }
+    if let (Ok(_), Some(key)) = (&result, &public) {
+        result = attestations(&opts.out, &report, key).and(result);
+    }
     let record = Verification {
         report: Digest::of(&report_bytes),
         document: opts.document.as_ref().map(|d| d.display().to_string()),
@@ -89,9 +116,11 @@ pub fn run(opts: &VerifyOptions, console: &mut Console<'_>) -> Result<Outcome, E
 fn check(out: &Path, report: &Report, document: Option<&crate::model::Document>) -> Result<Checked, FalseClaim> {
     let mut checked = Checked::default();
     for p in &report.platforms {
-        if let Some(doc) = document {
-            published(p, doc)?;
-        }
+        let manifest = match document {
+            Some(doc) => published(p, doc)?,
+            None => None,
+        };
+        checked.manifests.push((p.platform.clone(), manifest));
         checked.layers += layer_blobs(out, p)?;
     }
     let images = platform_images(out)?;
@@ -114,8 +143,9 @@ fn rebuilt(p: &PlatformReport) -> impl Iterator<Item = &crate::report_json::Laye
 }
 
 /// Whether report.json's expected digests are the document's: the document must hold an image of
-/// the platform whose layers are those digests, index for index.
-fn published(p: &PlatformReport, doc: &crate::model::Document) -> Result<(), FalseClaim> {
+/// the platform whose layers are those digests, index for index. Returns that image's manifest
+/// digest, when the document gives it.
+fn published(p: &PlatformReport, doc: &crate::model::Document) -> Result<Option<Digest>, FalseClaim> {
     let images: Vec<&crate::model::PlatformImage> = doc
         .tags
         .iter()
@@ -130,8 +160,8 @@ fn published(p: &PlatformReport, doc: &crate::model::Document) -> Result<(), Fal
     let Some(first) = images.first() else {
         return Err(format!("{}: the document has no image of this platform", p.platform));
     };
-    if images.iter().any(|i| differing(i).is_none()) {
-        return Ok(());
+    if let Some(image) = images.iter().find(|i| differing(i).is_none()) {
+        return Ok(image.digest);
     }
     // No image of the platform has every expected digest (returned above), so the first has a
     // differing row.
@@ -273,6 +303,68 @@ fn diff_ids(layout: &Layout, manifest: &ImageManifest, config: &ImageConfig) -> 
             return Err(at(format!(
                 "the tar inside hashes to {found}, the config's diff_id is {diff_id}"
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Signs one attestation per platform with a rebuilt layer, into `OUT/attestations/`.
+fn attest(
+    out: &Path,
+    report: &Report,
+    manifests: &[(String, Option<Digest>)],
+    verified: &serde_json::Value,
+    key: &crate::attest::SigningKey,
+) -> Result<(), VerifyError> {
+    for p in report.platforms.iter().filter(|p| rebuilt(p).next().is_some()) {
+        let manifest = manifests
+            .iter()
+            .find(|(name, _)| *name == p.platform)
+            .and_then(|(_, d)| *d);
+        let envelope = crate::attest::sign(&crate::attest::statement(report, p, manifest, verified), key);
+        let path = crate::attest::path(out, &p.platform);
+        let io = |source| {
+            VerifyError::Attestation(crate::attest::AttestError::Io {
+                path: path.clone(),
+                source,
+            })
+        };
+        std::fs::create_dir_all(out.join("attestations")).map_err(io)?;
+        // Plain data with string keys, so serializing cannot fail.
+        let json = serde_json::to_vec_pretty(&envelope).expect("an envelope serializes");
+        crate::fsutil::write_atomic(&path, |w| w.write_all(&json)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Each platform's attestation verifies with `key` and attests exactly the layers report.json
+/// calls rebuilt, under their published digests, with report.json's verdicts.
+fn attestations(out: &Path, report: &Report, key: &crate::attest::VerifyingKey) -> Result<(), FalseClaim> {
+    for p in report.platforms.iter().filter(|p| rebuilt(p).next().is_some()) {
+        let path = crate::attest::path(out, &p.platform);
+        let statement = crate::attest::open(&path, key).map_err(|e| format!("{}: {}", p.platform, chain(&e)))?;
+        let at = |what: &str| format!("{}: {}: {what}", p.platform, path.display());
+        if statement["_type"] != crate::attest::STATEMENT_TYPE
+            || statement["predicateType"] != crate::attest::PREDICATE_TYPE
+        {
+            return Err(at("not a retrace rebuild statement"));
+        }
+        let layers: Vec<String> = rebuilt(p).map(|l| l.expected.hex()).collect();
+        let subjects: Vec<&str> = statement["subject"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["name"].as_str().is_some_and(|n| n.contains(" layer ")))
+            .filter_map(|s| s["digest"]["sha256"].as_str())
+            .collect();
+        if subjects != layers {
+            return Err(at(
+                "its subjects are not the published digests of the layers report.json calls rebuilt",
+            ));
+        }
+        let verdicts = serde_json::to_value(&p.layers).expect("report rows serialize");
+        if statement["predicate"]["layers"] != verdicts {
+            return Err(at("its layer verdicts are not report.json's"));
         }
     }
     Ok(())

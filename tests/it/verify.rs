@@ -179,3 +179,125 @@ fn an_output_without_report_json_is_an_error() {
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("report.json"), "{text}");
 }
+
+/// The attestation of linux/amd64 in `out`, as JSON.
+fn envelope(out: &Path) -> Value {
+    json(&out.join("attestations/linux-amd64.intoto.json"))
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// OpenSSL, not retrace, checks the envelope's signature over DSSE's pre-authentication encoding
+/// (written out here from the protocol's definition).
+fn openssl_verifies(out: &Path, public: &Path, ed25519: bool) -> bool {
+    use base64::Engine as _;
+    let e = envelope(out);
+    let payload = b64().decode(e["payload"].as_str().unwrap()).unwrap();
+    let kind = e["payloadType"].as_str().unwrap();
+    let mut pae = format!("DSSEv1 {} {kind} {} ", kind.len(), payload.len()).into_bytes();
+    pae.extend_from_slice(&payload);
+    let (pae_path, sig_path) = (out.join("pae.bin"), out.join("sig.bin"));
+    std::fs::write(&pae_path, pae).unwrap();
+    std::fs::write(
+        &sig_path,
+        b64().decode(e["signatures"][0]["sig"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut openssl = std::process::Command::new("openssl");
+    if ed25519 {
+        openssl
+            .args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey"])
+            .arg(public);
+        openssl.arg("-in").arg(&pae_path).arg("-sigfile").arg(&sig_path);
+    } else {
+        openssl.args(["dgst", "-sha256", "-verify"]).arg(public);
+        openssl.arg("-signature").arg(&sig_path).arg(&pae_path);
+    }
+    openssl.output().expect("run openssl").status.success()
+}
+
+/// `retrace verify` with `extra` arguments: exit code and output.
+fn verify_with(out: &Path, extra: &[&Path]) -> (Option<i32>, String) {
+    let mut args = vec!["verify".to_string(), out.display().to_string()];
+    for pair in extra.chunks(2) {
+        args.push(pair[0].display().to_string());
+        args.push(pair[1].display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = common::build::retrace(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    (run.status.code(), text)
+}
+
+/// Rewrites the attestation's envelope through `alter`.
+fn alter_envelope(out: &Path, alter: impl Fn(&mut Value)) {
+    let mut e = envelope(out);
+    alter(&mut e);
+    std::fs::write(
+        out.join("attestations/linux-amd64.intoto.json"),
+        serde_json::to_vec(&e).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_attestation_verifies_with_the_public_key_and_fails_when_altered() {
+    use base64::Engine as _;
+    let keys = golden().join("../attest");
+    for (name, ed25519) in [("ed25519", true), ("p256", false)] {
+        let (private, public) = (keys.join(format!("{name}.pem")), keys.join(format!("{name}.pub.pem")));
+        let other = keys.join(if ed25519 { "p256.pub.pem" } else { "ed25519.pub.pem" });
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        copy_dir(&golden().join("out"), &out);
+        let (sign, key) = (Path::new("--sign"), Path::new("--key"));
+        let (code, text) = verify_with(&out, &[sign, &private]);
+        assert_eq!(code, Some(0), "{name}: {text}");
+        assert!(
+            openssl_verifies(&out, &public, ed25519),
+            "{name}: openssl rejects the signature"
+        );
+        let statement: Value =
+            serde_json::from_slice(&b64().decode(envelope(&out)["payload"].as_str().unwrap()).unwrap()).unwrap();
+        assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(
+            statement["subject"][1]["digest"]["sha256"]
+                .as_str()
+                .map(|h| format!("sha256:{h}")),
+            Some(expected(&out, 2))
+        );
+        let (code, text) = verify_with(&out, &[key, &public]);
+        assert_eq!(code, Some(0), "{name}: {text}");
+        let (code, text) = verify_with(&out, &[key, &other]);
+        assert_eq!(code, Some(1), "{name} with another key: {text}");
+        assert!(text.contains("no signature verifies with the key"), "{text}");
+
+        // The payload altered (layer 3 called a match), the signature kept.
+        let signed = envelope(&out);
+        alter_envelope(&out, |e| {
+            let mut s = statement.clone();
+            s["predicate"]["layers"][2]["verdict"] = "match".into();
+            e["payload"] = b64().encode(serde_json::to_vec(&s).unwrap()).into();
+        });
+        let (code, text) = verify_with(&out, &[key, &public]);
+        assert_eq!(code, Some(1), "{name}, payload altered: {text}");
+        assert!(
+            text.contains("linux/amd64: ") && text.contains("no signature verifies"),
+            "{text}"
+        );
+
+        // The signature altered, one byte.
+        alter_envelope(&out, |e| {
+            let mut sig = b64().decode(signed["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+            let last = sig.len() - 1;
+            sig[last] ^= 1;
+            *e = signed.clone();
+            e["signatures"][0]["sig"] = b64().encode(sig).into();
+        });
+        let (code, text) = verify_with(&out, &[key, &public]);
+        assert_eq!(code, Some(1), "{name}, signature altered: {text}");
+        assert!(text.contains("no signature verifies"), "{text}");
+    }
+}
