@@ -330,16 +330,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     };
     let notes = std::mem::take(&mut *ctx.notes.lock().unwrap_or_else(|p| p.into_inner()));
 
-    let built: Vec<output::Built> = plans
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| !r.layers.is_empty())
-        .map(|(plan, r)| output::Built {
-            plan,
-            layers: &r.layers,
-            partial: (!r.complete).then(|| partial_reason(plan, r)),
-        })
-        .collect();
+    let built = built_images(plans, &results);
     output::write_layout(&opts.out, &recipe.tag, &built, opts.docker_archives).map_err(BuildError::Output)?;
     let platforms: Vec<PlatformReport> = results.into_iter().map(|r| r.report).collect();
     output::set_apart_replayed(&opts.out, &platforms).map_err(io_err(&opts.out.join("replayed")))?;
@@ -357,6 +348,20 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     })
     .map_err(io_err(&report_path))?;
     Ok(report)
+}
+
+/// The image of every platform that built a layer, partial when it stopped before the last.
+fn built_images<'a>(plans: &[&'a PlatformPlan], results: &'a [PlatformResult]) -> Vec<output::Built<'a>> {
+    plans
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| !r.layers.is_empty())
+        .map(|(plan, r)| output::Built {
+            plan,
+            layers: &r.layers,
+            partial: (!r.complete).then(|| partial_reason(plan, r)),
+        })
+        .collect()
 }
 
 /// What the annotation of a platform's partial image says: how far it was rebuilt, and why not

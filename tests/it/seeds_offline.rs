@@ -87,7 +87,7 @@ fn check_platforms(report: &Value, rebuilt: &[(&str, usize)]) -> usize {
 fn stopped_images_are_partial(out: &Path, platforms: usize) {
     let images = common::proof::layout_platforms(out);
     assert_eq!(images.len(), platforms, "{images:?}");
-    for (platform, partial) in images {
+    for (platform, _, partial) in images {
         let partial = partial.unwrap_or_else(|| panic!("{platform}: no partial annotation"));
         assert!(partial.contains("needs the network"), "{platform}: {partial}");
     }
@@ -203,9 +203,11 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
     }
 }
 
+type Rows = Vec<(u64, Value, Value)>;
+
 /// Each platform's (index, verdict, rebuilt) rows of a report. (The replayed blobs differ: they
 /// carry the times of their own replay.)
-fn rows(report: &Value) -> Vec<(String, Vec<(u64, Value, Value)>)> {
+fn rows(report: &Value) -> Vec<(String, Rows)> {
     let platforms = report["platforms"].as_array().unwrap();
     platforms
         .iter()

@@ -123,9 +123,12 @@ fn the_golden_output_verifies_and_the_report_says_so() {
     assert!(report_text(&out).contains("verification stale"));
 }
 
+/// What is altered, how, and what the false claim names.
+type Alteration = (&'static str, fn(&Path), &'static str);
+
 #[test]
 fn each_alteration_is_a_false_claim_naming_its_layer() {
-    let cases: [(&str, fn(&Path), &str); 3] = [
+    let cases: [Alteration; 3] = [
         (
             "one blob byte",
             flip_blob_byte,

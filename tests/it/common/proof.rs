@@ -76,15 +76,14 @@ pub fn published_blobs_in_layout(out: &Path) -> usize {
     checked
 }
 
-/// The per-platform manifests of a build's layout as (platform, `dev.retrace.partial` annotation)
-/// of the index's descriptors: index.json names one image index, which names them.
-pub fn layout_platforms(out: &Path) -> Vec<(String, Option<String>)> {
+/// The per-platform manifests of a build's layout as (platform, manifest digest,
+/// `dev.retrace.partial` annotation) of the index's descriptors: index.json names one image index
+/// (one multi-platform image per build), which names them.
+pub fn layout_platforms(out: &Path) -> Vec<(String, String, Option<String>)> {
     let top = json_file(&out.join("index.json"));
-    let nested = top["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("sha256:")
-        .unwrap();
+    let entries = top["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "one multi-platform image per build");
+    let nested = entries[0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap();
     let index = json_file(&out.join("blobs/sha256").join(nested));
     let descriptors = index["manifests"].as_array().unwrap();
     descriptors
@@ -96,7 +95,7 @@ pub fn layout_platforms(out: &Path) -> Vec<(String, Option<String>)> {
                 slug = format!("{slug}/{v}");
             }
             let partial = m["annotations"]["dev.retrace.partial"].as_str().map(str::to_string);
-            (slug, partial)
+            (slug, m["digest"].as_str().unwrap().to_string(), partial)
         })
         .collect()
 }
