@@ -21,9 +21,9 @@ pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://retrace.dev/rebuild/v1";
 /// DSSE's payload type of an in-toto Statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-/// An envelope larger than this is refused before it is read: a thousand-layer predicate is well
-/// under 1 MiB.
-pub const MAX_ENVELOPE_BYTES: u64 = 16 << 20;
+/// An envelope larger than this is refused before it is read (it is read through report.json's
+/// bounded reader): a thousand-layer predicate is well under 1 MiB.
+pub const MAX_ENVELOPE_BYTES: u64 = crate::report_json::MAX_REPORT_BYTES;
 
 /// A DSSE envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
