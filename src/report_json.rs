@@ -102,8 +102,12 @@ pub struct DownloadRecord {
 pub struct BuildRecord {
     /// The retrace version that built.
     pub retrace: String,
-    pub recipe: FileRecord,
-    pub document: FileRecord,
+    /// The recipe and the document; absent when the build was not given them as files (a library
+    /// caller's recipe made in memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<FileRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<FileRecord>,
     /// The platforms built, in the `--platform` form.
     pub platforms: Vec<String>,
     pub offline: bool,

@@ -68,11 +68,14 @@ pub fn run(opts: &VerifyOptions, console: &mut Console<'_>) -> Result<Outcome, E
     let signing = signing.map_err(VerifyError::Key)?;
     let public = opts.key.as_deref().map(crate::attest::VerifyingKey::read).transpose();
     let public = public.map_err(VerifyError::Key)?;
+    let against = opts.document.as_ref().map_or_else(
+        || "report.json's expected digests".to_string(),
+        |d| d.display().to_string(),
+    );
     let mut result = check(&opts.out, &report, document.as_ref());
     if let (Ok(checked), Some(key)) = (&result, &signing) {
-        let against = opts.document.as_ref().map(|d| d.display().to_string());
         let verified = serde_json::json!({
-            "against": against.unwrap_or_else(|| "report.json's expected digests".to_string()),
+            "against": against,
             "layers": checked.layers,
             "images": checked.images,
         });
@@ -91,10 +94,6 @@ pub fn run(opts: &VerifyOptions, console: &mut Console<'_>) -> Result<Outcome, E
     if let Err(e) = record.write(&opts.out) {
         console.note(format!("note: the result is not recorded: {}", chain(&e)));
     }
-    let against = match &opts.document {
-        Some(d) => d.display().to_string(),
-        None => "report.json's expected digests".to_string(),
-    };
     match result {
         Ok(c) => {
             console.println(format!(

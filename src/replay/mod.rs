@@ -289,7 +289,7 @@ pub fn replay(recipe: &Recipe, plans: &[&PlatformPlan], opts: &BuildOptions) -> 
     };
     refuse_symlinks(&opts.out)?;
     let platforms: Vec<String> = plans.iter().map(|p| p.platform.to_string()).collect();
-    let build_record = record::build_record(recipe, &platforms, opts).map_err(BuildError::Record)?;
+    let build_record = record::build_record(recipe, &platforms, opts);
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io_err(&opts.out))?;
     let multi = if opts.progress {
         Some(indicatif::MultiProgress::new())

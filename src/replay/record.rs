@@ -34,6 +34,8 @@ pub enum RecordError {
         recorded: String,
         found: String,
     },
+    #[error("the record names no recipe or document file to redo the build from")]
+    NoFiles,
     #[error("the record's platform `{0}` is not os/arch[/variant]")]
     Platform(String),
     #[error("`{reference}` is not in the record: the recorded build read no such input at this step")]
@@ -52,13 +54,14 @@ fn file_record(path: &Path) -> Result<FileRecord, RecordError> {
     })
 }
 
-/// The build-wide part of the record: the recipe and document by sha256, the options that change
-/// what is built, the downloads the recipe pins.
-pub fn build_record(recipe: &Recipe, platforms: &[String], opts: &BuildOptions) -> Result<BuildRecord, RecordError> {
-    Ok(BuildRecord {
+/// The build-wide part of the record: the recipe and document by sha256 (when they are files:
+/// the command line's build read both just before), the options that change what is built, the
+/// downloads the recipe pins.
+pub fn build_record(recipe: &Recipe, platforms: &[String], opts: &BuildOptions) -> BuildRecord {
+    BuildRecord {
         retrace: env!("CARGO_PKG_VERSION").to_string(),
-        recipe: file_record(&recipe.file)?,
-        document: file_record(&recipe.document)?,
+        recipe: file_record(&recipe.file).ok(),
+        document: file_record(&recipe.document).ok(),
         platforms: platforms.to_vec(),
         offline: opts.offline,
         inputs: opts.inputs.iter().map(|p| p.display().to_string()).collect(),
@@ -71,13 +74,16 @@ pub fn build_record(recipe: &Recipe, platforms: &[String], opts: &BuildOptions) 
                 sha256: d.sha256,
             })
             .collect(),
-    })
+    }
 }
 
 /// The recipe and document the record names, checked unchanged; the options it records are put
 /// into `opts`. Returns the recipe's path.
 pub fn follow(record: &BuildRecord, opts: &mut BuildOptions) -> Result<std::path::PathBuf, RecordError> {
-    for file in [&record.recipe, &record.document] {
+    let (Some(recipe), Some(document)) = (&record.recipe, &record.document) else {
+        return Err(RecordError::NoFiles);
+    };
+    for file in [recipe, document] {
         let found = file_record(Path::new(&file.path))?;
         if found.sha256 != file.sha256 {
             return Err(RecordError::Changed {
@@ -95,7 +101,7 @@ pub fn follow(record: &BuildRecord, opts: &mut BuildOptions) -> Result<std::path
     opts.offline = record.offline;
     opts.inputs = record.inputs.iter().map(Into::into).collect();
     opts.search_candidates = record.search_candidates;
-    Ok(record.recipe.path.clone().into())
+    Ok(recipe.path.clone().into())
 }
 
 /// An input of step `step`, by content: a file's sha256 (with the mode its hash was verified

@@ -84,14 +84,14 @@ fn built() -> Report {
         notes: vec!["the download proxy could not start".into()],
         record: Some(BuildRecord {
             retrace: "0.1.0".into(),
-            recipe: FileRecord {
+            recipe: Some(FileRecord {
                 path: "recipes/httpd.yaml".into(),
                 sha256: digest('e'),
-            },
-            document: FileRecord {
+            }),
+            document: Some(FileRecord {
                 path: "testdata/seeds/httpd.txt".into(),
                 sha256: digest('f'),
-            },
+            }),
             platforms: vec!["linux/amd64".into()],
             offline: true,
             inputs: vec!["../shared/rootfs".into()],
