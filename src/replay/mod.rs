@@ -9,8 +9,9 @@
 //! not yet started are skipped too, with it every platform runs as far as it can.
 //!
 //! Output in the output dir, each file written atomically: `blobs/sha256/*`, `index.json` +
-//! `oci-layout` (one manifest and config per fully built platform), `report.json`, and
-//! `logs/<platform>.log` with every step's output.
+//! `oci-layout` (one manifest and config per platform that built a layer, annotated as partial
+//! when it stopped early), `replayed/blobs/sha256/*`, `report.json`, and `logs/<platform>.log`
+//! with every step's output.
 
 mod add_archive;
 pub mod cache;

@@ -1,6 +1,6 @@
 //! The images of a build: an OCI image layout in the output directory (one manifest and config per
-//! fully built platform, an index naming them with their platforms) and, on request, one
-//! `docker load` archive per platform. The writing itself is `crate::oci`'s: blobs are verified and
+//! platform that built a layer, annotated [`PARTIAL`] when it stopped early, an index naming them
+//! with their platforms) and, on request, one `docker load` archive per fully built platform. The writing itself is `crate::oci`'s: blobs are verified and
 //! written atomically, the index last, so a reader never sees an index pointing at a missing blob.
 
 use std::path::{Path, PathBuf};
