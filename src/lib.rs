@@ -6,6 +6,7 @@
 
 pub mod add;
 pub mod archive;
+pub mod attest;
 pub mod blob;
 pub mod commands;
 pub mod deflate;

@@ -67,11 +67,13 @@ pub struct LayerBlob {
 
 /// An image to write: its config (serialized compactly, as Docker does) and its layers, bottom
 /// first; `reference` (such as `retrace/httpd:2.4`) names it in the index / `RepoTags`.
+/// `annotations` go into its manifest and the index's descriptor of it (an OCI layout only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageInput {
     pub config: Value,
     pub layers: Vec<LayerBlob>,
     pub reference: Option<String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// What was written for one image.
@@ -266,12 +268,15 @@ pub fn update_oci_layout(
             }
             layers.push(json!({ "mediaType": OCI_LAYER_GZIP, "digest": layer.digest, "size": layer.size }));
         }
-        let manifest = json!({
+        let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len() },
             "layers": layers,
         });
+        if !image.annotations.is_empty() {
+            manifest["annotations"] = json!(image.annotations);
+        }
         // `json!` values have only string keys, so they always serialize.
         let manifest_bytes = serde_json::to_vec(&manifest).expect("serializes");
         let manifest_digest = put(&manifest_bytes)?;
@@ -283,8 +288,12 @@ pub fn update_oci_layout(
         if let Some(p) = platform_of(&image.config) {
             desc["platform"] = p;
         }
+        let mut annotations = image.annotations.clone();
         if let Some(r) = &image.reference {
-            desc["annotations"] = json!({ REF_NAME: r });
+            annotations.insert(REF_NAME.to_string(), r.clone());
+        }
+        if !annotations.is_empty() {
+            desc["annotations"] = json!(annotations);
         }
         manifests.push(desc);
         written.push(WrittenImage {
@@ -409,6 +418,7 @@ mod tests {
             config,
             layers: vec![l1, l2],
             reference: Some("retrace/test:1".into()),
+            annotations: Default::default(),
         }
     }
 

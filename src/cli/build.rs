@@ -7,7 +7,13 @@ use retrace::commands::build::BuildCommandOptions;
 #[derive(clap::Args)]
 pub struct Args {
     /// The recipe (`recipes/*.yaml`, schema in docs/recipes.md).
-    recipe: PathBuf,
+    #[arg(required_unless_present = "from_record", conflicts_with = "from_record")]
+    recipe: Option<PathBuf>,
+    /// Redo the build a report.json records: its recipe and document (checked unchanged by
+    /// sha256), its platforms and options, and exactly its inputs (any other input stops the
+    /// platform). Combine with --no-cache to run every step again.
+    #[arg(long, value_name = "REPORT_JSON")]
+    from_record: Option<PathBuf>,
     /// Output directory (OCI layout, report.json, logs); default: the recipe's `output`.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -44,7 +50,8 @@ pub struct Args {
 impl Args {
     pub fn options(self) -> BuildCommandOptions {
         BuildCommandOptions {
-            recipe: self.recipe,
+            recipe: self.recipe.unwrap_or_default(),
+            from_record: self.from_record,
             out: self.out,
             build: retrace::replay::BuildOptions {
                 out: PathBuf::new(),
@@ -57,6 +64,7 @@ impl Args {
                 search_candidates: self.search_candidates,
                 offline: self.offline,
                 inputs: self.inputs,
+                expected_inputs: None,
             },
         }
     }

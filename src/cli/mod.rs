@@ -8,6 +8,7 @@ mod diff;
 mod layer;
 mod parse;
 mod registry;
+mod verify;
 
 use clap::Subcommand;
 use retrace::commands::{self, Console};
@@ -30,6 +31,9 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Summarize build outputs: verdict per recipe, platform and layer; JUnit, HTML and JSON.
     Report(diff::ReportArgs),
+    /// Check a build output's claims from its files alone: every rebuilt layer under its published
+    /// digest, each platform's manifest and config (exit 0 all hold, 1 a false claim, 2 error).
+    Verify(verify::VerifyArgs),
     /// Fetch an image (all platforms unless --platform) into the local store, verifying every blob.
     Pull(registry::PullArgs),
     /// Write an image's repo-info `remote` document (the format of the seeds).
@@ -52,6 +56,7 @@ impl Command {
             Command::HashFile(args) => commands::hash_file::run(&args.options(), console)?,
             Command::Diff(args) => commands::diff::run(&args.options(), console)?,
             Command::Report(args) => commands::report::run(&args.options(), console)?,
+            Command::Verify(args) => commands::verify::run(&args.options(), console)?,
             Command::Pull(args) => commands::pull::run(&args.options(), console)?,
             Command::Describe(args) => commands::describe::run(&args.options(), console)?,
         })

@@ -49,6 +49,9 @@ pub enum Error {
     Report(#[from] crate::report::ReportError),
 
     #[error(transparent)]
+    Verify(#[from] crate::commands::verify::VerifyError),
+
+    #[error(transparent)]
     LayerAdd(#[from] crate::commands::layer_add::LayerAddError),
 
     #[error(transparent)]

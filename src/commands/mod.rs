@@ -24,6 +24,7 @@ pub mod layer_write;
 pub mod parse;
 pub mod pull;
 pub mod report;
+pub mod verify;
 
 /// Where a command writes: its result to `out` (standard output), notes to `err` (standard error).
 pub struct Console<'a> {

@@ -147,6 +147,23 @@ pub fn write_blob(entries: &[Entry], profile: &Profile, blobs_dir: &Path) -> std
     Ok(info)
 }
 
+/// Writes the proof of a layer that matched only once lost facts were recovered or under another
+/// builder variant: `entries` as [`super::check`] returned them (the matching variant, dates and
+/// mtimes set back), as the profile's blob. It is kept in `blobs_dir` only when it hashes to
+/// `expected`, the published digest, so the output holds the very bytes the document names rather
+/// than retrace's word that they exist.
+pub fn write_proof(
+    entries: &[Entry],
+    profile: &Profile,
+    blobs_dir: &Path,
+    expected: &Digest,
+) -> Result<BlobInfo, crate::blob::BlobError> {
+    let mut blob = BlobWriter::new(blobs_dir)?;
+    let info = crate::layer::write_blob(entries, profile, &mut blob)?;
+    blob.complete_expecting(expected)?;
+    Ok(info)
+}
+
 /// The digest of the blob `entries` make, without writing it anywhere.
 pub fn blob_digest(entries: &[Entry], profile: &Profile) -> std::io::Result<Digest> {
     crate::layer::write_blob(entries, profile, &mut std::io::sink()).map(|b| b.digest)

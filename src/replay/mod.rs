@@ -9,8 +9,9 @@
 //! not yet started are skipped too, with it every platform runs as far as it can.
 //!
 //! Output in the output dir, each file written atomically: `blobs/sha256/*`, `index.json` +
-//! `oci-layout` (one manifest and config per fully built platform), `report.json`, and
-//! `logs/<platform>.log` with every step's output.
+//! `oci-layout` (one manifest and config per platform that built a layer, annotated as partial
+//! when it stopped early), `replayed/blobs/sha256/*`, `report.json`, and `logs/<platform>.log`
+//! with every step's output.
 
 mod add_archive;
 pub mod cache;
@@ -23,6 +24,7 @@ mod network;
 pub mod output;
 mod platform;
 pub mod proxy;
+pub mod record;
 pub mod report;
 pub mod sources;
 pub mod trees;
@@ -75,6 +77,9 @@ pub enum BuildError {
 
     #[error("writing the images")]
     Output(#[source] crate::oci::OciError),
+
+    #[error("the record of the build's inputs")]
+    Record(#[source] record::RecordError),
 
     #[error("{}", path.display())]
     Io {
@@ -134,6 +139,14 @@ pub enum StepError {
         step: String,
         action: String,
     },
+    /// A build redone from a record found an input other than the recorded one.
+    #[error("step {position} `{step}`")]
+    Record {
+        position: usize,
+        step: String,
+        #[source]
+        source: record::RecordError,
+    },
     #[error("skipped: another platform failed (use --keep-going to build the rest)")]
     Skipped,
     #[error("the log {}", path.display())]
@@ -169,6 +182,10 @@ pub enum LayerFailure {
     Source(std::io::Error),
     #[error("writing the layer blob")]
     Blob(#[source] std::io::Error),
+    /// The blob of a layer matched after recovering lost times did not hash to the published
+    /// digest when written: the search and the writer disagree, so the match is not claimed.
+    #[error("writing the recovered layer's blob")]
+    Proof(#[source] crate::blob::BlobError),
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +208,9 @@ pub struct BuildOptions {
     pub offline: bool,
     /// `--inputs DIR`: directories whose files satisfy sources by content.
     pub inputs: Vec<PathBuf>,
+    /// `--from-record`: the inputs the recorded build read, by platform and step; any other input
+    /// stops the platform before it is used.
+    pub expected_inputs: Option<record::Expected>,
 }
 
 /// Shared state of one build.
@@ -212,6 +232,7 @@ struct Ctx<'a> {
     /// Why fetching a published layer failed, once it has: later differing layers are then not
     /// fetched again (an offline machine would otherwise wait out every retry).
     published_unreachable: Mutex<Option<String>>,
+    expected_inputs: Option<&'a record::Expected>,
 }
 
 /// Why the download proxy did not start; the build notes it and goes on without one.
@@ -280,6 +301,8 @@ pub fn replay_with(
         move |source| BuildError::Io { path, source }
     };
     refuse_symlinks(&opts.out)?;
+    let platforms: Vec<String> = plans.iter().map(|p| p.platform.to_string()).collect();
+    let build_record = record::build_record(recipe, &platforms, opts);
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io_err(&opts.out))?;
     let multi = if opts.progress {
         Some(indicatif::MultiProgress::new())
@@ -300,6 +323,7 @@ pub fn replay_with(
         notes: Mutex::new(Vec::new()),
         proxy: std::sync::OnceLock::new(),
         published_unreachable: Mutex::new(None),
+        expected_inputs: opts.expected_inputs.as_ref(),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -320,16 +344,15 @@ pub fn replay_with(
     };
     let notes = std::mem::take(&mut *ctx.notes.lock().unwrap_or_else(|p| p.into_inner()));
 
-    let built: Vec<(&PlatformPlan, &Vec<layers::BlobInfo>)> = plans
-        .iter()
-        .zip(&results)
-        .filter_map(|(p, r)| r.layers.as_ref().map(|l| (*p, l)))
-        .collect();
+    let built = built_images(plans, &results);
     output::write_layout(&opts.out, &recipe.tag, &built, opts.docker_archives).map_err(BuildError::Output)?;
+    let platforms: Vec<PlatformReport> = results.into_iter().map(|r| r.report).collect();
+    output::set_apart_replayed(&opts.out, &platforms).map_err(io_err(&opts.out.join("replayed")))?;
     let report = Report {
         recipe: recipe.file.display().to_string(),
-        platforms: results.into_iter().map(|r| r.report).collect(),
+        platforms,
         notes,
+        record: Some(build_record),
         lines,
     };
     let report_path = opts.out.join("report.json");
@@ -339,6 +362,33 @@ pub fn replay_with(
     })
     .map_err(io_err(&report_path))?;
     Ok(report)
+}
+
+/// The image of every platform that built a layer, partial when it stopped before the last.
+fn built_images<'a>(plans: &[&'a PlatformPlan], results: &'a [PlatformResult]) -> Vec<output::Built<'a>> {
+    plans
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| !r.layers.is_empty())
+        .map(|(plan, r)| output::Built {
+            plan,
+            layers: &r.layers,
+            partial: (!r.complete).then(|| partial_reason(plan, r)),
+        })
+        .collect()
+}
+
+/// What the annotation of a platform's partial image says: how far it was rebuilt, and why not
+/// further.
+fn partial_reason(plan: &PlatformPlan, result: &PlatformResult) -> String {
+    let report = &result.report;
+    let why = report.error.as_deref().or(report.stopped.as_deref());
+    format!(
+        "{} of {} layers rebuilt{}",
+        result.layers.len(),
+        plan.layers.len(),
+        why.map(|w| format!("; stopped: {w}")).unwrap_or_default()
+    )
 }
 
 impl Ctx<'_> {

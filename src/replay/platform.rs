@@ -18,13 +18,17 @@ use crate::error::chain;
 use crate::layer::{Entry, Profile};
 use crate::plan::{Action, LayerSlot, PlanStep, PlatformPlan};
 use crate::replay::exec::{ExecError, Executor, ImageId, RunSpec, Snapshot};
+use crate::report_json::InputRecord;
 use crate::reproduce::{SearchInput, SearchLimits, StepTime};
 
 /// What a platform's replay produced, for the report and the OCI layout.
 pub(super) struct PlatformResult {
     pub report: PlatformReport,
-    /// The blobs written, by layer, when every layer of the platform was built.
-    pub layers: Option<Vec<BlobInfo>>,
+    /// The blobs of the layers built, bottom first: every layer's, or those below where the
+    /// platform stopped.
+    pub layers: Vec<BlobInfo>,
+    /// Whether every layer of the platform was built.
+    pub complete: bool,
 }
 
 /// A step's verified input: what it reads, and whether the layer is a published blob taken as is.
@@ -41,6 +45,8 @@ struct StepSource {
     /// A base layer rebuilt from its tarball without the engine (`retrace layer add`'s code):
     /// its blob and verdict; the engine only imports it for the steps after it.
     rebuilt_base: Option<crate::add::AddOutcome>,
+    /// The input by content, for the record (a base layer's tarball, not the layer made of it).
+    input: InputRecord,
 }
 
 /// The state one platform's steps share.
@@ -67,6 +73,8 @@ pub(super) struct PlatformRun<'a> {
     /// `None` for a step without a recorded time.
     made: Vec<Option<StepTime>>,
     cached_steps: usize,
+    /// The inputs read so far, for the record.
+    inputs: Vec<InputRecord>,
 }
 
 /// Replays one platform and reports every layer of it, built or not.
@@ -79,7 +87,11 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
     } else {
         PlatformRun::start(ctx, plan, bar.as_ref()).and_then(|r| run.insert(r).run())
     };
-    let (mut layers, blobs, cached_steps) = run.map(|r| (r.layers, r.blobs, r.cached_steps)).unwrap_or_default();
+    let engine = run.as_ref().and_then(|r| r.exec.engine_version().ok().flatten());
+    let profile = run.as_ref().map(|r| r.profile.name().to_string());
+    let (mut layers, blobs, cached_steps, inputs) = run
+        .map(|r| (r.layers, r.blobs, r.cached_steps, r.inputs))
+        .unwrap_or_default();
     // A step that needs the network stops an offline platform without an error: its layers are
     // reported as not built, with the reason (exit 1, not 2).
     let (error, stopped) = match result {
@@ -100,10 +112,14 @@ pub(super) fn replay_platform(ctx: &Ctx, plan: &PlatformPlan) -> PlatformResult 
         stopped,
         seconds,
         cached_steps,
+        engine,
+        profile,
+        inputs,
     };
     ctx.summarize(&report, bar.as_ref());
     PlatformResult {
-        layers: complete.then_some(blobs),
+        layers: blobs,
+        complete,
         report,
     }
 }
@@ -164,6 +180,7 @@ impl<'a> PlatformRun<'a> {
             blobs: Vec::new(),
             made: Vec::new(),
             cached_steps: 0,
+            inputs: Vec::new(),
         })
     }
 
@@ -180,6 +197,9 @@ impl<'a> PlatformRun<'a> {
             let _ = writeln!(self.log, "==> step {} {}", step.position, step.text);
             let slot = plan.layers.get(self.layers.len()).copied();
             let source = self.source(step, slot)?;
+            if let Some(s) = &source {
+                self.record_input(step, &s.input)?;
+            }
             let snap = self.snapshot(step, source.as_ref())?;
             let _ = writeln!(
                 self.log,
@@ -255,11 +275,16 @@ impl<'a> PlatformRun<'a> {
             (Action::Base { source }, None) => slot.map(|slot| (source.clone(), slot)),
             _ => None,
         };
+        let record = |reference: &str, resolved: &Resolved, origin: Option<&str>| {
+            super::record::input(step.position, reference, resolved, origin)
+                .map_err(|e| self.layer_error(step, LayerFailure::Source(e)))
+        };
         if let Some((reference, slot)) = base {
             let (resolved, origin) =
                 super::sources::resolve_base(env, platform, &reference, &slot.expected, &self.profile).map_err(err)?;
             return Ok(Some(match origin {
                 BaseOrigin::Published { origin } => StepSource {
+                    input: record(&slot.expected.to_string(), &resolved, Some(&origin))?,
                     resolved,
                     imported: Some(origin),
                     mtime: None,
@@ -268,6 +293,7 @@ impl<'a> PlatformRun<'a> {
                     rebuilt_base: None,
                 },
                 BaseOrigin::Tarball { path, context_mode } => {
+                    let input = record(&reference, &resolved, None)?;
                     let (resolved, outcome) = self.rebuild_base(step, slot, &reference, &path)?;
                     StepSource {
                         resolved,
@@ -276,6 +302,7 @@ impl<'a> PlatformRun<'a> {
                         mtimes: Default::default(),
                         context_mode: Some(context_mode),
                         rebuilt_base: Some(outcome),
+                        input,
                     }
                 }
             }));
@@ -290,6 +317,7 @@ impl<'a> PlatformRun<'a> {
         };
         let stated = env.recipe.source_for(source, platform);
         Ok(Some(StepSource {
+            input: record(source, &resolved, None)?,
             resolved,
             imported: None,
             context_mode,
@@ -297,6 +325,22 @@ impl<'a> PlatformRun<'a> {
             mtime: stated.and_then(|s| s.mtime),
             mtimes: stated.map(|s| s.mtimes.clone()).unwrap_or_default(),
         }))
+    }
+
+    /// Adds a step's input to the record; in a build redone from a record, first checks it is the
+    /// recorded one.
+    fn record_input(&mut self, step: &PlanStep, input: &InputRecord) -> Result<(), StepError> {
+        if let Some(expected) = self.ctx.expected_inputs {
+            super::record::check(expected, &self.plan.platform.to_string(), input).map_err(|source| {
+                StepError::Record {
+                    position: step.position,
+                    step: short(step),
+                    source,
+                }
+            })?;
+        }
+        self.inputs.push(input.clone());
+        Ok(())
     }
 
     /// Rebuilds a base layer from its verified tarball as `retrace layer add` does (the document's
@@ -516,7 +560,7 @@ impl<'a> PlatformRun<'a> {
         entries: Vec<Entry>,
     ) -> Result<(), StepError> {
         let rebuilt_base = source.and_then(|s| s.rebuilt_base.as_ref());
-        let blob = match rebuilt_base {
+        let mut blob = match rebuilt_base {
             Some(outcome) => self.store_blob(step, outcome)?,
             None => layers::write_blob(&entries, &self.profile, &crate::blob::blobs_dir(&self.ctx.out))
                 .map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?,
@@ -544,6 +588,16 @@ impl<'a> PlatformRun<'a> {
         self.lower.apply(&entries);
         self.lower_times
             .apply(&entries, checked.times_known().then_some(&checked.recovered_times));
+        // The layout holds the proof, the blob of the published digest; the replay's own bytes are
+        // kept apart (named in report.json as `replayed`).
+        if let Some(proof) = &checked.proof {
+            let blobs = crate::blob::blobs_dir(&self.ctx.out);
+            let written = layers::write_proof(proof, &self.profile, &blobs, &slot.expected)
+                .map_err(|e| self.layer_error(step, LayerFailure::Proof(e)))?;
+            row.replayed = Some(blob.digest);
+            row.rebuilt = Some(written.digest);
+            blob = written;
+        }
         row.record(checked);
         if row.verdict == Verdict::Differs {
             self.ctx.explain(&mut row);

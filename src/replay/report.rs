@@ -14,6 +14,7 @@ impl LayerReport {
             step,
             expected: slot.expected,
             rebuilt: None,
+            replayed: None,
             verdict: Verdict::NotBuilt,
             reason: String::new(),
             causes: Vec::new(),

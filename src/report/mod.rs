@@ -125,6 +125,9 @@ pub struct BuildSummary {
     pub dir: String,
     pub totals: Totals,
     pub platforms: Vec<PlatformSummary>,
+    /// Whether `retrace verify` checked the build output, and what it found (a build dir only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
 }
 
 /// A layer whose verdict is not what the previous summary said (`None`: absent then or now).
@@ -211,6 +214,7 @@ pub fn load_build(dir: &Path) -> Result<BuildSummary, ReportError> {
         dir: dir.display().to_string(),
         totals,
         platforms,
+        verification: dir.is_dir().then(|| crate::report_json::Verification::status(dir)),
     })
 }
 
@@ -306,6 +310,9 @@ pub fn render_text(s: &Summary) -> String {
     let mut out = String::new();
     for b in &s.builds {
         let _ = writeln!(out, "{} ({})", b.recipe, b.dir);
+        if let Some(v) = &b.verification {
+            let _ = writeln!(out, "  {v}");
+        }
         for p in &b.platforms {
             let _ = writeln!(out, "  {}: {}", p.platform, totals_line(&p.totals));
             for l in &p.layers {

@@ -12,7 +12,7 @@ const STAGES: &[&[&str]] = &[
     &["archive", "layer"],
     &["model", "ir", "parse", "mapping", "dockerfile", "recipe", "report_json"],
     &["plan", "reproduce", "add", "oci", "registry", "describe"],
-    &["diff", "report"],
+    &["diff", "report", "attest"],
     &["replay"],
     &["commands"],
 ];

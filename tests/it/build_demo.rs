@@ -69,27 +69,10 @@ fn json_file(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The per-platform manifests of a build's layout, by platform (`linux/arm/v7`): index.json names
-/// one image index, which names them.
+/// The per-platform manifests of a build's layout, by platform (`linux/arm/v7`).
 fn layout_manifests(out: &Path) -> Vec<(String, String)> {
-    let top = json_file(&out.join("index.json"));
-    let entries = top["manifests"].as_array().unwrap();
-    assert_eq!(entries.len(), 1, "one multi-platform image per build");
-    let nested = entries[0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap();
-    let index = json_file(&out.join("blobs/sha256").join(nested));
-    index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            let p = &m["platform"];
-            let mut slug = format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap());
-            if let Some(v) = p["variant"].as_str() {
-                slug = format!("{slug}/{v}");
-            }
-            (slug, m["digest"].as_str().unwrap().to_string())
-        })
-        .collect()
+    let platforms = common::proof::layout_platforms(out);
+    platforms.into_iter().map(|(slug, digest, _)| (slug, digest)).collect()
 }
 
 /// Every change of a `retrace diff --format json` report, as (comparison label, path, fields).
@@ -161,6 +144,9 @@ fn needs_docker_demo_build_matches_every_layer_and_its_outputs_load() {
             }
         }
     }
+
+    // The layout holds every layer under its published digest, as sha256sum and skopeo see it.
+    assert_eq!(common::proof::published_blobs_in_layout(&out), 21);
 
     // skopeo reads the layout: the default platform and every platform by override.
     let manifests = layout_manifests(&out);

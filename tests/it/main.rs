@@ -43,3 +43,4 @@ mod seeds_offline;
 mod sources;
 mod tar_oracle;
 mod tar_reader_go;
+mod verify;

@@ -47,6 +47,7 @@ fn image(reference: &str) -> ImageInput {
         config,
         layers: vec![base, top],
         reference: Some(reference.to_string()),
+        annotations: Default::default(),
     }
 }
 

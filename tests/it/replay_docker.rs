@@ -155,6 +155,7 @@ fn options(out: &Path) -> BuildOptions {
         search_candidates: retrace::replay::layers::BUILD_SEARCH_CANDIDATES,
         offline: false,
         inputs: Vec::new(),
+        expected_inputs: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn needs_shared_postgres_amd64_replays_on_the_fake_engine_with_every_verdict_fro
         search_candidates: replay::layers::BUILD_SEARCH_CANDIDATES,
         offline: true,
         inputs: vec![rootfs],
+        expected_inputs: None,
     };
     let engines = FakeEngines::new("002_016ef913fa1bb703.txt", "linux; amd64", dir.path());
     let report = replay::replay_with(&engines, &recipe, &selected, &options).unwrap();

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use retrace::diff::source::{resolve, Opener, Subject};
-use retrace::report_json::{Cause, LayerReport, PackageChange, PlatformReport, Report, ReportJsonError, Verdict};
+use retrace::report_json::{
+    BuildRecord, Cause, DownloadRecord, FileRecord, InputRecord, LayerReport, PackageChange, PlatformReport, Report,
+    ReportJsonError, Verdict,
+};
 use retrace::Digest;
 
 const GOLDEN_DIR: &str = "testdata/report/roundtrip";
@@ -23,6 +26,7 @@ fn layer(index: usize, verdict: Verdict, rebuilt: Option<char>) -> LayerReport {
         step: format!("RUN step {index}"),
         expected: digest('e'),
         rebuilt: rebuilt.map(digest),
+        replayed: None,
         verdict,
         reason: String::new(),
         causes: Vec::new(),
@@ -44,6 +48,7 @@ fn built() -> Report {
         .insert("usr/local/apache2".into(), "2024-01-01T00:00:00Z".into());
     timed.recovered_dates.insert("etc/shadow".into(), "19723".into());
     timed.variant = Some("opaque-new-dirs".into());
+    timed.replayed = Some(digest('c'));
     let mut differs = layer(3, Verdict::Differs, Some('b'));
     differs.reason = "2 files differ".into();
     differs.variants_tried = vec!["plain".into(), "opaque-new-dirs".into()];
@@ -67,8 +72,35 @@ fn built() -> Report {
             stopped: Some("step 4 needs the network and the build is offline".into()),
             seconds: 12.5,
             cached_steps: 2,
+            engine: Some("20.10.24+dfsg1".into()),
+            profile: Some("docker-18.06".into()),
+            inputs: vec![InputRecord {
+                step: 1,
+                reference: "file:0b5d".into(),
+                content: digest('d').to_string(),
+                origin: "../shared/rootfs/alpine.tar.gz".into(),
+            }],
         }],
         notes: vec!["the download proxy could not start".into()],
+        record: Some(BuildRecord {
+            retrace: "0.1.0".into(),
+            recipe: Some(FileRecord {
+                path: "recipes/httpd.yaml".into(),
+                sha256: digest('e'),
+            }),
+            document: Some(FileRecord {
+                path: "testdata/seeds/httpd.txt".into(),
+                sha256: digest('f'),
+            }),
+            platforms: vec!["linux/amd64".into()],
+            offline: true,
+            inputs: vec!["../shared/rootfs".into()],
+            search_candidates: 4_000_000,
+            downloads: vec![DownloadRecord {
+                url: "https://example.org/httpd.tar.bz2".into(),
+                sha256: digest('a'),
+            }],
+        }),
         lines: Vec::new(),
     }
 }

@@ -2,7 +2,8 @@
 //! tarballs and UTC file they were built from), through Docker and QEMU: every layer before the
 //! first step that needs the network must be rebuilt (`match` or `match-after-timestamps`, never
 //! `imported`), the rest `not-built` with a reason naming the network, and the builder variants
-//! each platform needed recorded. Tests are `needs_seeds_`: `cargo xtask test` runs them where
+//! each platform needed recorded. The output holds the proof: every rebuilt layer's blob under its
+//! published digest, listed by each platform's (partial) image. Tests are `needs_seeds_`: `cargo xtask test` runs them where
 //! Docker and `../shared/rootfs` are present, and under CI always.
 
 use crate::common;
@@ -81,6 +82,40 @@ fn check_platforms(report: &Value, rebuilt: &[(&str, usize)]) -> usize {
     total
 }
 
+/// Every one of the `platforms` stopped at a step that needs the network, so the layout holds
+/// each one's image as far as it was rebuilt, annotated as partial with the reason.
+fn stopped_images_are_partial(out: &Path, platforms: usize) {
+    let images = common::proof::layout_platforms(out);
+    assert_eq!(images.len(), platforms, "{images:?}");
+    for (platform, _, partial) in images {
+        let partial = partial.unwrap_or_else(|| panic!("{platform}: no partial annotation"));
+        assert!(partial.contains("needs the network"), "{platform}: {partial}");
+    }
+}
+
+/// `retrace verify` finds every one of the `layers` rebuilt layers under the document's digests.
+fn verifies(out: &Path, document: &str, layers: usize) {
+    let run = common::build::retrace(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--document",
+        root().join(document).to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(" {layers} rebuilt layers under their published digests")),
+        "{stdout}"
+    );
+}
+
 fn layer<'a>(report: &'a Value, platform: &str, index: usize) -> &'a Value {
     let p = report["platforms"]
         .as_array()
@@ -113,6 +148,9 @@ fn needs_seeds_httpd_rebuilds_offline_from_public_inputs() {
         ],
     );
     assert_eq!(rebuilt, 23);
+    assert_eq!(common::proof::published_blobs_in_layout(dir.path()), 23);
+    stopped_images_are_partial(dir.path(), 6);
+    verifies(dir.path(), "testdata/seeds/000_14e1ce55d27fd598.txt", 23);
     // The day adduser wrote into /etc/shadow is the recorded step's, recovered before the search.
     let adduser = layer(&report, "linux/arm64/v8", 3);
     assert_eq!(adduser["recovered_dates"]["etc/shadow"], "17933 (2019-02-06)");
@@ -149,6 +187,9 @@ fn needs_seeds_postgres_rebuilds_offline_from_public_inputs() {
         ],
     );
     assert_eq!(rebuilt, 15);
+    assert_eq!(common::proof::published_blobs_in_layout(dir.path()), 15);
+    stopped_images_are_partial(dir.path(), 4);
+    verifies(dir.path(), "testdata/seeds/002_016ef913fa1bb703.txt", 15);
     // Layer 1 rebuilt from its tarball without the engine: the 386 blob was first pushed by a
     // Go <= 1.7 daemon, the ppc64le builder's kernel marked the init layer's new directories opaque.
     for (platform, variant) in [
@@ -190,4 +231,97 @@ fn needs_seeds_a_recipe_profile_name_rebuilds_the_base_layer() {
     let rebuilt = check_platforms(&report, &[("linux/amd64", 3)]);
     assert_eq!(rebuilt, 3);
     assert_eq!(layer(&report, "linux/amd64", 1)["verdict"], "match");
+}
+
+type Rows = Vec<(u64, Value, Value)>;
+
+/// Each platform's (index, verdict, rebuilt) rows of a report. (The replayed blobs differ: they
+/// carry the times of their own replay.)
+fn rows(report: &Value) -> Vec<(String, Rows)> {
+    let platforms = report["platforms"].as_array().unwrap();
+    platforms
+        .iter()
+        .map(|p| {
+            let layers = p["layers"].as_array().unwrap().iter();
+            let rows = layers.map(|l| (l["index"].as_u64().unwrap(), l["verdict"].clone(), l["rebuilt"].clone()));
+            (p["platform"].as_str().unwrap().to_string(), rows.collect())
+        })
+        .collect()
+}
+
+/// The blob files of a build output's layout, by name.
+fn blob_names(out: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+#[ignore = "needs Docker, QEMU and ../shared/rootfs"]
+fn needs_seeds_a_build_redone_from_its_record_gives_the_same_verdicts_and_blobs() {
+    let test = "needs_seeds_a_build_redone_from_its_record_gives_the_same_verdicts_and_blobs";
+    let Some(rootfs) = common::shared::seed_inputs(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
+    let report = build_offline(
+        "recipes/postgres-alpine.yaml",
+        &rootfs,
+        &["linux/amd64", "linux/386"],
+        &first,
+    );
+    // The record names the recipe and document by sha256, the options, and each input by content.
+    let record = &report["record"];
+    assert!(record["document"]["sha256"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(record["offline"], true);
+    for p in report["platforms"].as_array().unwrap() {
+        assert!(p["engine"].is_string() && p["profile"].is_string(), "{}", p["platform"]);
+        let base = &p["inputs"][0];
+        assert!(base["reference"].as_str().unwrap().starts_with("file:"), "{base}");
+        assert!(base["content"].as_str().unwrap().starts_with("sha256:"), "{base}");
+    }
+
+    // Redone from the record alone, every step run again: the same verdicts and blobs.
+    let record_path = first.join("report.json");
+    let args = [
+        "build",
+        "--from-record",
+        record_path.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--no-cache",
+        "--keep-going",
+    ];
+    let run = common::build::retrace(&args).current_dir(root()).output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let redone: Value = serde_json::from_slice(&std::fs::read(again.join("report.json")).unwrap()).unwrap();
+    assert_eq!(rows(&redone), rows(&report));
+    assert_eq!(redone["record"], report["record"]);
+    assert_eq!(blob_names(&again), blob_names(&first));
+
+    // A record whose input is not what the inputs hold stops the platform before the input is used.
+    let mut altered = report.clone();
+    let content = &mut altered["platforms"][0]["inputs"][0]["content"];
+    *content = format!("sha256:{}", "0".repeat(64)).into();
+    let altered_path = dir.path().join("altered.json");
+    std::fs::write(&altered_path, serde_json::to_vec(&altered).unwrap()).unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let args = [
+        "build",
+        "--from-record",
+        altered_path.to_str().unwrap(),
+        "--out",
+        elsewhere.to_str().unwrap(),
+        "--keep-going",
+    ];
+    let run = common::build::retrace(&args).current_dir(root()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    let redone: Value = serde_json::from_slice(&std::fs::read(elsewhere.join("report.json")).unwrap()).unwrap();
+    let error = redone["platforms"][0]["error"].as_str().unwrap();
+    assert!(error.contains("but the record names sha256:0000"), "{error}");
 }

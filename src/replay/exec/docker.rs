@@ -220,6 +220,14 @@ fn ensure_dir(dir: &Path) -> io::Result<&Path> {
 }
 
 impl Executor for DockerExecutor {
+    /// The engine's version (`20.10.24+dfsg1`), for the record of the build's inputs.
+    fn engine_version(&self) -> Result<Option<String>, ExecError> {
+        let version = runtime()
+            .block_on(self.docker.version())
+            .map_err(self.engine_err("version"))?;
+        Ok(version.version)
+    }
+
     /// Which of the absolute `paths` do not exist in `image` (asked with the archive API's `HEAD`
     /// in one idle container). The builder owns a directory a COPY creates by `--chown` only
     /// when it was missing, so the replay needs to know.

@@ -117,6 +117,10 @@ pub trait Executor: Send + Sync {
     /// A name for messages (`unix:///var/run/docker.sock`).
     fn endpoint(&self) -> &str;
 
+    /// The engine's version (`20.10.24+dfsg1`), for the record of the build's inputs; `None`
+    /// when the engine does not say.
+    fn engine_version(&self) -> Result<Option<String>, ExecError>;
+
     /// Which of the absolute `paths` do not exist in `image`. The builder owns a directory a COPY
     /// creates by `--chown` only when it was missing, so the replay needs to know.
     fn missing_paths(&self, image: &ImageId, paths: &[String]) -> Result<Vec<String>, ExecError>;

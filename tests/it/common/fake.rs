@@ -151,6 +151,10 @@ impl Executor for FakeExecutor {
         "fake://"
     }
 
+    fn engine_version(&self) -> Result<Option<String>, ExecError> {
+        Ok(Some("fake".into()))
+    }
+
     fn missing_paths(&self, _image: &ImageId, _paths: &[String]) -> Result<Vec<String>, ExecError> {
         Ok(Vec::new())
     }

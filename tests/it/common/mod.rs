@@ -9,6 +9,7 @@ pub mod fake;
 pub mod gobuild;
 pub mod mixture;
 pub mod oracle;
+pub mod proof;
 pub mod shared;
 
 use std::io::{Read, Write};
