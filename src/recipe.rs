@@ -5,7 +5,6 @@
 //! otherwise silently mean "all platforms"), and every error names the recipe file, the field path
 //! (`sources[2].sha256`) and, where YAML knows it, the line and column.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -256,16 +255,15 @@ pub fn load(file: &Path) -> Result<Recipe, RecipeError> {
         file: file.to_path_buf(),
         source,
     };
-    let mut text = String::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_RECIPE_BYTES + 1).read_to_string(&mut text))
-        .map_err(read_error)?;
-    if text.len() as u64 > MAX_RECIPE_BYTES {
-        return Err(RecipeError::TooLarge {
+    let bytes = crate::fsutil::read_regular(file, MAX_RECIPE_BYTES).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => RecipeError::TooLarge {
             file: file.to_path_buf(),
             limit: MAX_RECIPE_BYTES,
-        });
-    }
+        },
+        _ => read_error(e),
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))?;
     parse(&text, file)
 }
 

@@ -153,14 +153,13 @@ impl Report {
             path: path.into(),
             source,
         };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > MAX_REPORT_BYTES {
-            return Err(ReportJsonError::TooLarge {
+        let bytes = crate::fsutil::read_regular(path, MAX_REPORT_BYTES).map_err(|e| match e.kind() {
+            std::io::ErrorKind::FileTooLarge => ReportJsonError::TooLarge {
                 path: path.into(),
                 limit: MAX_REPORT_BYTES,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
+            },
+            _ => io(e),
+        })?;
         Report::parse(&bytes, path)
     }
 

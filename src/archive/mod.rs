@@ -348,7 +348,7 @@ pub fn read_archive_file(
     limits: &Limits,
     on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<ArchiveSummary, ArchiveError> {
-    let file = std::fs::File::open(path).map_err(|source| ArchiveError::File {
+    let file = crate::fsutil::open_regular(path).map_err(|source| ArchiveError::File {
         path: path.to_path_buf(),
         source,
     })?;

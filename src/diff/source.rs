@@ -12,7 +12,6 @@
 //! Operands resolve to a [`Subject`]: one layer, or an image with its platforms and their layers.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -38,9 +37,11 @@ pub enum Opener {
 impl Opener {
     pub fn open(&self) -> Result<Box<dyn Read + Send>, DiffError> {
         match self {
-            Opener::File(p) => Ok(Box::new(File::open(p).map_err(|e| DiffError::io(p, e))?)),
+            Opener::File(p) => Ok(Box::new(
+                crate::fsutil::open_regular(p).map_err(|e| DiffError::io(p, e))?,
+            )),
             Opener::Range { path, offset, len } => {
-                let mut f = File::open(path).map_err(|e| DiffError::io(path, e))?;
+                let mut f = crate::fsutil::open_regular(path).map_err(|e| DiffError::io(path, e))?;
                 f.seek(SeekFrom::Start(*offset)).map_err(|e| DiffError::io(path, e))?;
                 Ok(Box::new(f.take(*len)))
             }
@@ -285,7 +286,7 @@ fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
         })?;
     }
     let mut head = [0u8; 1];
-    let n = File::open(&path)
+    let n = crate::fsutil::open_regular(&path)
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| DiffError::io(&path, e))?;
     if n == 1 && head[0] == b'{' {
