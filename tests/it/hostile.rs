@@ -893,3 +893,16 @@ fn planning_is_linear_in_build_args_and_env_pairs() {
     let out = dir.path().join("out");
     retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 20).refused(&["linux/s390x"]);
 }
+
+/// `hash-file` streams the file: a 1.25 GiB sparse file hashes under the 1 GiB memory limit (the
+/// whole file was read into memory, and a 3 GB one took 3.15 GB).
+#[test]
+fn hash_file_of_a_file_larger_than_memory_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::File::create(&big).unwrap().set_len(1280 << 20).unwrap();
+    let run = retrace(&["hash-file", big.to_str().unwrap()], 120);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.starts_with("file:") && out.trim().len() == 69, "{out}");
+}
