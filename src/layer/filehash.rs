@@ -210,17 +210,28 @@ pub fn hash_context_stream(
     profile: &Profile,
 ) -> io::Result<ContextHashes> {
     let conv = ContextConventions::for_profile(profile);
+    let headers: Vec<(u32, &str)> = modes.iter().map(|&m| (m & conv.mode_mask, conv.owner_name)).collect();
+    let digests = hash_context_headers(name, &headers, size, content, copy)?;
+    let by_mode = modes.iter().copied().zip(digests).collect();
+    Ok(ContextHashes { by_mode })
+}
+
+/// The `file:` hashes of `size` bytes read once from `content` under each (mode, owner name)
+/// header, in order; every byte read is also written to `copy`. A reader that gives more or fewer
+/// than `size` bytes is an error.
+pub fn hash_context_headers(
+    name: &str,
+    headers: &[(u32, &str)],
+    size: u64,
+    content: &mut dyn Read,
+    copy: &mut dyn Write,
+) -> io::Result<Vec<Digest>> {
     let name = name.trim_start_matches("./");
-    let mut states: Vec<Sha256> = modes
+    let mut states: Vec<Sha256> = headers
         .iter()
-        .map(|&mode| {
+        .map(|&(mode, owner)| {
             let mut s = Sha256::new();
-            s.update(tarsum_v1_header_bytes(&context_header(
-                name,
-                mode & conv.mode_mask,
-                size,
-                conv.owner_name,
-            )));
+            s.update(tarsum_v1_header_bytes(&context_header(name, mode, size, owner)));
             s
         })
         .collect();
@@ -247,13 +258,10 @@ pub fn hash_context_stream(
             "changed while it was read (it had {size} bytes when opened)"
         )));
     }
-    let by_mode = modes
-        .iter()
-        .copied()
-        .zip(states)
-        .map(|(m, s)| (m, Digest::from_bytes(s.finalize().into())))
-        .collect();
-    Ok(ContextHashes { by_mode })
+    Ok(states
+        .into_iter()
+        .map(|s| Digest::from_bytes(s.finalize().into()))
+        .collect())
 }
 
 /// Most entries a COPY source tree may hold; a larger one is refused rather than read.

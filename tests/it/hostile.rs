@@ -906,3 +906,38 @@ fn hash_file_of_a_file_larger_than_memory_streams() {
     let out = String::from_utf8_lossy(&run.stdout);
     assert!(out.starts_with("file:") && out.trim().len() == 69, "{out}");
 }
+
+/// `layer add` never allocates what a tar header declares: a 100-byte `.tar.gz` whose one member
+/// claims 15 GiB is refused as truncated under the 1 GiB limit (it allocated the 15 GiB at once).
+#[test]
+fn layer_add_of_a_member_declaring_15_gib_allocates_nothing_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_path("big").unwrap();
+    h.set_size(15 << 30);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, h.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut gz, &[0u8; 4096]).unwrap();
+    let bytes = gz.finish().unwrap();
+    assert!(bytes.len() < 200, "{}", bytes.len());
+    let src = dir.path().join("bomb.tar.gz");
+    std::fs::write(&src, &bytes).unwrap();
+    // The source must pass its `file:` check to reach extraction.
+    let hash = retrace::layer::context_file_hash_with("bomb.tar.gz", 0o644, &bytes, "");
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    let args = [
+        "layer",
+        "add",
+        src.to_str().unwrap(),
+        "--file-hash",
+        &hash.hex(),
+        "--expected",
+        &zeros,
+    ];
+    let mut args = args.to_vec();
+    args.extend(["--docker-version", "18.06.1-ce"]);
+    retrace(&args, 60).refused(&["bomb.tar.gz"]);
+}
