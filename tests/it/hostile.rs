@@ -941,3 +941,21 @@ fn layer_add_of_a_member_declaring_15_gib_allocates_nothing_of_it() {
     args.extend(["--docker-version", "18.06.1-ce"]);
     retrace(&args, 60).refused(&["bomb.tar.gz"]);
 }
+
+/// The nesting limit is counted by YAML's own parser, so no text before the brackets can hide
+/// them: after the plain scalar `a:'` (no quote opens there) a `tag:` nested 200,000 deep is
+/// refused at once (a scan of the text thought a quote was open, and the parse ran past 60 s).
+#[test]
+fn nesting_after_a_plain_scalar_with_a_quote_is_still_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("hidden.yaml");
+    let depth = 200_000;
+    std::fs::write(
+        &recipe,
+        format!("document: a:'\ntag: {}{}\n", "[".repeat(depth), "]".repeat(depth)),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 20)
+        .refused(&["hidden.yaml:2:", "nested deeper than the limit of 32"]);
+}
