@@ -959,3 +959,45 @@ fn nesting_after_a_plain_scalar_with_a_quote_is_still_counted() {
     retrace(&["build", recipe.to_str().unwrap(), "--out", out.to_str().unwrap()], 20)
         .refused(&["hidden.yaml:2:", "nested deeper than the limit of 32"]);
 }
+
+/// `diff` reads an image's manifests within one byte budget: an index naming one 15.9 MB manifest
+/// 4,000 times is refused once 64 MiB have been read (it read the manifest 4,000 times, 53 s).
+#[test]
+fn one_large_manifest_named_thousands_of_times_is_read_within_a_budget() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+    std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let config = serde_json::json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", "0".repeat(64)), "size": 0});
+    let mut manifest =
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "config": config, "layers": []})).unwrap();
+    manifest.resize(15_900_000, b' ');
+    let hex = format!("{:x}", sha2::Sha256::digest(&manifest));
+    std::fs::write(dir.path().join("blobs/sha256").join(&hex), &manifest).unwrap();
+    let entries: Vec<_> = (0..4000)
+        .map(|_| serde_json::json!({"digest": format!("sha256:{hex}"), "size": manifest.len()}))
+        .collect();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": entries});
+    std::fs::write(dir.path().join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let spec = format!("oci:{}", dir.path().display());
+    retrace(&["diff", &spec, &spec], 30).refused(&["more than 67108864 bytes of manifests and indexes"]);
+}
+
+/// A docker archive whose `manifest.json` lists one member 900,000 times as layers is refused by
+/// its layer count (it ran past 60 s).
+#[test]
+fn a_docker_archive_listing_one_member_900k_times_is_refused() {
+    use tar::EntryType::Regular;
+    let layers = vec!["\"l\""; 900_000].join(",");
+    let manifest = format!(r#"[{{"Config":"c","RepoTags":null,"Layers":[{layers}]}}]"#).into_bytes();
+    let archive = saved(&[
+        (b"manifest.json", Regular, manifest, ""),
+        (b"c", Regular, b"{}".to_vec(), ""),
+        (b"l", Regular, vec![0; 1024], ""),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("image.tar");
+    std::fs::write(&path, archive).unwrap();
+    let spec = format!("docker-archive:{}", path.display());
+    retrace(&["diff", &spec, &spec], 30).refused(&["an image of 900000 layers, more than the limit of 4096"]);
+}
