@@ -15,6 +15,7 @@ pub mod diff;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
+pub mod escape;
 pub mod fsutil;
 pub mod gzip;
 pub mod ir;

@@ -6,7 +6,7 @@
 //! blob is verified while it is copied (the gzip blob against its digest and size, the tar inside
 //! it against its diff_id, the config's `rootfs.diff_ids` against the layers), and nothing is
 //! visible at the destination until everything is complete: the layout is built in a temporary
-//! directory next to it and renamed into place; the archive goes through `fsutil::write_atomic`.
+//! directory next to it and renamed into place; the archive goes through `fsutil::write_new`.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -139,7 +139,7 @@ fn config_bytes(image: &ImageInput) -> Result<Vec<u8>, OciError> {
 fn open_blob(layer: &LayerBlob) -> io::Result<Box<dyn Read + '_>> {
     Ok(match &layer.source {
         BlobSource::Bytes(b) => Box::new(b.as_slice()),
-        BlobSource::File(p) => Box::new(fs::File::open(p)?),
+        BlobSource::File(p) => Box::new(crate::fsutil::open_regular(p)?),
     })
 }
 
@@ -258,7 +258,7 @@ pub fn update_oci_layout(
                 copy_verified_blob(i, layer, &mut io::sink(), &p)?;
             } else {
                 let mut failure = None;
-                crate::fsutil::write_atomic(&p, |w| {
+                crate::fsutil::write_new(&p, |w| {
                     copy_verified_blob(i, layer, w, &p).map_err(|e| {
                         failure = Some(e);
                         io::Error::other("layer blob not written")
@@ -303,7 +303,7 @@ pub fn update_oci_layout(
         });
     }
     let layout_path = dir.join("oci-layout");
-    crate::fsutil::write_atomic(&layout_path, |w| w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#))
+    crate::fsutil::write_new(&layout_path, |w| w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#))
         .map_err(io_at(&layout_path))?;
     let mut index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
     if let Some(name) = group {
@@ -318,7 +318,7 @@ pub fn update_oci_layout(
         }]});
     }
     let index_path = dir.join("index.json");
-    crate::fsutil::write_atomic(&index_path, |w| {
+    crate::fsutil::write_new(&index_path, |w| {
         // `json!` values have only string keys, so they always serialize.
         w.write_all(&serde_json::to_vec_pretty(&index).expect("serializes"))
     })
@@ -343,7 +343,7 @@ pub fn write_docker_archive(path: &Path, image: &ImageInput) -> Result<WrittenIm
     }]);
 
     let mut failure: Option<OciError> = None;
-    let result = crate::fsutil::write_atomic(path, |out| {
+    let result = crate::fsutil::write_new(path, |out| {
         let mut fill = || -> Result<(), OciError> {
             let mut member = |name: &str, data: &[u8]| -> Result<(), OciError> {
                 write_plain_file_header(name, data.len() as u64, out).map_err(io_at(path))?;

@@ -5,7 +5,7 @@
 //! turned into it by [`crate::replay::input::inputs_of`], so this module does not change when the
 //! parser grows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -127,14 +127,22 @@ impl ImageConfig {
     /// Sets or replaces `key` in the environment, keeping the order Docker keeps (replace in place,
     /// append when new).
     pub fn set_env(&mut self, key: &str, value: &str) {
-        let entry = format!("{key}={value}");
-        match self
-            .env
-            .iter_mut()
-            .find(|e| e.split_once('=').map(|(k, _)| k) == Some(key))
-        {
-            Some(e) => *e = entry,
-            None => self.env.push(entry),
+        self.set_envs(std::iter::once((key, value)));
+    }
+
+    /// Sets every pair in turn, as [`ImageConfig::set_env`] would one by one, in time linear in
+    /// the environment and the pairs together: one ENV line may hold tens of thousands of pairs.
+    pub fn set_envs<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut at: HashMap<String, usize> = env_keys(&self.env).map(|(k, i)| (k.to_string(), i)).collect();
+        for (key, value) in pairs {
+            let entry = format!("{key}={value}");
+            match at.get(key) {
+                Some(&i) => self.env[i] = entry,
+                None => {
+                    at.insert(key.to_string(), self.env.len());
+                    self.env.push(entry);
+                }
+            }
         }
     }
 
@@ -190,9 +198,6 @@ pub struct PlanStep {
     pub created: Option<i64>,
     pub action: Action,
     pub layer: Option<LayerSlot>,
-    /// The config after this step (what the next step sees, and for the last step the image's).
-    #[serde(skip)]
-    pub config_after: ImageConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -246,7 +251,6 @@ pub fn plan(
             created: s.created,
             action,
             layer,
-            config_after: config.clone(),
         });
     }
     let assigned: BTreeSet<usize> = assignment.iter().flatten().copied().collect();
@@ -402,10 +406,12 @@ fn shell_or_exec(argv: &[String], config: &ImageConfig) -> Vec<String> {
 
 /// The environment of a RUN container: the image's, plus the recorded build args that the image
 /// environment does not already set (the classic builder's rule), plus the recipe's extra args.
+/// Linear in the environment and the args together: a key already set is found in a set.
 fn run_env(config: &ImageConfig, args: &[(String, Option<String>)], extra: &[(String, String)]) -> Vec<String> {
     let mut env = config.env.clone();
+    let mut set: HashSet<String> = env_keys(&config.env).map(|(k, _)| k.to_string()).collect();
     let mut add = |k: &str, v: &str| {
-        if config.env_value(k).is_none() && !env.iter().any(|e| e.split_once('=').map(|(n, _)| n) == Some(k)) {
+        if set.insert(k.to_string()) {
             env.push(format!("{k}={v}"));
         }
     };
@@ -420,13 +426,19 @@ fn run_env(config: &ImageConfig, args: &[(String, Option<String>)], extra: &[(St
     env
 }
 
+/// The key of each `KEY=value` entry with its position; the first position of a repeated key,
+/// which is the one `env_value` reads and `set_env` replaces.
+fn env_keys(env: &[String]) -> impl Iterator<Item = (&str, usize)> {
+    let mut seen = HashSet::new();
+    env.iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.split_once('=').map(|(k, _)| (k, i)))
+        .filter(move |(k, _)| seen.insert(*k))
+}
+
 fn apply_config(config: &mut ImageConfig, step: &Step) {
     match step {
-        Step::Env(pairs) => {
-            for (k, v) in pairs {
-                config.set_env(k, v);
-            }
-        }
+        Step::Env(pairs) => config.set_envs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         Step::User(u) => config.user = u.clone(),
         Step::Shell(s) => config.shell = s.clone(),
         Step::Cmd(c) => config.cmd = Some(c.clone()),
@@ -453,6 +465,10 @@ fn apply_config(config: &mut ImageConfig, step: &Step) {
 
 /// `$VAR` / `${VAR}` expansion against the image environment, as the builder does for WORKDIR.
 fn expand(text: &str, config: &ImageConfig) -> String {
+    // Looked up in a map made once, so the time is linear in the text and the environment.
+    let values: HashMap<&str, &str> = env_keys(&config.env)
+        .map(|(k, i)| (k, config.env[i][k.len() + 1..].as_ref()))
+        .collect();
     let mut out = String::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -473,7 +489,7 @@ fn expand(text: &str, config: &ImageConfig) -> String {
             out.push('$');
             rest = after;
         } else {
-            out.push_str(config.env_value(name).unwrap_or(""));
+            out.push_str(values.get(name).copied().unwrap_or(""));
             rest = tail;
         }
     }

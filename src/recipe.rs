@@ -5,7 +5,6 @@
 //! otherwise silently mean "all platforms"), and every error names the recipe file, the field path
 //! (`sources[2].sha256`) and, where YAML knows it, the line and column.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -36,7 +35,7 @@ pub enum RecipeError {
     #[error("{file}: larger than the limit of {limit} bytes")]
     TooLarge { file: PathBuf, limit: u64 },
 
-    #[error("{file}:{line}:{column}: flow collections nested deeper than the limit of {limit}")]
+    #[error("{file}:{line}:{column}: collections nested deeper than the limit of {limit}")]
     TooDeep {
         file: PathBuf,
         line: usize,
@@ -245,9 +244,9 @@ struct RawEndpoint {
 /// The largest recipe read; real recipes are a few KiB.
 pub const MAX_RECIPE_BYTES: u64 = 1 << 20;
 
-/// The deepest nesting of YAML flow collections (`[...]`, `{...}`) accepted. Recipes need two or
-/// three levels; the YAML parser takes time quadratic in the depth, so deeper text is refused before
-/// it is parsed.
+/// The deepest nesting of YAML collections (block or flow: `[...]`, `{...}`) accepted. Recipes
+/// need four or five levels; the YAML parser takes time quadratic in the depth, so parsing stops at
+/// the first collection deeper than this.
 pub const MAX_FLOW_DEPTH: usize = 32;
 
 /// Reads and validates a recipe file.
@@ -256,67 +255,60 @@ pub fn load(file: &Path) -> Result<Recipe, RecipeError> {
         file: file.to_path_buf(),
         source,
     };
-    let mut text = String::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_RECIPE_BYTES + 1).read_to_string(&mut text))
-        .map_err(read_error)?;
-    if text.len() as u64 > MAX_RECIPE_BYTES {
-        return Err(RecipeError::TooLarge {
+    let bytes = crate::fsutil::read_regular(file, MAX_RECIPE_BYTES).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => RecipeError::TooLarge {
             file: file.to_path_buf(),
             limit: MAX_RECIPE_BYTES,
-        });
-    }
+        },
+        _ => read_error(e),
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))?;
     parse(&text, file)
 }
 
-/// Refuses flow collections nested deeper than [`MAX_FLOW_DEPTH`], naming where the limit was
-/// passed. Quoted scalars and comments are skipped, as YAML skips them, so brackets inside them do
-/// not count; a quote opens a scalar only where YAML allows one to start.
+/// Refuses collections nested deeper than [`MAX_FLOW_DEPTH`], naming where the limit was passed.
+/// The depth is the one YAML's own parser sees (libyaml, which yaml_serde reads the recipe with):
+/// its sequence and mapping events, counted as they come, so nothing deeper than the limit is ever
+/// parsed, and no quote, comment or plain scalar can hide a bracket from the count. A syntax error
+/// is left to the deserializer, which reports it with its field.
 fn check_flow_depth(text: &str, file: &Path) -> Result<(), RecipeError> {
-    let mut depth = 0usize;
-    let (mut line, mut column) = (1usize, 0usize);
-    let mut quote: Option<char> = None;
-    let (mut escaped, mut comment) = (false, false);
-    // The last character that was not blank, `\n` at the start of a line.
-    let mut last = '\n';
-    let mut prev = '\n';
-    for c in text.chars() {
-        column += 1;
-        if c == '\n' {
-            (line, column, comment) = (line + 1, 0, false);
+    let too_deep = |mark: libyaml_rs::yaml_mark_t| RecipeError::TooDeep {
+        file: file.to_path_buf(),
+        line: mark.line as usize + 1,
+        column: mark.column as usize + 1,
+        limit: MAX_FLOW_DEPTH,
+    };
+    let mut parser = Box::new(std::mem::MaybeUninit::<libyaml_rs::yaml_parser_t>::uninit());
+    let parser = parser.as_mut_ptr();
+    // SAFETY: `parser` is initialized before any other use and deleted once below; `text`
+    // outlives it; each event is deleted after its type and mark are copied out.
+    unsafe {
+        if libyaml_rs::yaml_parser_initialize(parser).fail {
+            return Ok(());
         }
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if q == '"' && c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
+        libyaml_rs::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
+        let mut depth = 0usize;
+        let mut event = std::mem::MaybeUninit::<libyaml_rs::yaml_event_t>::uninit();
+        let result = loop {
+            if libyaml_rs::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
+                break Ok(());
             }
-        } else if comment {
-        } else if c == '#' && (prev == '\n' || prev.is_whitespace()) {
-            comment = true;
-        } else if (c == '\'' || c == '"') && matches!(last, '\n' | ':' | '-' | '[' | '{' | ',' | '?') {
-            quote = Some(c);
-        } else if c == '[' || c == '{' {
-            depth += 1;
+            let (kind, mark) = ((*event.as_ptr()).type_, (*event.as_ptr()).start_mark);
+            libyaml_rs::yaml_event_delete(event.as_mut_ptr());
+            match kind {
+                libyaml_rs::YAML_SEQUENCE_START_EVENT | libyaml_rs::YAML_MAPPING_START_EVENT => depth += 1,
+                libyaml_rs::YAML_SEQUENCE_END_EVENT | libyaml_rs::YAML_MAPPING_END_EVENT => depth -= 1,
+                libyaml_rs::YAML_STREAM_END_EVENT => break Ok(()),
+                _ => {}
+            }
             if depth > MAX_FLOW_DEPTH {
-                return Err(RecipeError::TooDeep {
-                    file: file.to_path_buf(),
-                    line,
-                    column,
-                    limit: MAX_FLOW_DEPTH,
-                });
+                break Err(too_deep(mark));
             }
-        } else if c == ']' || c == '}' {
-            depth = depth.saturating_sub(1);
-        }
-        if c == '\n' || !c.is_whitespace() {
-            last = c;
-        }
-        prev = c;
+        };
+        libyaml_rs::yaml_parser_delete(parser);
+        result
     }
-    Ok(())
 }
 
 /// Validates recipe text; `file` names it in errors and anchors relative paths.

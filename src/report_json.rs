@@ -249,14 +249,14 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ReportJsonError> {
         path: path.into(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_REPORT_BYTES {
-        return Err(ReportJsonError::TooLarge {
+    // Only a regular file is read, and never past the limit, whatever its length claims.
+    crate::fsutil::read_regular(path, MAX_REPORT_BYTES).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => ReportJsonError::TooLarge {
             path: path.into(),
             limit: MAX_REPORT_BYTES,
-        });
-    }
-    std::fs::read(path).map_err(io)
+        },
+        _ => io(e),
+    })
 }
 
 /// The file beside report.json where `retrace verify` records what it found.

@@ -18,6 +18,7 @@
 pub mod facts;
 pub mod untar;
 
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,7 +27,8 @@ use serde::Serialize;
 use crate::archive::{ArchiveError, Limits};
 use crate::deflate::Generation;
 use crate::gzip::{self, GO17_HEADER_MTIME};
-use crate::layer::{context_file_hash_with, write_tar_digest, Entry, EntryKind, Profile, CONTEXT_MODES};
+use crate::layer::filehash::hash_context_headers;
+use crate::layer::{write_tar_digest, Entry, EntryKind, Profile, CONTEXT_MODES};
 use crate::Digest;
 
 pub use facts::{base_steps, BaseFactsError, BaseStep};
@@ -153,7 +155,10 @@ pub fn rebuild_base_layer_any(source: &Path, steps: &[BaseStep], opts: &AddOptio
         path: source.to_path_buf(),
         source: e,
     };
-    let size = std::fs::metadata(source).map_err(read_error)?.len();
+    // One open file, read twice as a stream: first to verify, then to extract. The source is
+    // never held in memory whole, and what is extracted is what the descriptor verified.
+    let mut file = crate::fsutil::open_regular(source).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
     if size > opts.limits.max_total_bytes {
         return Err(AddError::SourceTooLarge {
             path: source.to_path_buf(),
@@ -161,19 +166,21 @@ pub fn rebuild_base_layer_any(source: &Path, steps: &[BaseStep], opts: &AddOptio
             limit: opts.limits.max_total_bytes,
         });
     }
-    let content = std::fs::read(source).map_err(read_error)?;
     let name = opts.name.clone().unwrap_or_else(|| {
         source
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let (step, profile, source_match) = select_step(source, &name, &content, steps)?;
-    let (tree, _) = untar::untar(&content, &opts.limits, step.created.unwrap_or(0)).map_err(|e| AddError::Archive {
-        path: source.to_path_buf(),
-        source: e,
-    })?;
-    drop(content);
+    let hashes = source_hashes(&name, size, &mut file).map_err(read_error)?;
+    let (step, profile, source_match) = select_step(source, &name, &hashes, steps)?;
+    file.seek(std::io::SeekFrom::Start(0)).map_err(read_error)?;
+    let reader = std::io::BufReader::new(file.take(size));
+    let (tree, _) =
+        untar::untar_read(reader, &opts.limits, step.created.unwrap_or(0)).map_err(|e| AddError::Archive {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
     let plain = tree.entries();
     let found = try_variants(&plain, &profile, step, source)?;
     Ok(AddOutcome {
@@ -196,14 +203,14 @@ pub fn rebuild_base_layer_any(source: &Path, steps: &[BaseStep], opts: &AddOptio
 fn select_step<'s>(
     source: &Path,
     name: &str,
-    content: &[u8],
+    hashes: &[SourceHash],
     steps: &'s [BaseStep],
 ) -> Result<(&'s BaseStep, Profile, SourceMatch), AddError> {
     let mut expected = Vec::new();
     for step in steps {
         // Releases up to 17.06 sent the context with owner names `root`, later ones empty.
         let owner = crate::layer::filehash::ContextConventions::for_profile(&step.profile).owner_name;
-        if let Some(m) = verify_source(name, content, step, owner) {
+        if let Some(m) = matching_source(name, hashes, step, owner) {
             return Ok((step, step.profile.clone(), m));
         }
         expected.push(step.file_hash.hex());
@@ -219,10 +226,41 @@ fn select_step<'s>(
 /// Finds the context mode and owner-name convention under which `content` hashes to the step's
 /// `file:` hash, trying the release's own owner-name convention `own` first.
 pub fn verify_source(name: &str, content: &[u8], step: &BaseStep, own: &str) -> Option<SourceMatch> {
+    let hashes = source_hashes(name, content.len() as u64, &mut &content[..]).ok()?;
+    matching_source(name, &hashes, step, own)
+}
+
+/// One `file:` hash of a source: under a context mode and an owner name.
+#[derive(Debug, Clone, Copy)]
+struct SourceHash {
+    mode: u32,
+    owner: &'static str,
+    digest: Digest,
+}
+
+/// The `file:` hashes of a source of `size` bytes under every context mode and both owner-name
+/// conventions, from one streaming read of `content`.
+fn source_hashes(name: &str, size: u64, content: &mut dyn Read) -> std::io::Result<Vec<SourceHash>> {
+    let headers: Vec<(u32, &'static str)> = ["", "root"]
+        .into_iter()
+        .flat_map(|owner| CONTEXT_MODES.map(|mode| (mode, owner)))
+        .collect();
+    let digests = hash_context_headers(name, &headers, size, content, &mut std::io::sink())?;
+    Ok(headers
+        .into_iter()
+        .zip(digests)
+        .map(|((mode, owner), digest)| SourceHash { mode, owner, digest })
+        .collect())
+}
+
+/// The first (owner, mode) under which the source hashes to the step's `file:` hash, trying the
+/// owner name `own` first.
+fn matching_source(name: &str, hashes: &[SourceHash], step: &BaseStep, own: &str) -> Option<SourceMatch> {
     let other = if own.is_empty() { "root" } else { "" };
     for owner in [own, other] {
         for mode in CONTEXT_MODES {
-            if context_file_hash_with(name, mode, content, owner) == step.file_hash {
+            let found = hashes.iter().find(|h| h.owner == owner && h.mode == mode)?;
+            if found.digest == step.file_hash {
                 return Some(SourceMatch {
                     name: name.to_string(),
                     mode: format!("{mode:04o}"),

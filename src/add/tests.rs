@@ -5,6 +5,7 @@
 use super::untar::untar;
 use super::*;
 use crate::archive::Limits;
+use crate::layer::context_file_hash_with;
 
 /// A tar built with the `tar` crate: (path, typeflag, mode, mtime, content or link target).
 fn tarball(entries: &[(&str, u8, u32, u64, &str)]) -> Vec<u8> {

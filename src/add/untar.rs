@@ -44,12 +44,23 @@ enum InodeKind {
     Fifo,
 }
 
+/// The memory an extracted tree may take: its files' bytes, plus [`ENTRY_COST`] and the path for
+/// each entry. `layer add` and a build's base layer hold the tree in memory (it is rewritten under
+/// each builder variant); real root file systems are a few hundred MB at most.
+pub const MAX_TREE_BYTES: u64 = 1 << 30;
+
+/// What one entry costs in memory besides its path and content: its inode, its key in the walk
+/// order, and its copies while the layer is written.
+pub const ENTRY_COST: u64 = 512;
+
 /// The extracted tree: path -> inode index. Paths use the walk key (see `walk_key`) so the map's
 /// order is the walk order.
 #[derive(Debug, Default)]
 pub struct Extracted {
     inodes: Vec<Inode>,
     paths: BTreeMap<Vec<u8>, usize>,
+    /// The memory charged so far against [`MAX_TREE_BYTES`].
+    held: u64,
     /// Directories the extraction had to create because the tarball did not list them.
     pub implicit_dirs: Vec<String>,
 }
@@ -115,8 +126,31 @@ impl Extracted {
         );
     }
 
+    /// Charges `bytes` against [`MAX_TREE_BYTES`], or refuses the entry.
+    fn charge(&mut self, e: &ArchiveEntry, bytes: u64) -> Result<(), ArchiveError> {
+        self.held = self.held.saturating_add(bytes);
+        if self.held > MAX_TREE_BYTES {
+            return Err(ArchiveError::TreeTooLarge {
+                entry: e.path.clone(),
+                limit: MAX_TREE_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    /// A file's content, read up to what is left of the budget. The header's size is not trusted
+    /// for the allocation: it is what the archive claims, not what it holds.
+    fn read_charged(&mut self, e: &ArchiveEntry, content: &mut dyn Read) -> Result<Vec<u8>, ArchiveError> {
+        let left = MAX_TREE_BYTES.saturating_sub(self.held);
+        let mut data = Vec::with_capacity(e.size.min(left).min(1 << 20) as usize);
+        content.take(left + 1).read_to_end(&mut data)?;
+        self.charge(e, data.len() as u64)?;
+        Ok(data)
+    }
+
     /// Applies one header the way `createTarFile` does.
     fn apply(&mut self, e: &ArchiveEntry, content: &mut dyn Read, now: i64) -> Result<(), ArchiveError> {
+        self.charge(e, ENTRY_COST + e.path.len() as u64)?;
         self.ensure_parent(&e.path, now);
         let key = walk_key(&e.path);
         let existing = self.paths.get(&key).copied();
@@ -156,11 +190,7 @@ impl Extracted {
                 }
                 return Ok(());
             }
-            Kind::File => {
-                let mut data = Vec::with_capacity(e.size as usize);
-                content.read_to_end(&mut data)?;
-                InodeKind::File(data)
-            }
+            Kind::File => InodeKind::File(self.read_charged(e, content)?),
             Kind::Dir => InodeKind::Dir,
             Kind::Symlink(t) => InodeKind::Symlink(t.clone()),
             Kind::Char(a, b) => InodeKind::Char(*a, *b),

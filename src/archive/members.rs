@@ -54,7 +54,7 @@ impl TarMembers {
     /// Indexes the tar at `path` under `limits`. A compressed file is refused: its members cannot
     /// be reached by offset, and `docker save` writes plain tar.
     pub fn index_with(path: &Path, limits: &Limits) -> Result<TarMembers, ArchiveError> {
-        let mut file = File::open(path)?;
+        let mut file = crate::fsutil::open_regular(path)?;
         refuse_compressed(&mut file)?;
         let len = file.metadata()?.len();
         let file = Positioned {
@@ -127,7 +127,7 @@ impl TarMembers {
     /// A reader over the content of the file `name` stands for.
     pub fn open(&self, name: &str) -> Result<std::io::Take<File>, ArchiveError> {
         let member = self.find(name)?;
-        let mut file = File::open(&self.path)?;
+        let mut file = crate::fsutil::open_regular(&self.path)?;
         file.seek(SeekFrom::Start(member.offset))?;
         Ok(file.take(member.size))
     }

@@ -150,6 +150,8 @@ pub enum ArchiveError {
     IndexTooLarge { entry: String, limit: u64 },
     #[error("archive exceeds {limit} decompressed bytes (at entry `{}`)", shown(.entry))]
     TotalTooLarge { entry: String, limit: u64 },
+    #[error("entry `{}`: the extracted tree would take more than {limit} bytes of memory", shown(.entry))]
+    TreeTooLarge { entry: String, limit: u64 },
     #[error(
         "decompression bomb refused: {decompressed} bytes (sparse holes included) from {compressed} archive bytes exceeds ratio {limit}:1 (at entry `{}`)", shown(.entry)
     )]
@@ -380,7 +382,7 @@ pub fn read_archive_file(
     limits: &Limits,
     on_entry: impl FnMut(&ArchiveEntry, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<ArchiveSummary, ArchiveError> {
-    let file = std::fs::File::open(path).map_err(|source| ArchiveError::File {
+    let file = crate::fsutil::open_regular(path).map_err(|source| ArchiveError::File {
         path: path.to_path_buf(),
         source,
     })?;
@@ -484,7 +486,13 @@ fn decoded<R: Read>(blob: R, meter: &Shared) -> Result<(Compression, TarSide<Dec
     let inner = match compression {
         Compression::Gzip => Decoder::Gzip(MultiGzDecoder::new(raw)),
         // Multi-stream, like the `xz -d` and Go compress/bzip2 readers Docker used.
-        Compression::Xz => Decoder::Xz(xz2::bufread::XzDecoder::new_multi_decoder(raw)),
+        Compression::Xz => {
+            // The xz header states the memory its decoder needs; past the limit the stream is
+            // refused instead of allocated (liblzma's own default is no limit).
+            let stream = xz2::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, xz2::stream::CONCATENATED)
+                .map_err(|e| ArchiveError::Io(io::Error::other(e)))?;
+            Decoder::Xz(xz2::bufread::XzDecoder::new_stream(raw, stream))
+        }
         Compression::Bzip2 => Decoder::Bzip2(bzip2::bufread::MultiBzDecoder::new(raw)),
         // `detect_compression` refused zstd already.
         Compression::None | Compression::Zstd => Decoder::None(raw),
@@ -526,6 +534,9 @@ pub fn decompress(
     let written = io::copy(&mut side, out).map_err(|e| parked(&meter, e, "(decompressed stream)"))?;
     Ok((compression, written))
 }
+
+/// The most memory an xz stream's decoder may ask for: `xz -9` needs 65 MiB.
+pub const XZ_MEMORY_LIMIT: u64 = 256 << 20;
 
 /// The compression of a blob, by its magic bytes.
 fn detect_compression(magic: &[u8]) -> Result<Compression, ArchiveError> {

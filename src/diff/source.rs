@@ -12,7 +12,6 @@
 //! Operands resolve to a [`Subject`]: one layer, or an image with its platforms and their layers.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -38,9 +37,11 @@ pub enum Opener {
 impl Opener {
     pub fn open(&self) -> Result<Box<dyn Read + Send>, DiffError> {
         match self {
-            Opener::File(p) => Ok(Box::new(File::open(p).map_err(|e| DiffError::io(p, e))?)),
+            Opener::File(p) => Ok(Box::new(
+                crate::fsutil::open_regular(p).map_err(|e| DiffError::io(p, e))?,
+            )),
             Opener::Range { path, offset, len } => {
-                let mut f = File::open(path).map_err(|e| DiffError::io(path, e))?;
+                let mut f = crate::fsutil::open_regular(path).map_err(|e| DiffError::io(path, e))?;
                 f.seek(SeekFrom::Start(*offset)).map_err(|e| DiffError::io(path, e))?;
                 Ok(Box::new(f.take(*len)))
             }
@@ -157,11 +158,33 @@ fn config_platform(layout: &Layout, config: &Digest) -> Option<String> {
     platform_text(Some(&config.platform()))
 }
 
-/// How far a walk through nested indexes has gone, against [`IndexLimits`].
+/// The most layers one image of an operand may have. Docker's graphdrivers stop at 125; each
+/// layer is opened and compared, so an image claiming more would be work without end.
+pub const MAX_LAYERS: usize = 4096;
+
+/// The most bytes of manifests and indexes read in one walk of a layout: each is read and parsed
+/// whole, so an index naming one 16 MiB manifest thousands of times would otherwise read it each
+/// time. Real images read a few kilobytes.
+pub const MAX_WALK_JSON_BYTES: u64 = 64 << 20;
+
+/// Refuses an image of more than [`MAX_LAYERS`] layers, naming where it was described.
+fn check_layers(path: &Path, layers: usize) -> Result<(), DiffError> {
+    if layers <= MAX_LAYERS {
+        return Ok(());
+    }
+    Err(DiffError::Layout {
+        path: path.into(),
+        message: format!("an image of {layers} layers, more than the limit of {MAX_LAYERS}"),
+    })
+}
+
+/// How far a walk through nested indexes has gone, against [`IndexLimits`] and
+/// [`MAX_WALK_JSON_BYTES`].
 struct IndexWalk {
     limits: IndexLimits,
     depth: usize,
     visited: usize,
+    json_bytes: u64,
 }
 
 impl IndexWalk {
@@ -171,12 +194,16 @@ impl IndexWalk {
             // The layout's own index.json is the first level.
             depth: 1,
             visited: 0,
+            json_bytes: 0,
         }
     }
 
-    /// Counts one more manifest or index at `path`, refusing the walk past either bound.
+    /// Counts one more manifest or index at `path`, and its size, refusing the walk past any bound
+    /// before the blob is read.
     fn visit(&mut self, path: &Path) -> Result<(), DiffError> {
         self.visited += 1;
+        // A blob that cannot be statted is refused by the read that follows, naming it.
+        self.json_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
         let refusal = if self.depth > self.limits.max_depth {
             format!("indexes nested more than {} deep", self.limits.max_depth)
         } else if self.visited > self.limits.max_manifests {
@@ -184,6 +211,8 @@ impl IndexWalk {
                 "more than {} manifests and indexes in one image",
                 self.limits.max_manifests
             )
+        } else if self.json_bytes > MAX_WALK_JSON_BYTES {
+            format!("more than {MAX_WALK_JSON_BYTES} bytes of manifests and indexes in one image")
         } else {
             return Ok(());
         };
@@ -219,6 +248,7 @@ fn image_from_blob(
         }
         Manifest::Image(image) => image,
     };
+    check_layers(&layout.blob_path(digest), image.layers.len())?;
     let platform = platform
         .or_else(|| config_platform(layout, &image.config.digest))
         .unwrap_or_else(|| "unknown".into());
@@ -285,7 +315,7 @@ fn oci_blob(dir: &Path, digest: &Digest) -> Result<Subject, DiffError> {
         })?;
     }
     let mut head = [0u8; 1];
-    let n = File::open(&path)
+    let n = crate::fsutil::open_regular(&path)
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| DiffError::io(&path, e))?;
     if n == 1 && head[0] == b'{' {
@@ -365,6 +395,7 @@ fn docker_archive(path: &Path) -> Result<Subject, DiffError> {
         .and_then(|c| ImageConfig::parse(&c, "config").ok())
         .and_then(|c| platform_text(Some(&c.platform())))
         .unwrap_or_else(|| "unknown".into());
+    check_layers(path, image.layers.len())?;
     let mut layers = Vec::new();
     for (i, name) in image.layers.iter().enumerate() {
         let member = members.find(name).map_err(archive_err)?;

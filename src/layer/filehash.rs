@@ -16,6 +16,7 @@
 //! - Debian's 20.10 (measured with `DOCKER_BUILDKIT=0 docker build`, see
 //!   `needs_docker_file_hash_matches_classic_builder`): as 18.06 (a 04755 file hashes as 2541).
 
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
@@ -111,21 +112,25 @@ pub fn context_file_hash(name: &str, mode: u32, content: &[u8], profile: &Profil
 /// [`context_file_hash`] with the owner-name convention given directly (`root` as 17.06 and
 /// earlier clients sent it, or empty as 18.06 and later), for verifiers that try both.
 pub fn context_file_hash_with(name: &str, mode: u32, content: &[u8], owner_name: &str) -> Digest {
-    let name = name.trim_start_matches("./");
-    let h = TarsumHeader {
+    let h = context_header(name.trim_start_matches("./"), mode, content.len() as u64, owner_name);
+    tarsum_v1(&h, content)
+}
+
+/// The tarsum header of a build-context file: owner 0:0, a regular file.
+fn context_header(name: &str, mode: u32, size: u64, owner_name: &str) -> TarsumHeader {
+    TarsumHeader {
         name: name.to_string(),
         mode: i64::from(mode),
         uid: 0,
         gid: 0,
-        size: content.len() as u64,
+        size,
         typeflag: b'0',
         linkname: String::new(),
         uname: owner_name.to_string(),
         gname: owner_name.to_string(),
         devmajor: 0,
         devminor: 0,
-    };
-    tarsum_v1(&h, content)
+    }
 }
 
 /// The permission modes a build-context file commonly had: a checkout under umask 022 or 002,
@@ -137,33 +142,126 @@ pub const CONTEXT_MODES: [u32; 4] = [0o644, 0o664, 0o755, 0o775];
 /// `own_mode` first (the file's mode on disk), then [`CONTEXT_MODES`]. `None` when no mode does,
 /// that is, when the content or the name is not the one the builder hashed.
 pub fn context_mode_for(name: &str, own_mode: u32, content: &[u8], hex: &str, profile: &Profile) -> Option<u32> {
-    std::iter::once(own_mode & 0o7777)
-        .chain(CONTEXT_MODES)
-        .find(|&mode| context_file_hash(name, mode, content, profile).hex() == hex)
+    // A slice reads without error and gives exactly its length.
+    let modes = candidate_modes(own_mode);
+    hash_context_stream(
+        name,
+        &modes,
+        content.len() as u64,
+        &mut &content[..],
+        &mut io::sink(),
+        profile,
+    )
+    .ok()?
+    .mode_for(hex)
 }
 
-/// [`context_file_hash`] of a file on disk; `name` defaults to the file's base name.
+/// [`context_file_hash`] of a file on disk, read once as a stream (a file of any size takes no
+/// more memory); `name` defaults to the file's base name.
 pub fn hash_file_on_disk(path: &Path, name: Option<&str>, profile: &Profile) -> std::io::Result<Digest> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{}: not a regular file", path.display()),
-        ));
-    }
-    let content = std::fs::read(path)?;
+    let mut file = crate::fsutil::open_regular(path)?;
+    let meta = file.metadata()?;
     let default_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name = name.unwrap_or(&default_name);
-    Ok(context_file_hash(
-        name,
-        meta.permissions().mode() & 0o7777,
-        &content,
-        profile,
-    ))
+    let mode = meta.permissions().mode() & 0o7777;
+    let hashes = hash_context_stream(name, &[mode], meta.len(), &mut file, &mut io::sink(), profile)?;
+    Ok(hashes.own())
+}
+
+/// The `file:` hashes of one file's content under several modes, from one streaming pass: the
+/// content is never held in memory, whatever its size.
+#[derive(Debug, Clone)]
+pub struct ContextHashes {
+    /// (mode, hash) in the order the modes were given, the file's own mode first.
+    by_mode: Vec<(u32, Digest)>,
+}
+
+/// The modes a `file:` hash is tried under, in order: the file's own, then [`CONTEXT_MODES`].
+pub fn candidate_modes(own_mode: u32) -> Vec<u32> {
+    std::iter::once(own_mode & 0o7777).chain(CONTEXT_MODES).collect()
+}
+
+impl ContextHashes {
+    /// The first mode under which the content hashes to `hex`.
+    pub fn mode_for(&self, hex: &str) -> Option<u32> {
+        self.by_mode.iter().find(|(_, d)| d.hex() == hex).map(|(m, _)| *m)
+    }
+
+    /// The hash under the first mode given (the file's own).
+    pub fn own(&self) -> Digest {
+        self.by_mode[0].1
+    }
+}
+
+/// Hashes `size` bytes read from `content`, named `name`, under each of `modes` (at least one), in
+/// one pass; every byte read is also written to `copy` (a private copy, or `io::sink()`). A reader
+/// that gives more or fewer than `size` bytes (a file changed while it was read) is an error: the
+/// size is part of what was hashed.
+pub fn hash_context_stream(
+    name: &str,
+    modes: &[u32],
+    size: u64,
+    content: &mut dyn Read,
+    copy: &mut dyn Write,
+    profile: &Profile,
+) -> io::Result<ContextHashes> {
+    let conv = ContextConventions::for_profile(profile);
+    let headers: Vec<(u32, &str)> = modes.iter().map(|&m| (m & conv.mode_mask, conv.owner_name)).collect();
+    let digests = hash_context_headers(name, &headers, size, content, copy)?;
+    let by_mode = modes.iter().copied().zip(digests).collect();
+    Ok(ContextHashes { by_mode })
+}
+
+/// The `file:` hashes of `size` bytes read once from `content` under each (mode, owner name)
+/// header, in order; every byte read is also written to `copy`. A reader that gives more or fewer
+/// than `size` bytes is an error.
+pub fn hash_context_headers(
+    name: &str,
+    headers: &[(u32, &str)],
+    size: u64,
+    content: &mut dyn Read,
+    copy: &mut dyn Write,
+) -> io::Result<Vec<Digest>> {
+    let name = name.trim_start_matches("./");
+    let mut states: Vec<Sha256> = headers
+        .iter()
+        .map(|&(mode, owner)| {
+            let mut s = Sha256::new();
+            s.update(tarsum_v1_header_bytes(&context_header(name, mode, size, owner)));
+            s
+        })
+        .collect();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut read = 0u64;
+    loop {
+        let n = match content.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        read += n as u64;
+        if read > size {
+            break;
+        }
+        for s in &mut states {
+            s.update(&buf[..n]);
+        }
+        copy.write_all(&buf[..n])?;
+    }
+    if read != size {
+        return Err(io::Error::other(format!(
+            "changed while it was read (it had {size} bytes when opened)"
+        )));
+    }
+    Ok(states
+        .into_iter()
+        .map(|s| Digest::from_bytes(s.finalize().into()))
+        .collect())
 }
 
 /// Most entries a COPY source tree may hold; a larger one is refused rather than read.

@@ -6,7 +6,6 @@
 
 mod error;
 
-use std::io::Read as _;
 use std::path::Path;
 
 use pest::error::{ErrorVariant, InputLocation};
@@ -37,16 +36,13 @@ pub fn parse_file(path: &Path) -> Result<Document, ParseError> {
         column: 0,
         message,
     };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| whole_file(0, format!("cannot read the file: {}", crate::error::Chain(&e))))?;
-    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(whole_file(
+    let bytes = crate::fsutil::read_regular(path, MAX_DOCUMENT_BYTES).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => whole_file(
             0,
             format!("the document is larger than the limit of {MAX_DOCUMENT_BYTES} bytes"),
-        ));
-    }
+        ),
+        _ => whole_file(0, format!("cannot read the file: {}", crate::error::Chain(&e))),
+    })?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -34,7 +34,7 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
         // The copy is verified while it is written: a damaged store blob is never kept.
         let src = store.blob_path(d);
         let mut w = BlobWriter::new(&blob_dir).map_err(|e| RegistryError::io(&blob_dir, e))?;
-        let mut from = fs::File::open(&src).map_err(|e| RegistryError::io(&src, e))?;
+        let mut from = crate::fsutil::open_regular(&src).map_err(|e| RegistryError::io(&src, e))?;
         std::io::copy(&mut from, &mut w).map_err(|e| RegistryError::io(&src, e))?;
         w.complete_expecting(d).map_err(|e| match e {
             BlobError::Io(e) => RegistryError::io(&dest, e),
@@ -48,7 +48,7 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
         })?;
     }
     let layout = dir.join("oci-layout");
-    crate::fsutil::write_atomic(&layout, |w| w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#))
+    crate::fsutil::write_new(&layout, |w| w.write_all(br#"{"imageLayoutVersion":"1.0.0"}"#))
         .map_err(|e| RegistryError::io(&layout, e))?;
     let index = Index {
         schema_version: 2,
@@ -58,7 +58,7 @@ pub fn write(dir: &Path, store: &Store, blobs: &[Digest], entries: Vec<Descripto
     // An index is plain data with string map keys, so it always serializes.
     let json = serde_json::to_vec_pretty(&index).expect("index serializes");
     let path = dir.join("index.json");
-    crate::fsutil::write_atomic(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))
+    crate::fsutil::write_new(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))
 }
 
 /// A JSON document of a layout (its index, a manifest, a config) larger than this is refused
@@ -127,17 +127,16 @@ impl Layout {
     }
 }
 
-/// The whole file at `path`, refused before reading when it is larger than [`MAX_LAYOUT_JSON`].
+/// The whole regular file at `path`, refused when it is larger than [`MAX_LAYOUT_JSON`].
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let size = fs::metadata(path).map_err(|e| RegistryError::io(path, e))?.len();
-    if size > MAX_LAYOUT_JSON {
-        return Err(RegistryError::BodyTooLarge {
+    crate::fsutil::read_regular(path, MAX_LAYOUT_JSON).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => RegistryError::BodyTooLarge {
             what: "layout JSON document",
             url: path.display().to_string(),
             limit: MAX_LAYOUT_JSON,
-        });
-    }
-    fs::read(path).map_err(|e| RegistryError::io(path, e))
+        },
+        _ => RegistryError::io(path, e),
+    })
 }
 
 /// What a damaged blob of a layout is called in an error.

@@ -11,7 +11,7 @@
 //! Location: `$RETRACE_STORE`, else `$XDG_CACHE_HOME/retrace`, else `~/.cache/retrace`.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,8 @@ impl Store {
     /// store on disk can be damaged after the fact.
     pub fn read(&self, d: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(d);
-        let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
+        let bytes = crate::fsutil::read_regular(&path, super::manifest::MAX_CONFIG_BYTES as u64)
+            .map_err(|e| RegistryError::io(&path, e))?;
         named_by(&path, d, Digest::of(&bytes), bytes.len() as u64, STORED)?;
         Ok(bytes)
     }
@@ -147,7 +148,7 @@ impl Store {
 
     pub fn open(&self, d: &Digest) -> Result<fs::File> {
         let path = self.blob_path(d);
-        fs::File::open(&path).map_err(|e| RegistryError::io(&path, e))
+        crate::fsutil::open_regular(&path).map_err(|e| RegistryError::io(&path, e))
     }
 
     fn meta_path(&self, d: &Digest) -> PathBuf {
@@ -158,11 +159,11 @@ impl Store {
         let path = self.meta_path(d);
         // `BlobMeta` is plain data, so it always serializes.
         let json = serde_json::to_vec_pretty(meta).expect("BlobMeta serializes");
-        crate::fsutil::write_atomic(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))
+        crate::fsutil::write_new(&path, |w| w.write_all(&json)).map_err(|e| RegistryError::io(&path, e))
     }
 
     pub fn meta(&self, d: &Digest) -> Option<BlobMeta> {
-        let bytes = fs::read(self.meta_path(d)).ok()?;
+        let bytes = crate::fsutil::read_regular(&self.meta_path(d), MAX_META_BYTES).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -173,18 +174,18 @@ impl Store {
     /// Records which manifest a tag named, so an offline command can resolve the tag later.
     pub fn put_ref(&self, registry: &str, repository: &str, tag: &str, d: &Digest) -> Result<()> {
         let path = self.ref_path(registry, repository, tag);
-        crate::fsutil::write_atomic(&path, |w| writeln!(w, "{d}")).map_err(|e| RegistryError::io(&path, e))
+        crate::fsutil::write_new(&path, |w| writeln!(w, "{d}")).map_err(|e| RegistryError::io(&path, e))
     }
 
     pub fn get_ref(&self, registry: &str, repository: &str, tag: &str) -> Option<Digest> {
-        let mut text = String::new();
-        fs::File::open(self.ref_path(registry, repository, tag))
-            .ok()?
-            .read_to_string(&mut text)
-            .ok()?;
-        text.trim().parse().ok()
+        // A ref file holds one digest: 72 bytes and a newline.
+        let bytes = crate::fsutil::read_regular(&self.ref_path(registry, repository, tag), 4096).ok()?;
+        String::from_utf8(bytes).ok()?.trim().parse().ok()
     }
 }
+
+/// The most bytes of a blob's metadata file read: it names a media type and a few URLs.
+const MAX_META_BYTES: u64 = 1 << 20;
 
 /// What a damaged blob of the store is called in an error.
 const STORED: &str = "stored blob";
@@ -192,7 +193,7 @@ const STORED: &str = "stored blob";
 /// Re-hashes the blob file at `path`, named `d`, in a streaming pass and checks it against `d`;
 /// its size. `what` names whose blob it is (the store's, a layout's) in the error.
 pub(super) fn rehash(path: &Path, d: &Digest, what: &'static str) -> Result<u64> {
-    let file = fs::File::open(path).map_err(|e| RegistryError::io(path, e))?;
+    let file = crate::fsutil::open_regular(path).map_err(|e| RegistryError::io(path, e))?;
     let mut w = DigestWriter::new(io::sink());
     io::copy(&mut io::BufReader::new(file), &mut w).map_err(|e| RegistryError::io(path, e))?;
     let (found, size, _) = w.finish();

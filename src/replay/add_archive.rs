@@ -27,7 +27,7 @@ const MAX_SPECIAL_HEADERS: usize = 64;
 
 /// Whether the classic builder's ADD extracts the file at `path` (see the module notes).
 pub fn is_tar_archive(path: &Path) -> io::Result<bool> {
-    let mut raw = BufReader::with_capacity(64 << 10, std::fs::File::open(path)?);
+    let mut raw = BufReader::with_capacity(64 << 10, crate::fsutil::open_regular(path)?);
     let head = raw.fill_buf()?;
     // Multi-stream readers, like Go's gzip and bzip2 readers and `xz -d` that Docker used.
     let mut decoded: Box<dyn Read> = match Compression::sniff(head) {
@@ -75,7 +75,7 @@ pub fn extracted_archive_tar(path: &Path, prefix: &str) -> io::Result<Vec<u8>> {
     let fail = |e: &(dyn std::error::Error + 'static)| {
         io::Error::other(format!("{}: {}", path.display(), crate::error::Chain(e)))
     };
-    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let file = crate::fsutil::open_regular(path).map_err(|e| fail(&e))?;
     let (tree, _) = crate::add::untar::untar_read(file, &Limits::default(), 0).map_err(|e| fail(&e))?;
     // Entry names are bytes; the prefix is the (UTF-8) destination inside the container.
     let join = |p: &[u8]| {

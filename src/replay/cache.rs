@@ -43,7 +43,8 @@ impl BuildCache {
     }
 
     pub fn get(&self, key: &Digest) -> Option<Entry> {
-        let text = std::fs::read(self.path(key)).ok()?;
+        // An entry names an image and two times: well under a kilobyte.
+        let text = crate::fsutil::read_regular(&self.path(key), 1 << 20).ok()?;
         serde_json::from_slice(&text).ok()
     }
 
@@ -53,7 +54,7 @@ impl BuildCache {
             started: snap.started,
             finished: snap.finished,
         };
-        crate::fsutil::write_atomic(&self.path(key), |w| {
+        crate::fsutil::write_new(&self.path(key), |w| {
             serde_json::to_writer_pretty(&mut *w, &entry).map_err(std::io::Error::other)
         })
     }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::digest::Digest;
-use crate::layer::{context_mode_for, Profile};
+use crate::layer::filehash::{candidate_modes, hash_context_stream};
+use crate::layer::Profile;
 
 /// At most this many files are indexed across all inputs directories (a mistyped `--inputs /`
 /// must not hash a whole disk).
@@ -93,13 +94,18 @@ impl Inputs {
                 path: f.path.clone(),
                 source: std::sync::Arc::new(e),
             };
-            let content = std::fs::read(&f.path).map_err(unreadable)?;
             let name = f
                 .path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if let Some(mode) = context_mode_for(&name, f.mode, &content, hex, profile) {
+            // Streamed: an input file may be up to MAX_FILE_SIZE, and there may be many.
+            let mut file = crate::fsutil::open_regular(&f.path).map_err(unreadable)?;
+            let size = file.metadata().map_err(unreadable)?.len();
+            let modes = candidate_modes(f.mode);
+            let hashes = hash_context_stream(&name, &modes, size, &mut file, &mut std::io::sink(), profile)
+                .map_err(unreadable)?;
+            if let Some(mode) = hashes.mode_for(hex) {
                 return Ok(Some(ContextFile {
                     path: f.path.clone(),
                     mode,
@@ -140,7 +146,7 @@ fn walk(dir: &Path, depth: usize, files: &mut Vec<InputFile>, dirs: &[PathBuf]) 
             if files.len() == MAX_FILES {
                 return Err(InputsError::TooManyFiles { dirs: dirs.to_vec() });
             }
-            let file = std::fs::File::open(&path).map_err(|e| unreadable(&path, e))?;
+            let file = crate::fsutil::open_regular(&path).map_err(|e| unreadable(&path, e))?;
             let sha256 = Digest::of_reader(file).map_err(|e| unreadable(&path, e))?;
             files.push(InputFile {
                 path,

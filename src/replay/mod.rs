@@ -356,7 +356,7 @@ pub fn replay_with(
         lines,
     };
     let report_path = opts.out.join("report.json");
-    crate::fsutil::write_atomic(&report_path, |w| {
+    crate::fsutil::write_new(&report_path, |w| {
         w.write_all(&report.to_json())?;
         w.write_all(b"\n")
     })

@@ -74,6 +74,9 @@ fn proxy_hint(ctx: &Ctx, m: &Misses) -> String {
             ctx.sources.recipe.cache.join("downloads/sha256/<sha256>").display()
         ));
     }
+    if m.more > 0 {
+        parts.push(format!("{} more requests missed and are not listed", m.more));
+    }
     if !m.tunnels.is_empty() {
         parts.push(format!(
             "https fetches from {} cannot be served from the cache and need network access",

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use super::inputs::{Inputs, InputsError};
 use crate::archive::{ArchiveError, TarMembers};
 use crate::digest::Digest;
-use crate::layer::{context_mode_for, Profile};
+use crate::layer::filehash::{candidate_modes, hash_context_stream};
+use crate::layer::Profile;
 use crate::recipe::{Origin, Platform, Recipe, Source};
 
 /// Where a build's sources come from: the recipe, the `--inputs` directories (searched first, by
@@ -354,11 +355,11 @@ fn context_file(
 ) -> Result<Resolved, SourceError> {
     let hex = reference.strip_prefix("file:");
     let Some(source) = env.recipe.source_for(reference, platform) else {
-        if let Some(found) = hex.map(|h| env.inputs.by_file_hash(h, profile)).transpose()?.flatten() {
-            return Ok(Resolved::File {
-                path: found.path,
-                mode: Some(found.mode),
-            });
+        if let Some((hex, found)) = hex.and_then(|h| env.inputs.by_file_hash(h, profile).transpose().map(|f| (h, f))) {
+            // Found by content a moment ago, in a directory others may change: used only
+            // through the verified private copy, like a recipe's file.
+            let (path, mode) = verified_copy(env, reference, hex, &found?.path, profile)?;
+            return Ok(Resolved::File { path, mode: Some(mode) });
         }
         return Err(SourceError::Missing {
             platform: platform.to_string(),
@@ -399,27 +400,57 @@ fn context_file(
             "a file: source must be a regular file",
         )));
     }
-    let mode = verify_file_hash(reference, hex, &path, profile)?;
+    let (path, mode) = verified_copy(env, reference, hex, &path, profile)?;
     Ok(Resolved::File { path, mode: Some(mode) })
 }
 
-/// The context mode under which the file at `path` hashes to `hex`, or the refusal naming the
-/// modes tried and what the file hashes to with its own.
-fn verify_file_hash(reference: &str, hex: &str, path: &Path, profile: &Profile) -> Result<u32, SourceError> {
-    use std::os::unix::fs::PermissionsExt;
+/// Verifies the file at `path` against the `file:` hash `hex` and, in the same single read,
+/// copies it to a private file in the cache (`verified/<hex>/<name>`); returns the copy and the
+/// context mode that matched, or the refusal naming the modes tried and what the file hashes to
+/// with its own. Everything after (the build cache key, the layer, the engine) reads the copy, so
+/// a file changed after it was verified cannot reach them. The copy keeps the file's name, mode,
+/// owner and mtime, which a COPY records.
+fn verified_copy(
+    env: &SourceEnv,
+    reference: &str,
+    hex: &str,
+    path: &Path,
+    profile: &Profile,
+) -> Result<(PathBuf, u32), SourceError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let io_err = io_error(reference, path);
-    let own = std::fs::metadata(path).map_err(&io_err)?.permissions().mode() & 0o7777;
-    let content = std::fs::read(path).map_err(&io_err)?;
+    let mut file = crate::fsutil::open_regular(path).map_err(&io_err)?;
+    let meta = file.metadata().map_err(&io_err)?;
+    let own = meta.permissions().mode() & 0o7777;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    context_mode_for(&name, own, &content, hex, profile).ok_or_else(|| SourceError::FileHashMismatch {
-        reference: reference.to_string(),
-        origin: path.display().to_string(),
-        found: crate::layer::context_file_hash(&name, own, &content, profile).hex(),
-        modes: std::iter::once(own).chain(crate::layer::CONTEXT_MODES).collect(),
-    })
+    let dir = env.recipe.cache.join("verified");
+    let copy_err = io_error(reference, &dir);
+    let (tmp, _registered) = crate::fsutil::temporary_file_in(&dir).map_err(&copy_err)?;
+    let mut out = io::BufWriter::new(tmp);
+    let modes = candidate_modes(own);
+    let hashes = hash_context_stream(&name, &modes, meta.len(), &mut file, &mut out, profile).map_err(&io_err)?;
+    let Some(mode) = hashes.mode_for(hex) else {
+        return Err(SourceError::FileHashMismatch {
+            reference: reference.to_string(),
+            origin: path.display().to_string(),
+            found: hashes.own().hex(),
+            modes,
+        });
+    };
+    let tmp = out.into_inner().map_err(|e| copy_err(e.into_error()))?;
+    // The owner is not part of the hash; a caller that is not root keeps its own.
+    let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
+    let kept = meta.modified().and_then(|t| tmp.as_file().set_modified(t));
+    kept.and_then(|()| std::fs::set_permissions(tmp.path(), meta.permissions()))
+        .map_err(&copy_err)?;
+    let home = dir.join(hex);
+    std::fs::create_dir_all(&home).map_err(&copy_err)?;
+    let copy = home.join(&name);
+    tmp.persist(&copy).map_err(|e| copy_err(e.error))?;
+    Ok((copy, mode))
 }
 
 /// A download: from the cache dir, else a file under `--inputs` with its pinned sha256, else

@@ -2,10 +2,11 @@
 //! a grid: one row per platform, one cell per layer, each cell coloured and labelled with its
 //! verdict so it reads at a glance and without colour.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::junit::xml_escape as esc;
 use super::{BuildSummary, Summary, Totals, Verdict, VerdictChange};
+use crate::escape::html as esc;
 
 const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #1f2328; background: #fff; }
@@ -119,23 +120,44 @@ fn since_previous(out: &mut String, prev: &Totals, changes: &[VerdictChange]) {
     }
 }
 
-/// The grid of one build: a row per platform, a cell per layer.
+/// The most cells (platforms times layer columns) one build's grid draws. A real build has a few
+/// platforms of a few dozen layers; past this, the grid is replaced by a line saying so, and the
+/// list of notable layers below it still names every layer that differs.
+pub const MAX_GRID_CELLS: usize = 100_000;
+
+/// The grid of one build: a row per platform, a column per layer index that some platform has
+/// (not every index up to the largest, which a report.json may set to anything), so the page grows
+/// with what the report holds.
 fn grid(out: &mut String, b: &BuildSummary) {
-    let width = b
+    let columns: BTreeSet<usize> = b
         .platforms
         .iter()
-        .map(|p| p.layers.iter().map(|l| l.index).max().unwrap_or(0))
-        .max()
-        .unwrap_or(0);
+        .flat_map(|p| p.layers.iter().map(|l| l.index))
+        .collect();
+    let cells = columns.len().saturating_mul(b.platforms.len());
+    if cells > MAX_GRID_CELLS {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">No grid: {} platforms by {} layers is more than {MAX_GRID_CELLS} cells.</p>",
+            b.platforms.len(),
+            columns.len()
+        );
+        return;
+    }
     let _ = write!(out, "<table class=\"grid\">\n<tr><th>platform</th>");
-    for i in 1..=width {
+    for i in &columns {
         let _ = write!(out, "<th class=\"idx\">{i}</th>");
     }
     out.push_str("</tr>\n");
     for p in &b.platforms {
         let _ = write!(out, "<tr><th>{}</th>", esc(&p.platform));
-        for i in 1..=width {
-            match p.layers.iter().find(|l| l.index == i) {
+        // The first row of an index, as a search through the rows would find it.
+        let mut by_index = BTreeMap::new();
+        for l in p.layers.iter().rev() {
+            by_index.insert(l.index, l);
+        }
+        for i in &columns {
+            match by_index.get(i) {
                 Some(l) => {
                     let title = format!(
                         "layer {}: {}\n{}\nexpected {}\nrebuilt {}",

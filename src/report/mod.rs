@@ -173,7 +173,8 @@ pub struct Outputs {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    // A previous summary is what this command wrote from a report.json, so it is smaller.
+    let bytes = crate::fsutil::read_regular(path, crate::report_json::MAX_REPORT_BYTES).map_err(io_err(path))?;
     serde_json::from_slice(&bytes).map_err(|e| ReportError::Json {
         path: path.into(),
         line: e.line(),
@@ -306,22 +307,32 @@ fn totals_line(t: &Totals) -> String {
     )
 }
 
+/// The summary as text for a terminal. Every text from report.json or the previous summary goes
+/// through [`crate::escape::terminal`], so none can hold a control character that moves the cursor or
+/// forges a line.
 pub fn render_text(s: &Summary) -> String {
+    let t = crate::escape::terminal;
     let mut out = String::new();
     for b in &s.builds {
-        let _ = writeln!(out, "{} ({})", b.recipe, b.dir);
+        let _ = writeln!(out, "{} ({})", t(&b.recipe), t(&b.dir));
         if let Some(v) = &b.verification {
-            let _ = writeln!(out, "  {v}");
+            let _ = writeln!(out, "  {}", t(&v.to_string()));
         }
         for p in &b.platforms {
-            let _ = writeln!(out, "  {}: {}", p.platform, totals_line(&p.totals));
+            let _ = writeln!(out, "  {}: {}", t(&p.platform), totals_line(&p.totals));
             for l in &p.layers {
                 let reason = if l.reason.is_empty() {
                     String::new()
                 } else {
-                    format!("  ({})", l.reason)
+                    format!("  ({})", t(&l.reason))
                 };
-                let _ = writeln!(out, "    {:>3} {:<22} {}{reason}", l.index, l.verdict.as_str(), l.step);
+                let _ = writeln!(
+                    out,
+                    "    {:>3} {:<22} {}{reason}",
+                    l.index,
+                    l.verdict.as_str(),
+                    t(&l.step)
+                );
             }
         }
     }
@@ -336,12 +347,12 @@ pub fn render_text(s: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "changed: {} {} layer {}: {} -> {}  {}",
-                c.recipe,
-                c.platform,
+                t(&c.recipe),
+                t(&c.platform),
                 c.index,
                 v(c.before),
                 v(c.after),
-                c.step
+                t(&c.step)
             );
         }
     }

@@ -102,3 +102,53 @@ fn bad_report_json_names_file_line_and_column() {
     let text = err.to_string();
     assert!(text.contains("report.json: line 4, column"), "{text}");
 }
+
+/// A summary of one layer whose step and reason hold `text`.
+fn one_layer(text: &str) -> Summary {
+    let layer = LayerRow {
+        index: 1,
+        step: text.into(),
+        expected: None,
+        rebuilt: None,
+        verdict: Verdict::Differs,
+        reason: text.into(),
+    };
+    let mut totals = Totals::default();
+    totals.add(Verdict::Differs);
+    let build = BuildSummary {
+        recipe: text.into(),
+        dir: "out".into(),
+        totals: totals.clone(),
+        platforms: vec![PlatformSummary {
+            platform: text.into(),
+            totals,
+            layers: vec![layer],
+        }],
+        verification: None,
+    };
+    summarize(vec![build], None)
+}
+
+#[test]
+fn text_output_carries_no_terminal_escape_and_forges_no_line() {
+    let s = one_layer("RUN x\u{1b}]0;pwned\u{7}\r\ntotal: 9 layers: 9 match\0\u{9b}");
+    let text = render_text(&s);
+    // Four lines: the build, the platform, the layer and the total, and no control character but
+    // their ends.
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("total:")).count(), 1, "{text}");
+}
+
+#[test]
+fn junit_and_html_hold_only_characters_xml_allows() {
+    let s = one_layer("RUN echo \u{fffe}\u{ffff}\u{b}\u{0}<&>");
+    for rendered in [render_junit(&s), render_html(&s)] {
+        let bad: Vec<char> = rendered
+            .chars()
+            .filter(|c| matches!(c, '\u{fffe}' | '\u{ffff}') || (c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?}");
+        assert!(rendered.contains("RUN echo \u{fffd}\u{fffd}\u{fffd}\u{fffd}&lt;&amp;&gt;"));
+    }
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 const STAGES: &[&[&str]] = &[
     &["digest", "time", "platform", "fsutil", "error", "deflate"],
     &["blob", "gzip", "verdict"],
-    &["archive", "layer"],
+    &["archive", "layer", "escape"],
     &["model", "ir", "parse", "mapping", "dockerfile", "recipe", "report_json"],
     &["plan", "reproduce", "add", "oci", "registry", "describe"],
     &["diff", "report", "attest"],

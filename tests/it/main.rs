@@ -29,6 +29,7 @@ mod parse_variants;
 mod plan_seed;
 mod platform_rule;
 mod published_layers;
+mod readers_prop;
 mod recipe_errors;
 mod registry_local;
 mod registry_no_panic;

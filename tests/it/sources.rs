@@ -191,8 +191,10 @@ fn needs_seeds_inputs_satisfy_file_sources_under_the_builders_mode_and_owner_nam
     // One file, two hashes: 18.06 hashes no owner names, 17.06 hashes "root"; both as mode 0664.
     for (reference, profile) in [(UTC_1806, Profile::docker_18_06()), (UTC_1706, Profile::docker_17_06())] {
         let got = sources::resolve_copy(&env, &"linux/386".parse().unwrap(), reference, &profile).unwrap();
+        // The build uses the verified private copy of the input, which keeps its name.
         assert!(
-            matches!(&got, sources::Resolved::File { path, mode: Some(0o664) } if *path == utc),
+            matches!(&got, sources::Resolved::File { path, mode: Some(0o664) }
+                if path.file_name() == utc.file_name() && std::fs::read(path).unwrap() == std::fs::read(&utc).unwrap()),
             "{got:?}"
         );
     }
@@ -280,4 +282,34 @@ fn a_gzip_bomb_as_a_base_source_is_refused_and_leaves_nothing() {
     );
     let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/layers")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// The demo's entrypoint and its `file:` hash as Docker recorded it in the demo document.
+const ENTRYPOINT: &str = "testdata/demo/entrypoint.sh";
+const ENTRYPOINT_HASH: &str = "file:301fa59830cf811204d121e299451871025286b2c6a7df7684cb6becbe96a91a";
+
+/// Verify-then-use: a `file:` source resolves to a private copy of the bytes that were verified,
+/// so a file swapped after its verification (here, deterministically, right after it) reaches
+/// neither the build cache key nor the layer; it did reach both, read again from the path.
+#[test]
+fn a_file_swapped_after_verification_is_not_what_the_build_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(ENTRYPOINT)).unwrap();
+    let file = dir.path().join("entrypoint.sh");
+    std::fs::write(&file, &original).unwrap();
+    let r = recipe_in(
+        dir.path(),
+        &format!("sources:\n  - for: {ENTRYPOINT_HASH}\n    path: entrypoint.sh\n"),
+    );
+    let resolved = copy_source(&r, ENTRYPOINT_HASH).unwrap();
+    std::fs::write(&file, "#!/bin/sh\necho swapped in after verification\n").unwrap();
+    let sources::Resolved::File { path, mode: Some(_) } = &resolved else {
+        panic!("{resolved:?}")
+    };
+    assert_ne!(path, &file);
+    assert_eq!(path.file_name(), file.file_name());
+    assert_eq!(std::fs::read(path).unwrap(), original);
+    let parts = resolved.parts().unwrap();
+    let entries = parts[0].read().unwrap();
+    assert_eq!(entries[0].content().unwrap(), original);
 }

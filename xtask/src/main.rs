@@ -2,6 +2,7 @@
 //! README call the same code a developer does.
 
 mod bench_add;
+mod bench_bounds;
 mod bench_build;
 mod bench_diff;
 mod bench_gzip;
@@ -44,8 +45,9 @@ fn bench(name: Option<&str>, rest: &[String]) -> Result<()> {
         Some("build") => bench_build::run(),
         Some("parse") => bench_parse::run(rest),
         Some("add") => bench_add::run(),
+        Some("bounds") => bench_bounds::run(),
         other => Err(anyhow!(
-            "unknown bench `{}` (known: gzip, reproduce, diff, parse, build, add)",
+            "unknown bench `{}` (known: gzip, reproduce, diff, parse, build, add, bounds)",
             other.unwrap_or("")
         )),
     }

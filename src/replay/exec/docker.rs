@@ -636,6 +636,6 @@ fn extract_top_layer(archive: &Path, out: &Path) -> Result<(), ArchiveError> {
             member: "a layer named in manifest.json".into(),
         })?;
     let mut content = members.open(top)?;
-    crate::fsutil::write_atomic(out, |w| io::copy(&mut content, w).map(|_| ()))?;
+    crate::fsutil::write_new(out, |w| io::copy(&mut content, w).map(|_| ()))?;
     Ok(())
 }
