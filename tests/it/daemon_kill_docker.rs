@@ -66,8 +66,8 @@ fn restart_dockerd() {
 
 #[test]
 #[ignore = "needs a Docker daemon started by cargo xtask setup"]
-fn needs_docker_killed_daemon_stops_the_build_cleanly_and_a_rerun_resumes() {
-    let test = "needs_docker_killed_daemon_stops_the_build_cleanly_and_a_rerun_resumes";
+fn needs_daemonkill_killed_daemon_stops_the_build_cleanly_and_a_rerun_resumes() {
+    let test = "needs_daemonkill_killed_daemon_stops_the_build_cleanly_and_a_rerun_resumes";
     if !daemon_or_skip(test) {
         return;
     }

@@ -32,6 +32,13 @@ const FACILITIES: &[Facility] = &[
         what: "a Docker daemon",
         available: docker_available,
     },
+    // Kills and restarts the daemon, so it runs on its own: since the integration tests are one
+    // binary, a test of another group would otherwise lose the daemon under it.
+    Facility {
+        prefix: "needs_daemonkill_",
+        what: "a Docker daemon this test may kill and restart (run alone)",
+        available: docker_available,
+    },
     Facility {
         prefix: "needs_registry_",
         what: "a registry on 127.0.0.1:5000",
