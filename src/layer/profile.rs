@@ -59,6 +59,11 @@ impl Release {
         KNOWN_PROFILES[self as usize]
     }
 
+    /// The release whose profile name is `name` (`docker-18.06`).
+    pub fn named(name: &str) -> Option<Release> {
+        Release::ALL.into_iter().find(|r| r.name() == name)
+    }
+
     /// The Go release line the group's Docker builds used.
     pub fn go_version(self) -> &'static str {
         match self {
@@ -181,10 +186,7 @@ impl Profile {
     /// The profile named by one of [`KNOWN_PROFILES`] (`docker-20.10` reads the host's user
     /// database).
     pub fn from_name(name: &str) -> Result<Profile, ProfileError> {
-        let release = Release::ALL
-            .into_iter()
-            .find(|r| r.name() == name)
-            .ok_or_else(|| ProfileError::UnknownProfile { name: name.to_string() })?;
+        let release = Release::named(name).ok_or_else(|| ProfileError::UnknownProfile { name: name.to_string() })?;
         Profile::of_release(release)
     }
 
@@ -227,7 +229,7 @@ impl Profile {
     /// `--docker-version` may give) or by a Docker version (`18.06.1-ce`, as documents record
     /// it): the one rule every command and the replay resolve a release with.
     pub fn resolve_release(name_or_version: &str) -> Result<Release, ProfileError> {
-        match Release::ALL.into_iter().find(|r| r.name() == name_or_version) {
+        match Release::named(name_or_version) {
             Some(release) => Ok(release),
             None => Profile::release_for_docker_version(name_or_version),
         }

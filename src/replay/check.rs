@@ -106,7 +106,7 @@ pub fn check(built: Built, expected: Digest, ctx: &LayerContext) -> std::io::Res
         Built::Imported { origin, same_bytes } => Ok(imported(origin, same_bytes)),
         Built::Base(outcome) => Ok(base(outcome)),
         Built::Committed { digest, .. } if digest == expected => Ok(Checked::new(Verdict::Match, BYTE_FOR_BYTE.into())),
-        Built::Committed { entries, .. } => recover(entries, expected, ctx),
+        Built::Committed { entries, digest } => recover(entries, digest, expected, ctx),
     }
 }
 
@@ -153,9 +153,14 @@ fn base(outcome: &AddOutcome) -> Checked {
     checked
 }
 
-/// A committed layer whose bytes differ: embedded dates set back, each builder variant exactly,
-/// then each through the timestamp search.
-fn recover(committed: &[Entry], expected: Digest, ctx: &LayerContext) -> std::io::Result<Checked> {
+/// A committed layer whose bytes (`committed_digest`) differ: embedded dates set back, each
+/// builder variant exactly, then each through the timestamp search.
+fn recover(
+    committed: &[Entry],
+    committed_digest: Digest,
+    expected: Digest,
+    ctx: &LayerContext,
+) -> std::io::Result<Checked> {
     let mut dated = committed.to_vec();
     let dates = match ctx.recorded {
         Some(recorded) => variants::recover_shadow_days(&mut dated, ctx.replayed, recorded),
@@ -163,7 +168,7 @@ fn recover(committed: &[Entry], expected: Digest, ctx: &LayerContext) -> std::io
     };
     let candidates = variant_candidates(dated, ctx);
     let tried: Vec<String> = candidates.iter().map(|(v, _)| v.name().to_string()).collect();
-    let mut checked = exact_or_searched(&candidates, expected, ctx)?;
+    let mut checked = exact_or_searched(&candidates, (committed, committed_digest), expected, ctx)?;
     checked.tried = tried;
     if checked.verdict == Verdict::Match && !dates.is_empty() {
         // A recovered date is a lost time found, like an mtime: the match is not byte for byte.
@@ -179,22 +184,25 @@ fn recover(committed: &[Entry], expected: Digest, ctx: &LayerContext) -> std::io
         checked.reason = format!("{} (builder variant {variant}{note})", checked.reason);
     }
     checked.recovered_dates = dates;
-    // The committed entries are their own proof: their blob is already written.
-    if checked.proof.as_deref() == Some(committed) {
-        checked.proof = None;
-    }
     Ok(checked)
 }
 
 /// The first variant whose bytes are the published ones as they are, else the first one the
-/// timestamp search recovers; the search's last word when none does.
+/// timestamp search recovers; the search's last word when none does. A candidate that is the
+/// committed tree itself (`committed`, with its known digest) is not written again: writing and
+/// compressing a large layer costs seconds.
 fn exact_or_searched(
     candidates: &[(Variant, Vec<Entry>)],
+    committed: (&[Entry], Digest),
     expected: Digest,
     ctx: &LayerContext,
 ) -> std::io::Result<Checked> {
     for (variant, entries) in candidates {
-        if layers::blob_digest(entries, ctx.profile)? == expected {
+        let digest = match entries.as_slice() == committed.0 {
+            true => committed.1,
+            false => layers::blob_digest(entries, ctx.profile)?,
+        };
+        if digest == expected {
             return Ok(matched(Verdict::Match, BYTE_FOR_BYTE.into(), *variant, entries.clone()));
         }
     }
