@@ -576,7 +576,9 @@ impl<'a> PlatformRun<'a> {
                 digest: blob.digest,
             },
         };
-        let context = self.layer_context(step, slot, snap, &entries);
+        // Only a committed layer that differs is searched, so only it needs the search's input.
+        let differs = matches!(built, Built::Committed { digest, .. } if digest != slot.expected);
+        let context = self.layer_context(step, slot, snap, differs.then_some(&entries[..]));
         let checked =
             check::check(built, slot.expected, &context).map_err(|e| self.layer_error(step, LayerFailure::Blob(e)))?;
         let mut row = LayerReport::new(slot, step.text.clone());
@@ -619,13 +621,13 @@ impl<'a> PlatformRun<'a> {
     }
 
     /// What [`check`] needs to know around a committed layer: the profile, the layers below, the
-    /// step's times and the timestamp search's input and budget.
+    /// step's times and, for `differing` committed entries, the timestamp search's input and budget.
     fn layer_context(
         &self,
         step: &PlanStep,
         slot: LayerSlot,
         snap: &Snapshot,
-        committed: &[Entry],
+        differing: Option<&[Entry]>,
     ) -> LayerContext<'_> {
         LayerContext {
             profile: &self.profile,
@@ -633,7 +635,7 @@ impl<'a> PlatformRun<'a> {
             seen: self.seen,
             replayed: (snap.started, snap.finished),
             recorded: step.created,
-            search: self.search_input(slot.expected, committed, snap.started),
+            search: differing.and_then(|entries| self.search_input(slot.expected, entries, snap.started)),
             query: layers::TimestampQuery {
                 max_candidates: self.ctx.search_candidates,
                 replay_began: self.replay_began,
