@@ -12,42 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::common::fixtures::{fixtures, FixtureLayer};
 use retrace::reproduce::cli::reproduce_dir;
 use retrace::reproduce::facts::layer_facts;
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-struct Fixture {
-    layers: Vec<FixtureLayer>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FixtureLayer {
-    seed: String,
-    platform: String,
-    layer: usize,
-    entries: Vec<FixtureEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FixtureEntry {
-    path: String,
-    kind: String,
-    mode: String,
-    uid: u32,
-    gid: u32,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    opaque: bool,
-    set_by: usize,
-}
-
-fn fixtures() -> Vec<FixtureLayer> {
-    let text = fs::read_to_string("testdata/reproduce/layers.yaml").unwrap();
-    let f: Fixture = yaml_serde::from_str(&text).unwrap();
-    f.layers
-}
 
 fn is_root() -> bool {
     // Owners, setgid bits and trusted.* xattrs all need root; /proc/self/status says who we are.

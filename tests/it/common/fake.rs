@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use retrace::layer::{write_tar, Entry, EntryKind, Profile};
 use retrace::platform::Platform;
 use retrace::replay::exec::{Diff, Engines, ExecError, Executor, ImageId, RunSpec, Snapshot};
+
+use super::fixtures::{self, FixtureEntry};
 
 /// The replay clock: the fake's first step runs at this Unix time, later ones 2 s apart.
 const CLOCK: i64 = 1_900_000_000;
@@ -21,21 +23,7 @@ const CLOCK: i64 = 1_900_000_000;
 #[derive(Clone)]
 struct Layer {
     step: String,
-    entries: Vec<YamlEntry>,
-}
-
-#[derive(Clone, serde::Deserialize)]
-struct YamlEntry {
-    path: String,
-    kind: String,
-    mode: String,
-    uid: u64,
-    gid: u64,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    opaque: bool,
-    set_by: usize,
+    entries: Arc<Vec<FixtureEntry>>,
 }
 
 /// Fake engines for the layers of `seed`/`platform` in `testdata/reproduce/layers.yaml`; diffs are
@@ -47,16 +35,12 @@ pub struct FakeEngines {
 
 impl FakeEngines {
     pub fn new(seed: &str, platform: &str, dir: &Path) -> FakeEngines {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/reproduce/layers.yaml");
-        let doc: yaml_serde::Value = yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let layers = doc["layers"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .filter(|l| l["seed"].as_str() == Some(seed) && l["platform"].as_str() == Some(platform))
+        let layers = fixtures::fixtures()
+            .into_iter()
+            .filter(|l| l.seed == seed && l.platform == platform)
             .map(|l| Layer {
-                step: l["step"].as_str().unwrap().trim_start_matches("RUN ").to_string(),
-                entries: yaml_serde::from_value(l["entries"].clone()).unwrap(),
+                step: l.step.trim_start_matches("RUN ").to_string(),
+                entries: Arc::new(l.entries),
             })
             .collect();
         FakeEngines {
@@ -123,7 +107,7 @@ fn next_start(state: &State) -> i64 {
 }
 
 /// One recorded entry with the time the fake's replay gave it.
-fn entry(e: &YamlEntry, state: &State) -> Entry {
+fn entry(e: &FixtureEntry, state: &State) -> Entry {
     let mode = u32::from_str_radix(&e.mode, 8).unwrap();
     let mut out = match e.kind.as_str() {
         "dir" => Entry::dir(e.path.as_bytes(), mode),
@@ -143,7 +127,7 @@ fn entry(e: &YamlEntry, state: &State) -> Entry {
         // The step being committed: its time is the one it is about to get.
         _ => next_start(state),
     };
-    out.with_owner(e.uid, e.gid).with_mtime(mtime)
+    out.with_owner(e.uid.into(), e.gid.into()).with_mtime(mtime)
 }
 
 impl Executor for FakeExecutor {

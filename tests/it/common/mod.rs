@@ -6,6 +6,7 @@ pub mod bounded;
 pub mod build;
 pub mod docker;
 pub mod fake;
+pub mod fixtures;
 pub mod gobuild;
 pub mod mixture;
 pub mod oracle;
