@@ -12,44 +12,19 @@ use retrace::layer::Entry;
 use retrace::reproduce::cli::{reproduce_entries, GzipSha256};
 use retrace::reproduce::facts::layer_facts;
 use retrace::reproduce::BlobHasher;
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Fixture {
-    layers: Vec<Layer>,
-}
-
-#[derive(Deserialize)]
-struct Layer {
-    seed: String,
-    platform: String,
-    layer: usize,
-    entries: Vec<FixtureEntry>,
-}
-
-#[derive(Deserialize)]
-struct FixtureEntry {
-    path: String,
-    kind: String,
-    mode: String,
-    uid: u64,
-    gid: u64,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    opaque: bool,
-    set_by: usize,
-}
+// The fixture reader the seed tests use, included as xtask's benches include test helpers.
+#[path = "../tests/it/common/fixtures.rs"]
+mod fixtures;
 
 fn main() {
-    let text = std::fs::read_to_string("testdata/reproduce/layers.yaml").expect("run from the repository root");
-    let fixture: Fixture = yaml_serde::from_str(&text).unwrap();
+    let layers = fixtures::fixtures();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let start = Instant::now();
     let (mut candidates, mut matched) = (0u64, 0usize);
     let mut sample_tar = Vec::new();
     let mut sample_profile = None;
-    for l in &fixture.layers {
+    for l in &layers {
         let facts = layer_facts(
             format!("testdata/seeds/{}", l.seed).as_ref(),
             &l.platform.parse().unwrap(),
@@ -65,7 +40,9 @@ fn main() {
                     _ => Entry::symlink(e.path.as_str(), e.target.clone().unwrap()),
                 };
                 entry.opaque = e.opaque;
-                entry.with_owner(e.uid, e.gid).with_mtime(now + e.set_by as i64)
+                entry
+                    .with_owner(e.uid.into(), e.gid.into())
+                    .with_mtime(now + e.set_by as i64)
             })
             .collect();
         let report = reproduce_entries(&entries, &facts.input, &facts.profile).unwrap();
@@ -94,7 +71,7 @@ fn main() {
     let threads = rayon::current_num_threads() as f64;
     println!(
         "reproduce: {matched}/{} layers matched, {candidates} candidates",
-        fixture.layers.len()
+        layers.len()
     );
     println!("search   : {search:.2} s wall on {threads} threads");
     println!(
@@ -106,7 +83,7 @@ fn main() {
         search * threads / reference
     );
     println!("speed-up : {:.2}x over one bare thread", reference / search);
-    if matched != fixture.layers.len() {
+    if matched != layers.len() {
         std::process::exit(1);
     }
 }
